@@ -1,0 +1,92 @@
+/**
+ * libxl stream records (spec revision 2). Same framing as libxc records; the bodies
+ * are few and small. LIBXC_CONTEXT is empty: the libxc stream follows it inline.
+ */
+import { ByteCursor, ByteWriter } from './bytes.js';
+import { LIBXL_REC_TYPE } from './constants.js';
+import { StreamFormatError } from './errors.js';
+
+export interface EmulatorRecord {
+  type: typeof LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA | typeof LIBXL_REC_TYPE.EMULATOR_CONTEXT;
+  emulatorId: number;
+  index: number;
+  data: Uint8Array;
+}
+
+export type LibxlRecord =
+  | { type: typeof LIBXL_REC_TYPE.END }
+  | { type: typeof LIBXL_REC_TYPE.LIBXC_CONTEXT }
+  | EmulatorRecord
+  | { type: typeof LIBXL_REC_TYPE.CHECKPOINT_END }
+  | { type: typeof LIBXL_REC_TYPE.CHECKPOINT_STATE; controlId: number; rest: Uint8Array }
+  | { type: number; unknown: true; body: Uint8Array };
+
+export function decodeLibxlRecord(type: number, body: Uint8Array, le: boolean): LibxlRecord {
+  switch (type) {
+    case LIBXL_REC_TYPE.END:
+    case LIBXL_REC_TYPE.LIBXC_CONTEXT:
+    case LIBXL_REC_TYPE.CHECKPOINT_END:
+      if (body.length !== 0) throw new StreamFormatError(`body length ${body.length}, expected exactly 0`);
+      return { type } as LibxlRecord;
+    case LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA:
+    case LIBXL_REC_TYPE.EMULATOR_CONTEXT: {
+      if (body.length < 8) throw new StreamFormatError(`body length ${body.length}, expected at least 8`);
+      const c = new ByteCursor(body, le);
+      return { type, emulatorId: c.u32('emulator_id'), index: c.u32('index'), data: c.rest() };
+    }
+    case LIBXL_REC_TYPE.CHECKPOINT_STATE: {
+      if (body.length < 4) throw new StreamFormatError(`body length ${body.length}, expected at least 4`);
+      const c = new ByteCursor(body, le);
+      return { type, controlId: c.u32('control_id'), rest: c.rest() };
+    }
+    default:
+      return { type, unknown: true, body };
+  }
+}
+
+export function encodeLibxlRecordBody(rec: LibxlRecord, le: boolean): Uint8Array {
+  if ('unknown' in rec) return rec.body;
+  if ('emulatorId' in rec) {
+    return new ByteWriter(le, 8 + rec.data.length).u32(rec.emulatorId).u32(rec.index).bytes(rec.data).finish();
+  }
+  if ('controlId' in rec) return new ByteWriter(le, 4 + rec.rest.length).u32(rec.controlId).bytes(rec.rest).finish();
+  return new Uint8Array(0);
+}
+
+/**
+ * Xenstore data is NUL-terminated key, value, key, value... Returns the pairs, or a
+ * text saying what is wrong with the layout.
+ */
+export function parseXenstoreData(data: Uint8Array): { pairs: [string, string][] } | { error: string } {
+  if (data.length === 0) return { pairs: [] };
+  if (data[data.length - 1] !== 0) return { error: 'xenstore data does not end with a NUL' };
+  const strings: string[] = [];
+  const dec = new TextDecoder();
+  let start = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0) {
+      strings.push(dec.decode(data.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  if (strings.length % 2 !== 0) return { error: `xenstore data holds ${strings.length} strings, expected key/value pairs` };
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < strings.length; i += 2) {
+    if (strings[i] === '') return { error: `xenstore data: key #${i / 2} is empty` };
+    pairs.push([strings[i]!, strings[i + 1]!]);
+  }
+  return { pairs };
+}
+
+export function encodeXenstoreData(pairs: [string, string][]): Uint8Array {
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (const [k, v] of pairs) parts.push(enc.encode(k + '\0' + v + '\0'));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
