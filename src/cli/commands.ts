@@ -1,0 +1,13 @@
+/**
+ * Every command's module, registered on the program. Each module exports one
+ * `register(program)` that adds its command and its options.
+ */
+import type { Command } from 'commander';
+
+type Register = (program: Command) => void;
+
+const COMMANDS: Register[] = [];
+
+export function registerCommands(program: Command): void {
+  for (const register of COMMANDS) register(program);
+}

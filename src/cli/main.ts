@@ -1,0 +1,69 @@
+/**
+ * The xenmig command line: one file per command under src/cli, registered here.
+ * This file owns the mapping from typed errors to exit codes so that every command
+ * prints one line and exits 1 (non-conforming stream, refusal) or 2 (usage, I/O).
+ */
+import { Command, CommanderError } from 'commander';
+import { IoError, RefusedError, StreamFormatError, UsageError } from '../format/errors.js';
+import { registerCommands } from './commands.js';
+
+export const EXIT_OK = 0;
+export const EXIT_NONCONFORMING = 1;
+export const EXIT_USAGE = 2;
+
+/** A command's action may throw this to end with a given code after printing its own output. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('xenmig')
+    .description('Xen migration streams: verify, dump, restore, save, convert and migrate (libxc v2/v3, libxl, xl)')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** The one place where an error becomes a line on stderr and an exit code. */
+export function exitCodeFor(err: unknown): { code: number; message?: string } {
+  if (err instanceof ExitCode) return { code: err.code };
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return { code: EXIT_OK };
+    }
+    // commander has already printed its message.
+    return { code: EXIT_USAGE };
+  }
+  if (err instanceof UsageError) return { code: EXIT_USAGE, message: `xenmig: ${err.message}` };
+  if (err instanceof IoError) return { code: EXIT_USAGE, message: `xenmig: ${err.message}` };
+  if (err instanceof StreamFormatError) return { code: EXIT_NONCONFORMING, message: `xenmig: ${err.message}` };
+  if (err instanceof RefusedError) {
+    const lines = [`xenmig: ${err.message}`, ...err.reasons.map((r) => `  - ${r}`)];
+    return { code: EXIT_NONCONFORMING, message: lines.join('\n') };
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    return { code: EXIT_USAGE, message: `xenmig: ${e.syscall}${e.path ? ` ${e.path}` : ''}: ${e.message}` };
+  }
+  // A bug of ours, not a user's mistake: keep the stack so it can be reported.
+  return { code: 70, message: `xenmig: internal error: ${(err as Error)?.stack ?? String(err)}` };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    const { code, message } = exitCodeFor(err);
+    if (message) process.stderr.write(message + '\n');
+    return code;
+  }
+}
