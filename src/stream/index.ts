@@ -3,3 +3,4 @@ export * from './items.js';
 export * from './reader.js';
 export * from './writer.js';
 export * from './open.js';
+export * from './static-data.js';
