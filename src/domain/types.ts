@@ -107,7 +107,11 @@ export interface DomainSource {
   /** Pfns that hold memory now (ascending). */
   populatedPfns(): Promise<number[]>;
   pageTypes(pfns: readonly number[]): Promise<number[]>;
-  readPages(pfns: readonly number[], into: Uint8Array): Promise<void>;
+  /**
+   * Fills `into` like DomainSink.writePages' data. May resolve to the sink's per-pfn
+   * presence flags, so one object can be both a source and a sink.
+   */
+  readPages(pfns: readonly number[], into: Uint8Array): Promise<void | boolean[]>;
   enableDirtyLogging(): Promise<DirtyLog>;
   disableDirtyLogging(): Promise<void>;
   /** Stop the guest's vcpus for the final round; `resume` undoes it when a migration fails. */
