@@ -18,7 +18,15 @@ export async function restoreStream(
   sink: DomainSink,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const opened = typeof input === 'string' ? await openStream(input) : undefined;
+  let opened: Awaited<ReturnType<typeof openStream>> | undefined;
+  if (typeof input === 'string') {
+    try {
+      opened = await openStream(input);
+    } catch (err) {
+      await sink.abort((err as Error).message).catch(() => undefined);
+      throw err;
+    }
+  }
   const items = opened ? opened.items : (input as AsyncIterable<StreamItem>);
   const r = new Restorer(sink, opts);
   try {
