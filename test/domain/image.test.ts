@@ -165,3 +165,24 @@ test('an existing directory is not replaced without force; with force it is, onc
     await rm(base, { recursive: true, force: true });
   }
 });
+
+test('a checkpointed stream cut mid-batch leaves the image at the last complete checkpoint', async () => {
+  const base = await tmp();
+  try {
+    const first = pageDataBody([{ pfn: 0 }, { pfn: 1 }], true, 0);
+    const second = pageDataBody([{ pfn: 1 }, { pfn: 2 }], true, 1);
+    const third = pageDataBody([{ pfn: 0 }, { pfn: 3 }], true, 2);
+    const ctx = rec(T.HVM_CONTEXT, new Uint8Array(8).fill(1));
+    const bytes = concat(libxcHeaders({ version: 3 }), rec(T.STATIC_DATA_END), rec(T.PAGE_DATA, first), ctx, rec(T.CHECKPOINT), rec(T.PAGE_DATA, second), rec(T.CHECKPOINT), rec(T.PAGE_DATA, third));
+    const dir = join(base, 'img');
+    const image = await MemoryImage.create(dir);
+    const result = await restoreStream(items(bytes.subarray(0, bytes.length - 100)), image, { checkpointed: true });
+    await image.close();
+    assert.equal(result.checkpoints, 2);
+    const { pageFor } = await import('../support/builder.js');
+    const pages = new Map([[0, pageFor(0, 0)], [1, pageFor(1, 1)], [2, pageFor(2, 1)]]);
+    await assertMemoryRaw(dir, { bytes, pages });
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
