@@ -57,7 +57,7 @@ export interface HvmParam {
   value: bigint;
 }
 
-export type LibxcRecord =
+export type KnownLibxcRecord =
   | { type: typeof REC_TYPE.END }
   | PageDataRecord
   | { type: typeof REC_TYPE.X86_PV_INFO; guestWidth: number; ptLevels: number; reserved1: number; reserved2: number }
@@ -73,8 +73,13 @@ export type LibxcRecord =
   | { type: typeof REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST; pfns: bigint[] }
   | { type: typeof REC_TYPE.STATIC_DATA_END }
   | { type: typeof REC_TYPE.X86_CPUID_POLICY; entries: CpuidEntry[] }
-  | { type: typeof REC_TYPE.X86_MSR_POLICY; entries: MsrEntry[] }
-  | UnknownRecord;
+  | { type: typeof REC_TYPE.X86_MSR_POLICY; entries: MsrEntry[] };
+
+export type LibxcRecord = KnownLibxcRecord | UnknownRecord;
+
+export function isKnownRecord(r: LibxcRecord): r is KnownLibxcRecord {
+  return !('unknown' in r);
+}
 
 export interface PageDataRecord {
   type: typeof REC_TYPE.PAGE_DATA;

@@ -1,0 +1,188 @@
+/**
+ * Buffered exact reads over any RawSource, tracking the absolute position. Small reads
+ * are served from one reused buffer; large ones go to a reused scratch area that grows
+ * only as bytes actually arrive, so a length field that lies cannot make us allocate
+ * memory the input does not back.
+ */
+import { TruncatedStreamError } from '../format/errors.js';
+import type { RawSource } from './raw-source.js';
+
+export const DEFAULT_CHUNK = 256 * 1024;
+
+export class ByteReader {
+  private buf: Uint8Array;
+  /** Valid bytes in buf are [start, end); buf[start] is at absolute `position`. */
+  private start = 0;
+  private end = 0;
+  private pos = 0;
+  private sourcePos = 0;
+  private scratch = new Uint8Array(0);
+  private eof = false;
+
+  constructor(
+    readonly source: RawSource,
+    chunkSize = DEFAULT_CHUNK,
+  ) {
+    this.buf = new Uint8Array(chunkSize);
+  }
+
+  /** Absolute offset of the next unread octet. */
+  get position(): number {
+    return this.pos;
+  }
+
+  get buffered(): number {
+    return this.end - this.start;
+  }
+
+  /** Read more from the source into buf; false at end of input. */
+  private async fill(): Promise<boolean> {
+    if (this.eof) return false;
+    if (this.start > 0) {
+      this.buf.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (this.end === this.buf.length) return true;
+    const n = await this.source.read(this.buf.subarray(this.end), this.sourcePos);
+    if (n === 0) {
+      this.eof = true;
+      return false;
+    }
+    this.end += n;
+    this.sourcePos += n;
+    return true;
+  }
+
+  /** Up to n octets without consuming them (fewer only at end of input). */
+  async peek(n: number): Promise<Uint8Array> {
+    if (n > this.buf.length) throw new RangeError('peek larger than the read buffer');
+    while (this.end - this.start < n && (await this.fill()));
+    return this.buf.subarray(this.start, Math.min(this.end, this.start + n));
+  }
+
+  /** True when no octet is left. */
+  async atEnd(): Promise<boolean> {
+    return (await this.peek(1)).length === 0;
+  }
+
+  /**
+   * Exactly n octets, as a view that stays valid until the next call on this reader.
+   * `what` names the thing being read for the truncation message.
+   */
+  async read(n: number, what: string): Promise<Uint8Array> {
+    if (n <= this.buf.length) {
+      while (this.end - this.start < n) {
+        if (!(await this.fill())) this.truncated(n, what);
+      }
+      const view = this.buf.subarray(this.start, this.start + n);
+      this.start += n;
+      this.pos += n;
+      return view;
+    }
+    return this.readLarge(n, what);
+  }
+
+  private async readLarge(n: number, what: string): Promise<Uint8Array> {
+    let got = 0;
+    const startPos = this.pos;
+    // Grow geometrically as bytes arrive; never to n up front.
+    let target = Math.min(n, Math.max(this.buf.length * 2, this.scratch.length));
+    if (this.scratch.length < target) this.scratch = new Uint8Array(target);
+    while (got < n) {
+      if (got === this.scratch.length) {
+        const bigger = new Uint8Array(Math.min(n, this.scratch.length * 2));
+        bigger.set(this.scratch.subarray(0, got));
+        this.scratch = bigger;
+      }
+      const want = Math.min(n, this.scratch.length) - got;
+      const k = await this.readSome(this.scratch.subarray(got, got + want));
+      if (k === 0) {
+        this.pos = startPos + got;
+        this.truncated(n, what, got);
+      }
+      got += k;
+    }
+    target = 0;
+    return this.scratch.subarray(0, n);
+  }
+
+  /** Copy up to into.length octets, from the buffer first, then straight from the source. */
+  private async readSome(into: Uint8Array): Promise<number> {
+    const inBuf = this.end - this.start;
+    if (inBuf > 0) {
+      const k = Math.min(inBuf, into.length);
+      into.set(this.buf.subarray(this.start, this.start + k));
+      this.start += k;
+      this.pos += k;
+      return k;
+    }
+    if (this.eof) return 0;
+    const k = await this.source.read(into, this.sourcePos);
+    if (k === 0) {
+      this.eof = true;
+      return 0;
+    }
+    this.sourcePos += k;
+    this.pos += k;
+    return k;
+  }
+
+  /** Fill `into` exactly (for page data the caller keeps). */
+  async readInto(into: Uint8Array, what: string): Promise<void> {
+    let got = 0;
+    while (got < into.length) {
+      const k = await this.readSome(into.subarray(got));
+      if (k === 0) this.truncated(into.length, what, got);
+      got += k;
+    }
+  }
+
+  /**
+   * Pass over n octets. A seekable source jumps; others read and discard through the
+   * read buffer, so memory stays constant.
+   */
+  async skip(n: number, what: string): Promise<void> {
+    const inBuf = this.end - this.start;
+    if (n <= inBuf) {
+      this.start += n;
+      this.pos += n;
+      return;
+    }
+    let left = n - inBuf;
+    this.pos += inBuf;
+    this.start = this.end = 0;
+    if (this.source.canSeek) {
+      const size = this.source.size;
+      if (size !== undefined && this.sourcePos + left > size) {
+        const have = size - this.sourcePos;
+        this.pos += have;
+        this.sourcePos = size;
+        this.truncated(n, what, n - left + have);
+      }
+      this.sourcePos += left;
+      this.pos += left;
+      return;
+    }
+    while (left > 0) {
+      const k = await this.source.read(this.buf.subarray(0, Math.min(left, this.buf.length)), this.sourcePos);
+      if (k === 0) {
+        this.eof = true;
+        this.truncated(n, what, n - left);
+      }
+      this.sourcePos += k;
+      this.pos += k;
+      left -= k;
+    }
+  }
+
+  private truncated(n: number, what: string, got = this.end - this.start): never {
+    throw new TruncatedStreamError(`stream truncated: ${what} needs ${n} octet(s), only ${got} left`, {
+      offset: this.pos,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.source.close();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './raw-source.js';
+export * from './byte-reader.js';
+export * from './sink.js';

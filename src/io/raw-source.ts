@@ -1,0 +1,240 @@
+/**
+ * Where bytes come from. A RawSource only moves bytes; ByteReader (byte-reader.ts) adds
+ * buffering, exact reads and skipping on top, the same way for every kind of source.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { fstatSync, read as fsRead } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { IoError } from '../format/errors.js';
+
+export interface RawSource {
+  /** A name for messages: the path, "stdin", "socket". */
+  readonly name: string;
+  /** Total size when known (regular files). */
+  readonly size?: number;
+  /**
+   * Read up to `into.length` octets. Returns 0 only at the end of the input. A source
+   * that can seek (`canSeek`) reads at `position`; others ignore it and read onward.
+   */
+  read(into: Uint8Array, position: number): Promise<number>;
+  /** True when positions can be jumped over without reading (regular files). */
+  readonly canSeek: boolean;
+  close(): Promise<void>;
+}
+
+/** A regular file, read by position: skipping is free. */
+export class FileRawSource implements RawSource {
+  readonly canSeek = true;
+  private constructor(
+    readonly name: string,
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  static async open(path: string): Promise<FileRawSource> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const st = await handle.stat();
+    if (st.isDirectory()) {
+      await handle.close();
+      throw new IoError(`${path} is a directory, expected a stream file`);
+    }
+    return new FileRawSource(path, handle, st.isFile() ? st.size : Number.MAX_SAFE_INTEGER);
+  }
+
+  async read(into: Uint8Array, position: number): Promise<number> {
+    try {
+      const { bytesRead } = await this.handle.read(into, 0, into.length, position);
+      return bytesRead;
+    } catch (err) {
+      throw new IoError(`reading ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/**
+ * A pipe or terminal by file descriptor, read onward with fs.read: cheaper than a Node
+ * stream for a plain pipe, and it never reads ahead more than asked.
+ */
+export class FdRawSource implements RawSource {
+  readonly canSeek = false;
+  constructor(
+    readonly name: string,
+    private readonly fd: number,
+  ) {}
+
+  read(into: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const attempt = (): void => {
+        fsRead(this.fd, into, 0, into.length, null, (err, n) => {
+          if (err) {
+            // A non-blocking pipe says "try again" instead of waiting.
+            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(attempt, 1);
+            if ((err as NodeJS.ErrnoException).code === 'EOF') return resolve(0);
+            return reject(new IoError(`reading ${this.name}: ${err.message}`, { cause: err }));
+          }
+          resolve(n);
+        });
+      };
+      attempt();
+    });
+  }
+
+  async close(): Promise<void> {
+    // The descriptor belongs to whoever opened it (stdin belongs to the process).
+  }
+}
+
+/**
+ * A Node Readable (socket, child process stdout): chunks are taken as they arrive and
+ * handed out by copy; the stream is paused while nobody asks, which is its backpressure.
+ */
+export class ReadableRawSource implements RawSource {
+  readonly canSeek = false;
+  private chunk: Uint8Array | null = null;
+  private chunkPos = 0;
+  private ended = false;
+  private error: Error | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly stream: Readable,
+  ) {
+    stream.on('readable', () => this.notify());
+    stream.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on('close', () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on('error', (err) => {
+      this.error = err;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async read(into: Uint8Array): Promise<number> {
+    for (;;) {
+      if (this.chunk !== null && this.chunkPos < this.chunk.length) {
+        const n = Math.min(into.length, this.chunk.length - this.chunkPos);
+        into.set(this.chunk.subarray(this.chunkPos, this.chunkPos + n));
+        this.chunkPos += n;
+        return n;
+      }
+      const next = this.stream.read() as Uint8Array | null;
+      if (next !== null) {
+        this.chunk = next;
+        this.chunkPos = 0;
+        continue;
+      }
+      if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
+      if (this.ended || this.stream.readableEnded) return 0;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stream.destroy();
+  }
+}
+
+/** Bytes already in memory. */
+export class BufferRawSource implements RawSource {
+  readonly canSeek = true;
+  readonly size: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = 'buffer',
+  ) {
+    this.size = bytes.length;
+  }
+
+  async read(into: Uint8Array, position: number): Promise<number> {
+    const n = Math.max(0, Math.min(into.length, this.bytes.length - position));
+    into.set(this.bytes.subarray(position, position + n));
+    return n;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Bytes pushed in by someone else (a relay that also parses what it forwards). `push`
+ * resolves when the reader has taken the chunk, so a fast pusher cannot run ahead
+ * of the parser by more than one chunk.
+ */
+export class PushRawSource implements RawSource {
+  readonly canSeek = false;
+  private queue: { chunk: Uint8Array; taken: () => void }[] = [];
+  private pos = 0;
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor(readonly name = 'relay') {}
+
+  push(chunk: Uint8Array): Promise<void> {
+    return new Promise((resolve) => {
+      this.queue.push({ chunk, taken: resolve });
+      const w = this.wake;
+      this.wake = null;
+      w?.();
+    });
+  }
+
+  end(): void {
+    this.ended = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async read(into: Uint8Array): Promise<number> {
+    for (;;) {
+      const head = this.queue[0];
+      if (head !== undefined) {
+        const n = Math.min(into.length, head.chunk.length - this.pos);
+        into.set(head.chunk.subarray(this.pos, this.pos + n));
+        this.pos += n;
+        if (this.pos >= head.chunk.length) {
+          this.queue.shift();
+          this.pos = 0;
+          head.taken();
+        }
+        return n;
+      }
+      if (this.ended) return 0;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ended = true;
+    for (const q of this.queue) q.taken();
+    this.queue = [];
+  }
+}
+
+/** A path, or "-" for standard input (read by position when stdin is a regular file). */
+export async function openRawSource(pathOrDash: string): Promise<RawSource> {
+  if (pathOrDash !== '-') return FileRawSource.open(pathOrDash);
+  const st = fstatSync(0);
+  if (st.isFile()) return FileRawSource.open('/dev/stdin');
+  return new FdRawSource('stdin', 0);
+}

@@ -1,0 +1,195 @@
+/**
+ * Where bytes go. A file output is written to a temporary name beside its target and
+ * renamed only on commit, so a failure never leaves a half-written file under the
+ * name a user asked for.
+ */
+import { open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { IoError, UsageError } from '../format/errors.js';
+
+export interface ByteSink {
+  readonly name: string;
+  /** Octets written so far. */
+  readonly written: number;
+  /** The bytes may be a view into a buffer the caller reuses: write before returning. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Everything was written: make it durable and visible. */
+  commit(): Promise<void>;
+  /** Something failed: leave nothing behind where possible. */
+  abort(): Promise<void>;
+}
+
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export class AtomicFileSink implements ByteSink {
+  written = 0;
+  private done = false;
+  private constructor(
+    readonly name: string,
+    private readonly tempPath: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  /** Refuses to replace an existing file unless `force`. */
+  static async create(path: string, opts: { force?: boolean } = {}): Promise<AtomicFileSink> {
+    if (!opts.force) {
+      const exists = await stat(path).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw new UsageError(`${path} exists; use --force to replace it`);
+    }
+    const tempPath = tempPathFor(path);
+    let handle: FileHandle;
+    try {
+      handle = await open(tempPath, 'wx');
+    } catch (err) {
+      throw new IoError(`cannot create ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    return new AtomicFileSink(path, tempPath, handle);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    try {
+      while (off < bytes.length) {
+        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off);
+        off += bytesWritten;
+      }
+    } catch (err) {
+      throw new IoError(`writing ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
+    this.written += bytes.length;
+  }
+
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      await rename(this.tempPath, this.name);
+    } catch (err) {
+      await unlink(this.tempPath).catch(() => undefined);
+      throw new IoError(`finishing ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.tempPath).catch(() => undefined);
+  }
+}
+
+/** Standard output or another descriptor we do not own (written synchronously: it is a pipe or a file). */
+export class FdSink implements ByteSink {
+  written = 0;
+  constructor(
+    readonly name: string,
+    private readonly fd: number,
+  ) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(this.fd, bytes, off, bytes.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        throw new IoError(`writing ${this.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    this.written += bytes.length;
+  }
+
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
+
+/** A socket or child stdin: waits for 'drain' when the peer is slow (backpressure). */
+export class WritableSink implements ByteSink {
+  written = 0;
+  private failure: Error | null = null;
+  constructor(
+    readonly name: string,
+    private readonly stream: Writable,
+    private readonly endOnCommit = false,
+  ) {
+    stream.on('error', (err) => (this.failure = err));
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.failure) throw new IoError(`writing ${this.name}: ${this.failure.message}`, { cause: this.failure });
+    if (this.stream.destroyed || this.stream.writableEnded) throw new IoError(`writing ${this.name}: connection closed`);
+    // The stream keeps a reference to what it is given; callers reuse their buffers.
+    const ok = this.stream.write(Buffer.from(bytes));
+    this.written += bytes.length;
+    if (!ok) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          cleanup();
+          resolve();
+        };
+        const onGone = (err?: Error): void => {
+          cleanup();
+          reject(new IoError(`writing ${this.name}: ${err?.message ?? 'connection closed'}`, { cause: err }));
+        };
+        const cleanup = (): void => {
+          this.stream.off('drain', onDrain);
+          this.stream.off('error', onGone);
+          this.stream.off('close', onGone);
+        };
+        this.stream.on('drain', onDrain);
+        this.stream.on('error', onGone);
+        this.stream.on('close', onGone);
+      });
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.endOnCommit) await new Promise<void>((resolve) => this.stream.end(resolve));
+  }
+
+  async abort(): Promise<void> {}
+}
+
+/** Collects everything in memory (tests, small streams). */
+export class BufferSink implements ByteSink {
+  readonly name = 'buffer';
+  private chunks: Uint8Array[] = [];
+  written = 0;
+
+  async write(bytes: Uint8Array): Promise<void> {
+    this.chunks.push(bytes.slice());
+    this.written += bytes.length;
+  }
+
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.written);
+    let pos = 0;
+    for (const c of this.chunks) {
+      out.set(c, pos);
+      pos += c.length;
+    }
+    return out;
+  }
+}
+
+/** A path, or "-" for standard output. */
+export async function openSink(pathOrDash: string, opts: { force?: boolean } = {}): Promise<ByteSink> {
+  if (pathOrDash === '-') return new FdSink('stdout', 1);
+  return AtomicFileSink.create(pathOrDash, opts);
+}

@@ -1,0 +1,16 @@
+/** The usual way in: a path or "-" to a reader of stream items. */
+import { ByteReader } from '../io/byte-reader.js';
+import { openRawSource } from '../io/raw-source.js';
+import { readStream, type ReadOptions } from './reader.js';
+import type { StreamItem } from './items.js';
+
+export interface OpenedStream {
+  reader: ByteReader;
+  items: AsyncGenerator<StreamItem>;
+  close(): Promise<void>;
+}
+
+export async function openStream(pathOrDash: string, opts: ReadOptions = {}): Promise<OpenedStream> {
+  const reader = new ByteReader(await openRawSource(pathOrDash));
+  return { reader, items: readStream(reader, opts), close: () => reader.close() };
+}

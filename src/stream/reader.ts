@@ -1,0 +1,232 @@
+/**
+ * The framing reader: turns bytes into headers and records for every layer (xl header,
+ * libxl stream, the libxc stream inside LIBXC_CONTEXT, or any layer alone). It checks
+ * only what it must to find the next record (magic numbers, lengths, truncation); the
+ * rules of the format belong to the verifier.
+ */
+import {
+  DHDR_SIZE,
+  IHDR_ID,
+  IHDR_MARKER,
+  IHDR_SIZE,
+  LIBXL_HEADER_SIZE,
+  LIBXL_IDENT,
+  LIBXL_REC_TYPE,
+  MAX_RECORD_BODY,
+  RECORD_HEADER_SIZE,
+  REC_TYPE,
+  XL_HEADER_FIXED_SIZE,
+  XL_MANDATORY_FLAG_STREAMV2,
+  libxlRecordTypeName,
+  recordTypeName,
+} from '../format/constants.js';
+import { StreamFormatError, type StreamLocation } from '../format/errors.js';
+import { paddingFor } from '../format/bytes.js';
+import {
+  decodeDomainHeader,
+  decodeImageHeader,
+  decodeLibxlHeader,
+  decodeXlHeader,
+  hasXlMagic,
+  imageHeaderIsBigEndian,
+  libxlHeaderIsBigEndian,
+  xlHeaderFixed,
+} from '../format/headers.js';
+import type { ByteReader } from '../io/byte-reader.js';
+import { describeDetected, detectLayer, type StreamLayer } from './detect.js';
+import type { LibxcHeaderItem, RecordItem, StreamItem } from './items.js';
+
+export interface ReadOptions {
+  /** Which layer the input starts with; 'auto' looks at the first octets. */
+  format?: StreamLayer | 'auto';
+  /**
+   * 'skip': PAGE_DATA page contents are not returned (jumped over on files, read and
+   * discarded on pipes). 'read': every body is returned whole.
+   */
+  pageContents?: 'read' | 'skip';
+  /**
+   * After the outermost END: true reports any trailing octets; false stops reading
+   * there (a live stream goes on with the migration handshake).
+   */
+  expectEndOfInput?: boolean;
+}
+
+/** Adds the record's place to errors from below (truncation, bad layouts). */
+function locate(err: unknown, loc: StreamLocation): never {
+  if (err instanceof StreamFormatError && err.location.recordType === undefined && err.location.layer === undefined) {
+    const Ctor = err.constructor as new (d: string, l: StreamLocation) => StreamFormatError;
+    throw new Ctor(err.detail, { ...loc, offset: loc.offset ?? err.location.offset });
+  }
+  throw err;
+}
+
+export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): AsyncGenerator<StreamItem> {
+  const skipPages = (opts.pageContents ?? 'read') === 'skip';
+  let layer = opts.format ?? 'auto';
+  if (layer === 'auto') {
+    const first = await reader.peek(8);
+    const d = detectLayer(first);
+    if (d === 'empty') throw new StreamFormatError('empty input, expected an xl, libxl or libxc stream', { offset: 0 });
+    if (d === 'legacy') {
+      throw new StreamFormatError(
+        'this is a legacy (pre-v2, Xen <= 4.5) image or not a Xen stream: its first 8 octets are neither the xl magic, "LibxlFmt" nor the libxc all-ones marker',
+        { offset: 0 },
+      );
+    }
+    layer = d;
+  }
+
+  if (layer === 'xl') {
+    const offset = reader.position;
+    let fixed: Uint8Array;
+    try {
+      fixed = (await reader.peek(XL_HEADER_FIXED_SIZE)).slice();
+      if (fixed.length < XL_HEADER_FIXED_SIZE) {
+        throw new StreamFormatError(`stream truncated: xl header needs 48 octets, only ${fixed.length} present`);
+      }
+      if (!hasXlMagic(fixed)) throw new StreamFormatError(`xl header: magic is not "${describeDetected('xl')}" magic`);
+      const { optionalDataLength } = xlHeaderFixed(fixed);
+      if (optionalDataLength > MAX_RECORD_BODY) {
+        throw new StreamFormatError(`xl header: optional_data_len ${optionalDataLength} exceeds the 128 MiB limit`);
+      }
+      const raw = (await reader.read(XL_HEADER_FIXED_SIZE + optionalDataLength, 'xl header')).slice();
+      const header = decodeXlHeader(raw);
+      yield { kind: 'xl-header', offset, end: reader.position, header, raw };
+      if ((header.mandatoryFlags & XL_MANDATORY_FLAG_STREAMV2) === 0) {
+        throw new StreamFormatError(
+          'the xl header does not set the stream-v2 flag: what follows is a legacy (pre-v2, Xen <= 4.5) stream, which this reader does not frame',
+          { offset: reader.position, layer: 'xl' },
+        );
+      }
+    } catch (err) {
+      locate(err, { offset, layer: 'xl', recordType: 'xl header' });
+    }
+    layer = 'libxl';
+  }
+
+  if (layer === 'libxl') {
+    yield* readLibxl(reader, skipPages);
+  } else {
+    yield* readLibxc(reader, skipPages);
+  }
+
+  if (opts.expectEndOfInput ?? true) {
+    const offset = reader.position;
+    const rest = await reader.peek(1);
+    if (rest.length > 0) {
+      const size = reader.source.size;
+      yield { kind: 'trailing', offset, length: size !== undefined && reader.source.canSeek ? size - offset : 1 };
+    }
+  }
+}
+
+async function* readLibxl(reader: ByteReader, skipPages: boolean): AsyncGenerator<StreamItem> {
+  const offset = reader.position;
+  let littleEndian = true;
+  try {
+    const bytes = await reader.read(LIBXL_HEADER_SIZE, 'libxl header');
+    const header = decodeLibxlHeader(bytes);
+    if (header.ident !== LIBXL_IDENT) {
+      throw new StreamFormatError(`libxl header: ident 0x${header.ident.toString(16)}, expected 0x4c6962786c466d74 ("LibxlFmt")`);
+    }
+    littleEndian = !libxlHeaderIsBigEndian(header);
+    yield { kind: 'libxl-header', offset, end: reader.position, header, littleEndian };
+  } catch (err) {
+    locate(err, { offset, layer: 'libxl', recordType: 'libxl header' });
+  }
+  for (let index = 0; ; index++) {
+    const rec = await readRecord(reader, 'libxl', index, littleEndian, false);
+    yield rec;
+    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, skipPages);
+    if (rec.type === LIBXL_REC_TYPE.END) return;
+  }
+}
+
+async function* readLibxc(reader: ByteReader, skipPages: boolean): AsyncGenerator<StreamItem> {
+  const offset = reader.position;
+  let header: LibxcHeaderItem;
+  try {
+    const ih = decodeImageHeader(await reader.read(IHDR_SIZE, 'libxc image header'));
+    if (ih.marker !== IHDR_MARKER) {
+      throw new StreamFormatError(
+        'libxc image header: marker is not 0xffffffffffffffff; a zero bit here is what a legacy (pre-v2, Xen <= 4.5) image looks like',
+      );
+    }
+    if (ih.id !== IHDR_ID) {
+      throw new StreamFormatError(`libxc image header: id 0x${ih.id.toString(16).padStart(8, '0')}, expected 0x58454e46 ("XENF")`);
+    }
+    const littleEndian = !imageHeaderIsBigEndian(ih);
+    const dh = decodeDomainHeader(await reader.read(DHDR_SIZE, 'libxc domain header'), littleEndian);
+    header = { kind: 'libxc-header', offset, end: reader.position, image: ih, domain: dh, littleEndian };
+  } catch (err) {
+    locate(err, { offset, layer: 'libxc', recordType: 'image header' });
+  }
+  yield header;
+  for (let index = 0; ; index++) {
+    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, skipPages);
+    yield rec;
+    if (rec.type === REC_TYPE.END) return;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+async function readRecord(
+  reader: ByteReader,
+  layer: 'libxl' | 'libxc',
+  index: number,
+  littleEndian: boolean,
+  skipPages: boolean,
+): Promise<RecordItem> {
+  const offset = reader.position;
+  const loc: StreamLocation = { offset, layer, recordIndex: index };
+  let type = 0;
+  let typeName = 'record header';
+  try {
+    const hdr = await reader.read(RECORD_HEADER_SIZE, 'record header');
+    const view = new DataView(hdr.buffer, hdr.byteOffset, RECORD_HEADER_SIZE);
+    type = view.getUint32(0, littleEndian);
+    const length = view.getUint32(4, littleEndian);
+    typeName = layer === 'libxc' ? recordTypeName(type) : libxlRecordTypeName(type);
+    loc.recordType = typeName;
+    if (length > MAX_RECORD_BODY) {
+      throw new StreamFormatError(`body length ${length} exceeds the 128 MiB limit (refused before reading it)`);
+    }
+    const pad = paddingFor(length);
+    let body: Uint8Array;
+    let padding: Uint8Array;
+    let bodyComplete = true;
+    if (skipPages && layer === 'libxc' && type === REC_TYPE.PAGE_DATA && length >= 8) {
+      const count = new DataView((await reader.peek(4)).slice().buffer).getUint32(0, littleEndian);
+      const head = Math.min(length, 8 + 8 * count);
+      // Skipping reuses the read buffer, so the pfn array must be a copy.
+      body = (await reader.read(head, 'PAGE_DATA pfn array')).slice();
+      if (head < length) {
+        await reader.skip(length - head, 'PAGE_DATA page contents');
+        bodyComplete = false;
+      }
+      padding = pad === 0 ? EMPTY : (await reader.read(pad, `${typeName} padding`)).slice();
+    } else {
+      // One read for body and padding: a second read could move the buffer under the body view.
+      const all = await reader.read(length + pad, `${typeName} body and padding`);
+      body = all.subarray(0, length);
+      padding = all.subarray(length);
+    }
+    return {
+      kind: 'record',
+      layer,
+      offset,
+      end: reader.position,
+      index,
+      type,
+      typeName,
+      length,
+      littleEndian,
+      body,
+      bodyComplete,
+      padding,
+    };
+  } catch (err) {
+    locate(err, loc);
+  }
+}
