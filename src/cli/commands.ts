@@ -3,10 +3,12 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import { register as registerCompat } from './compat.js';
+import { register as registerPolicy } from './policy.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [];
+const COMMANDS: Register[] = [registerPolicy, registerCompat];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
