@@ -7,10 +7,9 @@
 import type { Command } from 'commander';
 import type { GuestType } from '../format/constants.js';
 import { UsageError } from '../format/errors.js';
-import { type GuestPolicy, type Reason, checkCompatibility, loadGuestPolicy, loadPolicyFile } from '../policy/index.js';
+import { NO_POLICY_MESSAGE, type GuestPolicy, type Reason, checkCompatibility, loadGuestPolicy, loadPolicyFile } from '../policy/index.js';
 import { ExitCode } from './main.js';
 
-const NO_POLICY = 'no policy in the stream; the destination will regenerate one';
 
 interface CompatOptions {
   host?: string;
@@ -82,9 +81,9 @@ async function single(guestPath: string, opts: CompatOptions): Promise<number> {
   const guest = await loadGuestPolicy(guestPath, { policyName: opts.guestPolicy, guestType: parseGuestType(opts.guestType) });
   const v = await judge(guestPath, guest, opts.host, opts.policy);
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ ...v, ...(v.compatible === undefined ? { note: NO_POLICY } : {}) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...v, ...(v.compatible === undefined ? { note: NO_POLICY_MESSAGE } : {}) }, null, 2) + '\n');
   } else if (v.compatible === undefined) {
-    process.stdout.write(`${NO_POLICY}\n`);
+    process.stdout.write(`${NO_POLICY_MESSAGE}\n`);
   } else if (v.compatible) {
     process.stdout.write(`compatible: the ${v.guestType.toUpperCase()} guest can run on ${v.host} (${v.hostPolicy})\n`);
   } else {
@@ -93,7 +92,7 @@ async function single(guestPath: string, opts: CompatOptions): Promise<number> {
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (v.compatible === undefined) {
-    process.stderr.write(`xenmig: warning: ${guestPath}: ${NO_POLICY}; compatibility not checked\n`);
+    process.stderr.write(`xenmig: warning: ${guestPath}: ${NO_POLICY_MESSAGE}; compatibility not checked\n`);
     return 0;
   }
   return v.compatible ? 0 : 1;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import {
+  NO_POLICY_MESSAGE,
   type CpuPolicy,
   formatPolicySummary,
   formatXenCpuid,
@@ -20,7 +21,6 @@ import {
 } from '../policy/index.js';
 import { parseGuestType } from './compat.js';
 
-const NO_POLICY = 'no policy in the stream; the destination will regenerate one';
 
 function jsonOut(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -31,9 +31,9 @@ async function show(path: string, opts: { policy?: string; json?: boolean }): Pr
   if (isStreamFile(path)) {
     const g = await loadGuestPolicy(path);
     if (g.policy === undefined) {
-      if (opts.json) jsonOut({ format: 'xenmig-cpu-policy', version: 1, policies: [], note: NO_POLICY, guestType: g.guestType });
-      else process.stdout.write(`${NO_POLICY}\n`);
-      process.stderr.write(`xenmig: warning: ${path}: ${NO_POLICY}\n`);
+      if (opts.json) jsonOut({ format: 'xenmig-cpu-policy', version: 1, policies: [], note: NO_POLICY_MESSAGE, guestType: g.guestType });
+      else process.stdout.write(`${NO_POLICY_MESSAGE}\n`);
+      process.stderr.write(`xenmig: warning: ${path}: ${NO_POLICY_MESSAGE}\n`);
       return;
     }
     shown = [{ name: `Stream (${g.guestType.toUpperCase()} guest, libxc v${g.streamVersion})`, policy: g.policy }];

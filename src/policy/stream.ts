@@ -13,6 +13,9 @@ import { openStream } from '../stream/open.js';
 import { inferGuestType, loadPolicyFile } from './load.js';
 import { CpuPolicy } from './policy.js';
 
+/** What to say about a stream without policy records: libxl regenerates one on restore. */
+export const NO_POLICY_MESSAGE = 'no policy in the stream; the destination will regenerate one';
+
 export interface StreamPolicy {
   guestType: GuestType;
   /** libxc stream version (2 or 3). */
