@@ -3,13 +3,15 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import { register as registerCompat } from './compat.js';
+import { register as registerPolicy } from './policy.js';
 import { register as registerRestore } from './restore.js';
 import { register as registerExtract } from './extract.js';
 import { register as registerConvert } from './convert.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [registerRestore, registerExtract, registerConvert];
+const COMMANDS: Register[] = [registerPolicy, registerCompat, registerRestore, registerExtract, registerConvert];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
