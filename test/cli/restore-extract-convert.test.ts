@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { libxlWrap, xlWrap } from '../support/builder.js';
+import { withTmp } from '../support/tmp.js';
 import { hvmStream, pvStream } from '../restore/fixtures.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
@@ -15,14 +15,6 @@ function xenmig(args: string[], input?: Uint8Array) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-cli-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 test('restore from a file and from stdin; --min-version 3 refuses v2 with exit 1 and leaves nothing', () =>
   withTmp(async (d) => {

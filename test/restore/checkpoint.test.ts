@@ -7,8 +7,9 @@ import { restoreStream } from '../../src/restore/index.js';
 import { StreamFormatError } from '../../src/format/errors.js';
 import { concat, libxcHeaders, pageDataBody, pageFor, rec, tscBody, T } from '../support/builder.js';
 
-const items = (b: Uint8Array) => readStream(new ByteReader(new BufferRawSource(b), 4096));
 import { LogSink } from './memory-sink.js';
+
+const items = (b: Uint8Array) => readStream(new ByteReader(new BufferRawSource(b), 4096));
 
 /** Batches of [pfns, seed, context byte]; the first is the live pass, each ends with CHECKPOINT but the last. */
 const BATCHES: [number[], number, number][] = [
