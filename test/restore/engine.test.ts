@@ -197,3 +197,21 @@ test('HVM_PARAMS with count 0 (Xen 4.6-4.8 erratum) is tolerated with a warning'
   const { result } = await run(bytes);
   assert.match(result.warnings[0]!.message, /count 0/);
 });
+
+test('PV: X86_PV_P2M_FRAMES must carry one frame per page of P2M entries; pfns beyond it are refused', async () => {
+  const le = true;
+  const head = concat(libxcHeaders({ version: 2, domainType: 1 }), rec(T.X86_PV_INFO, new Bytes(le).u8(8).u8(4).u16(0).u32(0).build()));
+  // 512 entries per frame for a 64-bit guest: pfns 0..1023 need 2 frames.
+  const p2m = (start: number, end: number, frames: number) => {
+    const b = new Bytes(le).u32(start).u32(end);
+    for (let i = 0; i < frames; i++) b.u64(BigInt(i + 1));
+    return rec(T.X86_PV_P2M_FRAMES, b.build());
+  };
+  await assert.rejects(run(concat(head, p2m(0, 1023, 1), rec(T.END))), /1 p2m frame\(s\), expected 2 for pfns 0\.\.1023 at 512 entries per frame/);
+  const pages = new Map<number, Uint8Array>();
+  const ok = concat(head, p2m(512, 1023, 1), pageData([600], le, 0, pages), rec(T.X86_PV_VCPU_BASIC, new Bytes(le).u32(0).u32(0).fill(16, 1).build()), rec(T.END));
+  const { sink } = await run(ok);
+  assert.deepEqual(sink.pages.get(600), pages.get(600));
+  const beyond = concat(head, p2m(0, 1023, 2), pageData([1024], le, 0, new Map()), rec(T.END));
+  await assert.rejects(run(beyond), /entry 0: pfn 0x400 is beyond p2m_end_pfn 0x3ff/);
+});
