@@ -1,7 +1,7 @@
 /** `xenmig extract <stream|-> --raw FILE --elf FILE`: guest memory out of a stream. */
 import type { Command } from 'commander';
 import { MemoryFilesSink } from '../domain/image/memory-files.js';
-import { restoreWithFlags, summary, type EngineFlags } from './restore.js';
+import { failOnVerifyMismatch, restoreWithFlags, summary, type EngineFlags } from './restore.js';
 
 export function register(program: Command): void {
   program
@@ -24,9 +24,10 @@ export function register(program: Command): void {
       const runs = sink.runs();
       if (flags.json) {
         process.stdout.write(JSON.stringify({ raw: flags.raw, elf: flags.elf, runs: runs.length, ...result }, null, 2) + '\n');
-        return;
+        return failOnVerifyMismatch(result);
       }
       const outs = [flags.raw && `${flags.raw} (raw)`, flags.elf && `${flags.elf} (ELF core, ${runs.length} PT_LOAD)`].filter(Boolean);
       process.stdout.write([`extracted ${result.pfnsPopulated} pfns of memory to ${outs.join(' and ')}`, ...summary(result)].join('\n') + '\n');
+      failOnVerifyMismatch(result);
     });
 }

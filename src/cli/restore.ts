@@ -7,6 +7,7 @@ import { MemoryImage } from '../domain/image/memory-image.js';
 import type { DomainSink } from '../domain/types.js';
 import { restoreStream, type RestoreOptions, type RestoreResult } from '../restore/index.js';
 import { progressBar } from './progress-bar.js';
+import { EXIT_NONCONFORMING, ExitCode } from './main.js';
 
 export interface EngineFlags {
   minVersion?: string;
@@ -69,6 +70,11 @@ export function summary(r: RestoreResult): string[] {
   return lines;
 }
 
+/** Pages that differ from their VERIFY copy mean the sender sent something wrong: the output stays, the exit code says so. */
+export function failOnVerifyMismatch(r: RestoreResult): void {
+  if (r.verify && r.verify.mismatches.length > 0) throw new ExitCode(EXIT_NONCONFORMING);
+}
+
 export function register(program: Command): void {
   program
     .command('restore')
@@ -87,9 +93,10 @@ export function register(program: Command): void {
       await image.close();
       if (flags.json) {
         process.stdout.write(JSON.stringify({ image: flags.into, ...result }, null, 2) + '\n');
-        return;
+        return failOnVerifyMismatch(result);
       }
       const kind = result.guestType === 'hvm' ? 'HVM' : 'PV';
       process.stdout.write([`restored ${kind} domain into ${flags.into}`, ...summary(result)].join('\n') + '\n');
+      failOnVerifyMismatch(result);
     });
 }

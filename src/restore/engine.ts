@@ -335,7 +335,7 @@ export class Restorer implements RestoreContext {
       if (isReservedPageType(type)) {
         throw new StreamFormatError(`pfn 0x${pfn.toString(16)} (entry ${i}) has reserved page type ${type}`, loc);
       }
-      const problem = type === PAGE_TYPE.XTAB ? undefined : this.ops!.pfnProblem(pfn);
+      const problem = this.ops!.pfnProblem(pfn);
       if (problem) throw new StreamFormatError(`entry ${i}: ${problem}`, loc);
       pfns[i] = pfn;
       types[i] = type;

@@ -100,3 +100,21 @@ test('convert: v2 -> v3 -> v2 through files and pipes reproduces the input; no o
     assert.equal(xenmig(['convert', '--to', '3', in2, in2, '--force']).code, 2);
     assert.deepEqual((await readdir(d)).sort(), ['in2', 'v3']);
   }));
+
+test('restore of a stream whose VERIFY pass disagrees: the image is written, every pfn listed, exit 1', () =>
+  withTmp(async (d) => {
+    const { concat, libxcHeaders, pageDataBody, rec, T } = await import('../support/builder.js');
+    const bytes = concat(
+      libxcHeaders({ version: 3 }),
+      rec(T.STATIC_DATA_END),
+      rec(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2 }])),
+      rec(T.HVM_CONTEXT, new Uint8Array(8)),
+      rec(T.VERIFY),
+      rec(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2, page: new Uint8Array(4096) }])),
+      rec(T.END),
+    );
+    const r = xenmig(['restore', '-', '--into', join(d, 'img')], bytes);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout.toString(), /VERIFY: 2 pages compared, 1 differ: 0x2\n/);
+    assert.deepEqual(await readdir(d), ['img']);
+  }));
