@@ -3,10 +3,14 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import * as verify from './verify.js';
+import * as dump from './dump.js';
+import * as info from './info.js';
+import * as demo from './demo.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [];
+const COMMANDS: Register[] = [verify.register, dump.register, info.register, demo.register];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
