@@ -6,11 +6,7 @@ import type { Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AtomicFileSink } from '../io/sink.js';
-import { writeSampleStream } from '../stream/sample.js';
-import { verifyStream } from '../verify/index.js';
 import { ExitCode, EXIT_NONCONFORMING } from './main.js';
-import { resultLines } from './summary-text.js';
 
 export function register(program: Command): void {
   program
@@ -19,6 +15,10 @@ export function register(program: Command): void {
     .option('--memory <MiB>', 'sample guest memory in MiB', '64')
     .option('--keep', 'keep the stream file and print its path')
     .action(async (o: { memory: string; keep?: boolean }) => {
+      const { AtomicFileSink } = await import('../io/sink.js');
+      const { writeSampleStream } = await import('../stream/sample.js');
+      const { verifyStream } = await import('../verify/index.js');
+      const { resultLines } = await import('./summary-text.js');
       const dir = await mkdtemp(join(tmpdir(), 'xenmig-demo-'));
       const path = join(dir, 'sample.xl');
       try {
