@@ -7,10 +7,12 @@ import * as verify from './verify.js';
 import * as dump from './dump.js';
 import * as info from './info.js';
 import * as demo from './demo.js';
+import { register as registerCompat } from './compat.js';
+import { register as registerPolicy } from './policy.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [verify.register, dump.register, info.register, demo.register];
+const COMMANDS: Register[] = [verify.register, dump.register, info.register, demo.register, registerPolicy, registerCompat];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
