@@ -240,11 +240,22 @@ test('PV body rules: X86_PV_INFO, P2M frames, vcpu records', async () => {
   await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, new Bytes().u8(8).u8(4).u16(1).u32(0).build()))), ['error reserved-nonzero']);
   await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(5, 3, [1n])))), ['error p2m-frames-range']);
   const count = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 600, [1n])))), ['error p2m-frames-count']);
-  assert.equal(count.diagnostics[0]!.message, 'pfns 0-600 need 2 p2m frame(s) of 512 entries, the record holds 1');
+  assert.equal(count.diagnostics[0]!.message, 'pfns 0-600 span 2 p2m frame(s) of 512 entries, the record holds 1');
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(511, 512, [1n, 2n])))), []);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 3, [1n, 2n])))), ['error p2m-frames-count']);
+  const combo = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(8, 3)))), ['error pv-info-combination']);
+  assert.equal(combo.diagnostics[0]!.message, 'guest_width 8 with pt_levels 3; a 32-bit guest has 3 levels, a 64-bit guest 4');
+  await expectCodes(pv(withRecord(pvRecords(), 1, r(T.X86_PV_INFO, pvInfoBody()))), ['error pv-info-repeated']);
+  const ext = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_EXTENDED, r(T.X86_PV_VCPU_EXTENDED, vcpuBody(0, 136)))), ['error vcpu-context-size']);
+  assert.equal(ext.diagnostics[0]!.message, 'X86_PV_VCPU_EXTENDED context of 136 octets, expected at most 128 octets');
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_XSAVE, r(T.X86_PV_VCPU_XSAVE, vcpuBody(0, 8)))), ['error vcpu-context-size']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_MSRS, r(T.X86_PV_VCPU_MSRS, vcpuBody(0, 24)))), ['error vcpu-context-size']);
   // A 32-bit guest's frame holds 1024 entries.
   const w4 = replaceType(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(4, 3))), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 600, [1n])));
+  // (and SHARED_INFO needs X86_PV_INFO before it)
+  await expectCodes(libxcBytes([r(T.SHARED_INFO, new Uint8Array(4096)), ...pvRecords(2)], { domainType: 1, version: 2 }), ['error pv-order']);
   await expectCodes(pv(w4), []);
-  const vcpuRes = new Bytes().u32(0).u32(1).fill(8).build();
+  const vcpuRes = new Bytes().u32(0).u32(1).fill(16).build();
   await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_XSAVE, r(T.X86_PV_VCPU_XSAVE, vcpuRes))), ['error reserved-nonzero']);
   const empty = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_MSRS, r(T.X86_PV_VCPU_MSRS, vcpuBody(0, 0)))), ['warning errata-empty-vcpu']);
   assert.equal(empty.conforming, true);
@@ -340,7 +351,7 @@ test('HVM_PARAMS before HVM_CONTEXT; completeness of HVM and PV streams', async 
   assert.equal(s.diagnostics[0]!.location.recordIndex, 6);
   const noCtx = await expectCodes(libxcBytes(without(recs, T.HVM_CONTEXT)), ['error hvm-context-missing']);
   assert.equal(noCtx.diagnostics[0]!.location.recordType, 'END');
-  await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-info-missing']);
+  await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-order', 'error pv-info-missing']);
 });
 
 test('diagnostics are capped but counted', async () => {
