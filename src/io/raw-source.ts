@@ -79,8 +79,13 @@ export class FdRawSource implements RawSource {
   constructor(
     readonly name: string,
     private readonly fd: number,
-    private readonly opts: { blocking?: boolean; ownsFd?: boolean } = {},
+    private readonly opts: { blocking?: boolean; ownsFd?: boolean; size?: number } = {},
   ) {}
+
+  /** Known only for a regular file read onward (progress wants it). */
+  get size(): number | undefined {
+    return this.opts.size;
+  }
 
   /**
    * A regular file read strictly onward with blocking reads: every octet is read once,
@@ -93,11 +98,12 @@ export class FdRawSource implements RawSource {
     } catch (err) {
       throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
-    if (fstatSync(fd).isDirectory()) {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) {
       closeSync(fd);
       throw new IoError(`${path} is a directory, expected a stream file`);
     }
-    return new FdRawSource(path, fd, { blocking: true, ownsFd: true });
+    return new FdRawSource(path, fd, { blocking: true, ownsFd: true, ...(st.isFile() ? { size: st.size } : {}) });
   }
 
   async read(into: Uint8Array): Promise<number> {
