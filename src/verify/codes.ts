@@ -35,7 +35,7 @@ export const DIAGNOSTIC_CODES = {
   'libxl-no-libxc-context': { severity: 'error', meaning: 'the libxl stream ends without a LIBXC_CONTEXT record' },
   'libxl-libxc-context-repeated': { severity: 'error', meaning: 'a second LIBXC_CONTEXT record' },
   'emulator-id-invalid': { severity: 'error', meaning: 'emulator id is not 0 (unknown), 1 (qemu-traditional) or 2 (qemu-upstream)' },
-  'xenstore-malformed': { severity: 'error', meaning: 'emulator xenstore data is not NUL-terminated key/value pairs' },
+  'xenstore-malformed': { severity: 'error', meaning: 'emulator xenstore data is not NUL-terminated key/value pairs, or a key is not alphanumeric ASCII and -/_@' },
   'checkpoint-state-invalid': { severity: 'error', meaning: 'CHECKPOINT_STATE control id is not 0-3' },
   'endianness-mismatch': { severity: 'warning', meaning: 'the libxc stream and its libxl wrapper disagree on byte order' },
   // ---- libxc headers ----

@@ -165,6 +165,8 @@ test('libxl header and record rules', async () => {
   const xs = await expectCodes(concat(libxlHeader(), body(emu(2, 2, enc.encode('a\0b\0c\0')))), ['error xenstore-malformed']);
   assert.equal(xs.diagnostics[0]!.message, 'xenstore data holds 3 strings, expected key/value pairs');
   await expectCodes(concat(libxlHeader(), body(emu(2, 1, enc.encode('a\0b')))), ['error xenstore-malformed']);
+  const key = await expectCodes(concat(libxlHeader(), body(emu(2, 1, enc.encode('ok/key_1-@\0v\0bad key\0v\0')))), ['error xenstore-malformed']);
+  assert.equal(key.diagnostics[0]!.message, 'xenstore key #1 "bad key" has characters outside alphanumeric ASCII and -/_@');
   await expectCodes(concat(libxlHeader(), body(rec(4))), ['error checkpoint-not-allowed']);
   await expectCodes(concat(libxlHeader(), body(rec(4), rec(5, new Bytes().u32(2).build()))), [], { checkpointed: true });
   await expectCodes(concat(libxlHeader(), body(rec(5, new Bytes().u32(7).build()))), ['error checkpoint-state-invalid'], { checkpointed: true });
