@@ -3,6 +3,10 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import * as verify from './verify.js';
+import * as dump from './dump.js';
+import * as info from './info.js';
+import * as demo from './demo.js';
 import { register as registerCompat } from './compat.js';
 import { register as registerPolicy } from './policy.js';
 import { register as registerRestore } from './restore.js';
@@ -11,7 +15,17 @@ import { register as registerConvert } from './convert.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [registerPolicy, registerCompat, registerRestore, registerExtract, registerConvert];
+const COMMANDS: Register[] = [
+  verify.register,
+  dump.register,
+  info.register,
+  demo.register,
+  registerPolicy,
+  registerCompat,
+  registerRestore,
+  registerExtract,
+  registerConvert,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
