@@ -5,7 +5,7 @@ import { BufferRawSource } from '../../src/io/raw-source.js';
 import { BufferSink } from '../../src/io/sink.js';
 import { readStream } from '../../src/stream/reader.js';
 import { convertStream } from '../../src/stream/convert.js';
-import { concat, libxcHeaders, libxlWrap, rec, sampleHvmV3, tscBody, xlWrap, T } from '../support/builder.js';
+import { Bytes, concat, libxcHeaders, libxlWrap, rec, sampleHvmV3, tscBody, xlWrap, T } from '../support/builder.js';
 import { hvmStream, pvStream } from '../restore/fixtures.js';
 
 async function convert(bytes: Uint8Array, to: 2 | 3) {
@@ -18,7 +18,7 @@ const inputs: [string, Uint8Array][] = [
   ['bare HVM', hvmStream({ version: 2 }).bytes],
   ['bare PV', pvStream({ version: 2 }).bytes],
   ['big-endian HVM in libxl', libxlWrap(hvmStream({ version: 2, bigEndian: true }).bytes, { bigEndian: true })],
-  ['PV in libxl in xl', xlWrap(libxlWrap(pvStream({ version: 2 }).bytes, { extra: [rec(2, new Uint8Array(12))] }))],
+  ['PV in libxl in xl', xlWrap(libxlWrap(pvStream({ version: 2 }).bytes, { extra: [rec(2, new Bytes(true).u32(2).u32(0).raw(new TextEncoder().encode('physmap\0v\0')).build())] }))],
 ];
 
 for (const [name, v2] of inputs) {
@@ -85,4 +85,16 @@ test('the converted v3 stream restores with STATIC_DATA_END sent, not inferred, 
   assert.equal(r.staticDataEnd?.inferred, false);
   assert.equal(r.streamVersion, 3);
   for (const [pfn, page] of sent.pages) assert.deepEqual(sink.pages.get(pfn), page);
+});
+
+test('every converted stream verifies clean (no errors, no warnings), both directions', async () => {
+  const { verifyStream } = await import('../../src/verify/index.js');
+  for (const [name, v2] of inputs) {
+    const up = (await convert(v2, 3)).out;
+    const down = (await convert(up, 2)).out;
+    for (const [dir, bytes] of [['v3', up], ['v2', down]] as const) {
+      const r = await verifyStream(new ByteReader(new BufferRawSource(bytes)));
+      assert.deepEqual([r.errors, r.warnings], [0, 0], `${name} -> ${dir}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+    }
+  }
 });
