@@ -92,7 +92,7 @@ export async function run(): Promise<void> {
     timeCp(stream, join(dir, 'warm')); // same page-cache state for everything after
     await rm(join(dir, 'warm'));
     // Shared machines are noisy: interleave the commands, several rounds, report best and median.
-    const rounds = Math.max(1, Number(process.env.XENMIG_BENCH_ROUNDS ?? 3));
+    const rounds = Math.max(1, Number(process.env.XENMIG_BENCH_ROUNDS ?? 5));
     const steps: [string, string, () => Run][] = [
       ['cp', 'copy', () => timeCp(stream, join(dir, 'copy'))],
       ['restore --into', 'img', () => timeXenmig(['restore', stream, '--into', join(dir, 'img'), '--quiet'])],
@@ -101,8 +101,11 @@ export async function run(): Promise<void> {
       ['convert --to 2', 'v2', () => timeXenmig(['convert', '--to', '2', stream, join(dir, 'v2'), '--quiet'])],
     ];
     const runs = new Map<string, Run[]>(steps.map(([name]) => [name, []]));
+    // The command right after another's big delete runs measurably slower here, so the
+    // order rotates each round: with as many rounds as commands each takes every slot once.
     for (let round = 0; round < rounds; round++) {
-      for (const [name, out, f] of steps) {
+      const order = steps.map((_, i) => steps[(i + round) % steps.length]!);
+      for (const [name, out, f] of order) {
         runs.get(name)!.push(f());
         await rm(join(dir, out), { recursive: true, force: true });
         // Let the file system finish freeing the output before the next command is timed.
