@@ -106,7 +106,9 @@ export async function run(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       const order = steps.map((_, i) => steps[(i + round) % steps.length]!);
       for (const [name, out, f] of order) {
-        runs.get(name)!.push(f());
+        const r = f();
+        runs.get(name)!.push(r);
+        if (process.env.XENMIG_BENCH_VERBOSE) console.log(`    round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s`);
         await rm(join(dir, out), { recursive: true, force: true });
         // Let the file system finish freeing the output before the next command is timed.
         spawnSync('sync');
