@@ -7,6 +7,13 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { IoError } from '../../format/errors.js';
 
+/**
+ * Page runs are written at most this much per call. Measured on Linux 6.18 / ext4: 4 MiB
+ * writes at 4 MiB-aligned offsets (what pfn-addressed runs are) cost 2-4x the system time
+ * of 256 KiB writes, as the page cache then builds large folios for each write.
+ */
+const WRITE_CHUNK = 256 * 1024;
+
 /** Largest pfn whose offset a JS number (and the file) can still address exactly. */
 export const MAX_FILE_PFN = 2 ** 40 - 1;
 
@@ -37,7 +44,8 @@ export class PageFile {
     let off = 0;
     try {
       while (off < bytes.length) {
-        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off, position + off);
+        const n = Math.min(WRITE_CHUNK, bytes.length - off);
+        const { bytesWritten } = await this.handle.write(bytes, off, n, position + off);
         off += bytesWritten;
       }
     } catch (err) {
