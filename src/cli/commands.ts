@@ -3,10 +3,11 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import { register as save } from './save.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [];
+const COMMANDS: Register[] = [save];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
