@@ -107,7 +107,10 @@ export interface DomainSource {
   /** Pfns that hold memory now (ascending). */
   populatedPfns(): Promise<number[]>;
   pageTypes(pfns: readonly number[]): Promise<number[]>;
-  /** Fills `into` (4096 octets per pfn). A domain that is also a sink may say which pfns it found. */
+  /**
+   * Fills `into` like DomainSink.writePages' data. May resolve to the sink's per-pfn
+   * presence flags, so one object can be both a source and a sink.
+   */
   readPages(pfns: readonly number[], into: Uint8Array): Promise<void | boolean[]>;
   /**
    * Optional fast path: pages first..first+count-1 as one view of memory, without a
