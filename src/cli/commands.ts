@@ -3,11 +3,13 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
-import { register as save } from './save.js';
+import { register as registerCompat } from './compat.js';
+import { register as registerPolicy } from './policy.js';
+import { register as registerSave } from './save.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [save];
+const COMMANDS: Register[] = [registerPolicy, registerCompat, registerSave];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
