@@ -6,10 +6,22 @@ import type { Command } from 'commander';
 import { register as registerCompat } from './compat.js';
 import { register as registerPolicy } from './policy.js';
 import { register as registerSave } from './save.js';
+import * as verify from './verify.js';
+import * as dump from './dump.js';
+import * as info from './info.js';
+import * as demo from './demo.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [registerPolicy, registerCompat, registerSave];
+const COMMANDS: Register[] = [
+  verify.register,
+  dump.register,
+  info.register,
+  demo.register,
+  registerPolicy,
+  registerCompat,
+  registerSave,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
