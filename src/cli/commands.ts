@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { register as registerCompat } from './compat.js';
 import { register as registerPolicy } from './policy.js';
 import { register as registerSave } from './save.js';
+import { register as registerReceive } from './receive.js';
+import { register as registerMigrate } from './migrate.js';
 import * as verify from './verify.js';
 import * as dump from './dump.js';
 import * as info from './info.js';
@@ -21,6 +23,8 @@ const COMMANDS: Register[] = [
   registerPolicy,
   registerCompat,
   registerSave,
+  registerReceive,
+  registerMigrate,
 ];
 
 export function registerCommands(program: Command): void {

@@ -13,6 +13,7 @@ import type { DomainSource } from '../domain/types.js';
 import { saveDomain, type SaveLayer, type SaveProgress, type SaveSummary } from '../save/save.js';
 import { precopyPolicy } from '../save/precopy.js';
 import { openImageDomain } from './image-domain.js';
+import { sampleGuestPolicy } from '../policy/samples.js';
 
 export interface DomainOptions {
   domain: string;
@@ -46,13 +47,17 @@ export async function openDomainFromOptions(o: DomainOptions): Promise<Simulated
   const rate = intOption('--dirty-rate', o.dirtyRate, 0);
   const workload = rate > 0 ? { rate, pattern: o.pattern as DirtyPattern, seed: intOption('--seed', o.seed, 0) } : undefined;
   if (o.domain === 'sample') {
-    return SimulatedDomain.create({
-      guest: o.pv ? 'pv' : 'hvm',
+    const guest = o.pv ? 'pv' : 'hvm';
+    const d = SimulatedDomain.create({
+      guest,
       memoryMiB: intOption('--memory', o.memory, 1),
       seed: intOption('--seed', o.seed, 0),
       vcpus: intOption('--vcpus', o.vcpus, 1),
       workload,
     });
+    // The policy a guest gets on the Skylake-SP sample host: what the receiver's check judges.
+    d.cpuPolicy = sampleGuestPolicy(guest).toData();
+    return d;
   }
   const dir = o.domain.startsWith('image:') ? o.domain.slice('image:'.length) : o.domain;
   const image: DomainSource = await openImageDomain(dir);
@@ -74,9 +79,20 @@ export function formatProgress(p: SaveProgress): string {
   return `${p.phase} round ${p.round}: ${p.pagesSent}/${p.roundPages} pages, dirty ${p.dirtyLeft}, ${(p.bytes / MiB).toFixed(1)} MiB sent, ${(p.rate / MiB).toFixed(0)} MiB/s`;
 }
 
-/** A progress line on stderr while it is a terminal; nothing otherwise or with --quiet. */
+/**
+ * Progress on stderr: a bar while it is a terminal, else one line per finished round;
+ * nothing with --quiet.
+ */
 export function progressReporter(quiet: boolean): { update(p: SaveProgress): void; stop(): void } {
-  if (quiet || !process.stderr.isTTY) return { update() {}, stop() {} };
+  if (quiet) return { update() {}, stop() {} };
+  if (!process.stderr.isTTY) {
+    return {
+      update(p) {
+        if (p.pagesSent === p.roundPages) process.stderr.write(formatProgress(p) + '\n');
+      },
+      stop() {},
+    };
+  }
   const bar = new cliProgress.SingleBar(
     { format: '{phase} round {round} [{bar}] {value}/{total} pages | dirty {dirty} | {mib} MiB | {rate} MiB/s', stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,

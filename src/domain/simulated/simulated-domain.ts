@@ -340,8 +340,9 @@ export class SimulatedDomain implements DomainSource, DomainSink {
 
   private ensure(pfn: number): void {
     if (pfn < this.maxPfn) return;
-    let size = Math.max(256, this.maxPfn);
-    while (size <= pfn) size *= 2;
+    // Grow by 4x: a restore populates upwards, and every growth copies all of memory.
+    let size = Math.max(4096, this.maxPfn);
+    while (size <= pfn) size *= 4;
     const mem = Buffer.alloc(size * PAGE_SIZE);
     this.memory.copy(mem);
     const types = new Uint8Array(size).fill(0xff);
@@ -377,11 +378,15 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     }
   }
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
-    for (let i = 0; i < pfns.length; i++) {
-      const pfn = pfns[i]!;
-      this.ensure(pfn);
-      if (this.types[pfn] === 0xff) this.types[pfn] = PAGE_TYPE.NOTAB;
-      this.memory.set(data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), pfn * PAGE_SIZE);
+    if (pfns.length === 0) return;
+    this.ensure(Math.max(...pfns));
+    let i = 0;
+    while (i < pfns.length) {
+      let j = i + 1;
+      while (j < pfns.length && pfns[j] === pfns[i]! + (j - i)) j++;
+      for (let k = i; k < j; k++) if (this.types[pfns[k]!] === 0xff) this.types[pfns[k]!] = PAGE_TYPE.NOTAB;
+      this.memory.set(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), pfns[i]! * PAGE_SIZE);
+      i = j;
     }
   }
   async setTscInfo(tsc: TscInfo): Promise<void> {
