@@ -108,13 +108,16 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     const vcpus = opts.vcpus ?? 2;
     const d = new SimulatedDomain(opts.guest, pages);
     const prng = new Prng(seed);
-    const mem = d.memory;
+    // Page stamps are little-endian u32s, as the guest (x86) would store them.
+    const words = new Uint32Array(d.memory.buffer, d.memory.byteOffset, d.memory.length / 4);
+    const le = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+    const word = le ? (v: number) => v : (v: number) => ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
     for (let pfn = 0; pfn < pages; pfn++) {
       if (opts.guest === 'hvm' && pfn >= HVM_HOLE_START && pfn < HVM_HOLE_END) continue;
       d.types[pfn] = PAGE_TYPE.NOTAB;
-      const base = pfn * PAGE_SIZE;
-      mem.writeUInt32LE(pfn, base);
-      for (let o = 4; o < STAMP_BYTES; o += 4) mem.writeUInt32LE(prng.next(), base + o);
+      const base = (pfn * PAGE_SIZE) / 4;
+      words[base] = word(pfn);
+      for (let o = 1; o < STAMP_BYTES / 4; o++) words[base + o] = word(prng.next());
     }
     d.cpuPolicy = sampleCpuPolicy(opts.guest);
     d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
