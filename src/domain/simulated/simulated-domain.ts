@@ -183,6 +183,8 @@ export class SimulatedDomain implements DomainSource, DomainSink {
 
   /** A guest write: the value lands at an offset that moves with it, and the page becomes dirty. */
   touch(pfn: number, value: number): void {
+    // A page the guest gave back (ballooned out) is not its memory any more.
+    if (this.types[pfn] === 0xff) return;
     const off = pfn * PAGE_SIZE + STAMP_BYTES + ((value * 8) % (PAGE_SIZE - STAMP_BYTES));
     this.memory.writeUInt32LE(value >>> 0, off);
     this.memory.writeUInt32LE(pfn, off + 4);
@@ -247,7 +249,9 @@ export class SimulatedDomain implements DomainSource, DomainSink {
 
   /** Pages first..first+count-1 as one view of memory (no copy): the saver's fast path. */
   pageRun(firstPfn: number, count: number): Uint8Array {
-    return this.memory.subarray(firstPfn * PAGE_SIZE, (firstPfn + count) * PAGE_SIZE);
+    // A plain Uint8Array, not a Buffer: Buffer#slice makes a view, and sinks that keep
+    // what they are given copy with slice().
+    return new Uint8Array(this.memory.buffer, this.memory.byteOffset + firstPfn * PAGE_SIZE, count * PAGE_SIZE);
   }
 
   async enableDirtyLogging(): Promise<DirtyLog> {
