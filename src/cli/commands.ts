@@ -3,15 +3,15 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
+import * as verify from './verify.js';
+import * as dump from './dump.js';
+import * as info from './info.js';
+import * as demo from './demo.js';
 import { register as registerCompat } from './compat.js';
 import { register as registerPolicy } from './policy.js';
 import { register as registerSave } from './save.js';
 import { register as registerReceive } from './receive.js';
 import { register as registerMigrate } from './migrate.js';
-import * as verify from './verify.js';
-import * as dump from './dump.js';
-import * as info from './info.js';
-import * as demo from './demo.js';
 
 type Register = (program: Command) => void;
 

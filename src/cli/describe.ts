@@ -18,7 +18,7 @@ import { xlConfigText } from '../format/headers.js';
 import { hvmParamName } from '../format/hvm-params.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
 import { decodeRecord, isKnownRecord } from '../format/records.js';
-import type { RecordItem, StreamItem } from '../stream/items.js';
+import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
 
 export type Fields = Record<string, unknown>;
 
@@ -190,4 +190,36 @@ function describeLibxl(item: RecordItem): { fields: Fields; text: string } {
   }
   if ('controlId' in rec) return { fields: { controlId: rec.controlId }, text: `control id ${rec.controlId}` };
   return { fields: {}, text: '' };
+}
+
+const off = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** Consecutive PAGE_DATA records folded into one line. */
+export interface PageRun {
+  first: RecordItem;
+  lastIndex: number;
+  records: number;
+  bytes: number;
+  stats: PageDataStats;
+}
+
+export function itemJson(item: StreamItem, listPfns: boolean): Record<string, unknown> {
+  if (item.kind === 'record') {
+    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item).fields;
+    return { offset: item.offset, layer: item.layer, index: item.index, type: item.type, typeName: item.typeName, length: item.length, fields };
+  }
+  return { offset: item.offset, kind: item.kind, fields: describeItem(item).fields };
+}
+
+export function itemText(item: StreamItem): string {
+  const { text } = describeItem(item);
+  if (item.kind === 'record') return `${off(item.offset)}  ${item.layer} #${item.index} ${item.typeName}  len ${item.length}${text ? `  ${text}` : ''}`;
+  return `${off(item.offset)}  ${itemLabel(item)}  ${text}`;
+}
+
+export function runText(run: PageRun): string {
+  const r = run.first;
+  const idx = run.records > 1 ? `#${r.index}-#${run.lastIndex}` : `#${r.index}`;
+  const times = run.records > 1 ? ` x${run.records}` : '';
+  return `${off(r.offset)}  ${r.layer} ${idx} PAGE_DATA${times}  len ${run.bytes}  ${pageStatsText(run.stats)}`;
 }

@@ -1,45 +1,8 @@
 /** `xenmig dump`: every header and record with its offset, type, length and decoded fields. */
 import type { Command } from 'commander';
-import { REC_TYPE } from '../format/constants.js';
-import { openStream } from '../stream/open.js';
-import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
-import { describeItem, mergeStats, pageDataStats, pageStatsText, type PageDataStats } from './describe.js';
-import { jsonReplacer } from './json.js';
-import { LineOutput } from './output.js';
+import type { PageRun } from './describe.js';
 import { startProgress } from './progress.js';
 import { formatOption } from './verify.js';
-
-const off = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
-
-/** Consecutive PAGE_DATA records folded into one line. */
-interface PageRun {
-  first: RecordItem;
-  lastIndex: number;
-  records: number;
-  bytes: number;
-  stats: PageDataStats;
-}
-
-export function itemJson(item: StreamItem, listPfns: boolean): Record<string, unknown> {
-  if (item.kind === 'record') {
-    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item).fields;
-    return { offset: item.offset, layer: item.layer, index: item.index, type: item.type, typeName: item.typeName, length: item.length, fields };
-  }
-  return { offset: item.offset, kind: item.kind, fields: describeItem(item).fields };
-}
-
-export function itemText(item: StreamItem): string {
-  const { text } = describeItem(item);
-  if (item.kind === 'record') return `${off(item.offset)}  ${item.layer} #${item.index} ${item.typeName}  len ${item.length}${text ? `  ${text}` : ''}`;
-  return `${off(item.offset)}  ${itemLabel(item)}  ${text}`;
-}
-
-function runText(run: PageRun): string {
-  const r = run.first;
-  const idx = run.records > 1 ? `#${r.index}-#${run.lastIndex}` : `#${r.index}`;
-  const times = run.records > 1 ? ` x${run.records}` : '';
-  return `${off(r.offset)}  ${r.layer} ${idx} PAGE_DATA${times}  len ${run.bytes}  ${pageStatsText(run.stats)}`;
-}
 
 export function register(program: Command): void {
   program
@@ -51,9 +14,14 @@ export function register(program: Command): void {
     .option('--pages', 'one line per PAGE_DATA record (default: consecutive ones squashed); with --json, list every pfn')
     .option('--quiet', 'no progress on stderr')
     .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; quiet?: boolean }) => {
+      const { REC_TYPE } = await import('../format/constants.js');
+      const { openStream } = await import('../stream/open.js');
+      const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('./describe.js');
+      const { jsonReplacer } = await import('./json.js');
+      const { LineOutput } = await import('./output.js');
       const stream = await openStream(file, { format: o.format, pageContents: 'skip' });
       const out = new LineOutput();
-      const progress = startProgress('dump', o);
+      const progress = await startProgress('dump', o);
       let run: PageRun | undefined;
       const flushRun = async (): Promise<void> => {
         if (run) await out.line(runText(run));

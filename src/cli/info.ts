@@ -1,9 +1,7 @@
 /** `xenmig info`: one screen about a stream (reads it through, verifying as it goes). */
 import type { Command } from 'commander';
-import { verifyStream } from '../verify/index.js';
 import { ExitCode, EXIT_NONCONFORMING } from './main.js';
 import { startProgress } from './progress.js';
-import { resultLines } from './summary-text.js';
 import { formatOption } from './verify.js';
 import { jsonReplacer } from './json.js';
 
@@ -17,7 +15,9 @@ export function register(program: Command): void {
     .option('--checkpointed', 'allow CHECKPOINT records (Remus/COLO streams)')
     .option('--quiet', 'no progress on stderr')
     .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; quiet?: boolean }) => {
-      const progress = startProgress('info', o);
+      const { verifyStream } = await import('../verify/index.js');
+      const { resultLines } = await import('./summary-text.js');
+      const progress = await startProgress('info', o);
       try {
         const result = await verifyStream(file, { format: o.format, checkpointed: o.checkpointed ?? false, onProgress: progress.update });
         progress.stop();

@@ -1,8 +1,9 @@
 /**
  * Progress on stderr for long reads: only when stderr is a terminal and not --quiet,
  * so pipes and logs stay clean. Updates are throttled; the bar is cleared at the end.
+ * Command modules load their heavy dependencies inside the action (dynamic import), so
+ * `xenmig verify` does not pay for loading every other command.
  */
-import cliProgress from 'cli-progress';
 
 export interface Progress {
   update(position: number, size: number | undefined): void;
@@ -11,8 +12,10 @@ export interface Progress {
 
 const NONE: Progress = { update() {}, stop() {} };
 
-export function startProgress(label: string, opts: { quiet?: boolean }): Progress {
+/** cli-progress is loaded only when a bar will show: startup time matters for short runs. */
+export async function startProgress(label: string, opts: { quiet?: boolean }): Promise<Progress> {
   if (opts.quiet || !process.stderr.isTTY) return NONE;
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       format: `${label} [{bar}] {percentage}% | {value}/{total} MiB | {duration_formatted}`,

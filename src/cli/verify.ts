@@ -1,6 +1,6 @@
 /** `xenmig verify`: every rule of the format, one line per finding, exit 0/1/2. */
 import { Command, Option } from 'commander';
-import { verifyStream, formatDiagnostic, type VerifyResult } from '../verify/index.js';
+import type { VerifyResult } from '../verify/index.js';
 import { ExitCode, EXIT_NONCONFORMING } from './main.js';
 import { startProgress } from './progress.js';
 import { jsonReplacer } from './json.js';
@@ -26,7 +26,8 @@ export function register(program: Command): void {
     .option('--read-all', 'read every octet, page contents too (default: jump over page contents on files)')
     .option('--quiet', 'no progress on stderr')
     .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; readAll?: boolean; quiet?: boolean }) => {
-      const progress = startProgress('verify', o);
+      const { verifyStream, formatDiagnostic } = await import('../verify/index.js');
+      const progress = await startProgress('verify', o);
       let result: VerifyResult;
       try {
         result = await verifyStream(file, {
