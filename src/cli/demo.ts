@@ -116,7 +116,7 @@ export function register(program: Command): void {
         const receiver = await spawnReceiver(['--into', into, '--host-policy', o.hostPolicy!, '--min-version', '3'], (l) =>
           out(`  [receiver] ${l.replace(/^xenmig receive: /, '')}`),
         );
-        out(`receiver: xenmig receive on 127.0.0.1:${receiver.port} (pid of its own), host policy ${o.hostPolicy}`);
+        out(`receiver: a 'xenmig receive' process on 127.0.0.1:${receiver.port}, host policy ${o.hostPolicy}`);
         domain.start();
         const mo: MigrateCliOptions = { ...o, to: `127.0.0.1:${receiver.port}`, preflight: true, quiet: o.quiet };
         let result;
