@@ -98,13 +98,7 @@ export function sampleHvmContext(vcpus: number, seed: number): Uint8Array {
   parts.push(desc(HVM_SAVE_HEADER, 0, header.length), header);
   for (let i = 0; i < vcpus; i++) parts.push(desc(HVM_SAVE_CPU, i, HVM_HW_CPU_SIZE), bytesFrom(prng, HVM_HW_CPU_SIZE));
   parts.push(desc(0, 0, 0));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 /** The params libxc saves that are non-zero for a typical guest; pfns sit just below the top of memory. */
