@@ -107,7 +107,7 @@ export class ChannelSink implements ByteSink {
 }
 
 /** How far the input may run ahead of its reader before the peer is held back. */
-const READ_AHEAD = 8 * 1024 * 1024;
+const READ_AHEAD = 1024 * 1024;
 
 /**
  * A RawSource over a Readable that keeps reading ahead (up to READ_AHEAD octets) while
