@@ -53,13 +53,8 @@ export class Workload {
 
   start(): void {
     if (this.timer !== undefined || this.options.rate <= 0) return;
-    this.pfns = this.target.writablePfns();
+    this.choosePages();
     if (this.pfns.length === 0) return;
-    if ((this.options.pattern ?? 'uniform') === 'hotset' && this.hot.length === 0) {
-      const n = Math.max(1, Math.floor(this.pfns.length * (this.options.hotFraction ?? 0.05)));
-      const start = this.prng.below(this.pfns.length - n + 1);
-      this.hot = this.pfns.slice(start, start + n);
-    }
     this.started = performance.now();
     this.done = 0;
     const tick = this.options.tickMs ?? 5;
@@ -82,8 +77,18 @@ export class Workload {
 
   /** Write `n` pages now (tests drive the workload by hand with this). */
   burst(n: number): void {
-    if (this.pfns.length === 0) this.pfns = this.target.writablePfns();
+    this.choosePages();
     for (let i = 0; i < n; i++) this.writeOne();
+  }
+
+  /** The pages it may write, and (once, from the seed) its hot set: one run of them. */
+  private choosePages(): void {
+    this.pfns = this.target.writablePfns();
+    if (this.pfns.length > 0 && (this.options.pattern ?? 'uniform') === 'hotset' && this.hot.length === 0) {
+      const n = Math.max(1, Math.floor(this.pfns.length * (this.options.hotFraction ?? 0.05)));
+      const start = this.prng.below(this.pfns.length - n + 1);
+      this.hot = this.pfns.slice(start, start + n);
+    }
   }
 
   private runDue(): void {
