@@ -102,7 +102,11 @@ export function register(program: Command): void {
             }) + '\n',
           );
         } else if (result.outcome === 'received' || result.outcome === 'failover') say(`domain is in ${o.into}`);
-        if (result.outcome === 'refused-at-preflight') process.exitCode = 1;
+        if (result.outcome === 'refused-at-preflight') {
+          // Said even with --quiet: the operator on this side must learn why as well.
+          if (o.quiet) process.stderr.write(`xenmig receive: refused the domain at preflight:\n${result.preflight!.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
+          process.exitCode = 1;
+        }
         await channel.close();
       } catch (err) {
         channel.destroy();
