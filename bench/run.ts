@@ -5,6 +5,7 @@
  */
 import * as verify from './verify.bench.js';
 import * as migrate from './migrate.bench.js';
+import * as restore from './restore.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -13,6 +14,7 @@ export interface BenchModule {
 const BENCHES: [string, BenchModule][] = [
   ['verify', verify],
   ['migrate', migrate],
+  ['restore', restore],
 ];
 
 async function main(): Promise<void> {

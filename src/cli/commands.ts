@@ -12,6 +12,9 @@ import { register as registerPolicy } from './policy.js';
 import { register as registerSave } from './save.js';
 import { register as registerReceive } from './receive.js';
 import { register as registerMigrate } from './migrate.js';
+import { register as registerRestore } from './restore.js';
+import { register as registerExtract } from './extract.js';
+import { register as registerConvert } from './convert.js';
 
 type Register = (program: Command) => void;
 
@@ -25,6 +28,9 @@ const COMMANDS: Register[] = [
   registerSave,
   registerReceive,
   registerMigrate,
+  registerRestore,
+  registerExtract,
+  registerConvert,
 ];
 
 export function registerCommands(program: Command): void {

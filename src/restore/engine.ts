@@ -294,7 +294,8 @@ export class Restorer implements RestoreContext {
     if (item.type === REC_TYPE.PAGE_DATA) return this.preparePages(item, loc, keep);
     let rec;
     try {
-      rec = decodeRecord(item.type, item.body, item.littleEndian);
+      // Decoded records keep views of the body: a buffered one needs a body of its own.
+      rec = decodeRecord(item.type, keep ? item.body.slice() : item.body, item.littleEndian);
     } catch (err) {
       throw new StreamFormatError((err as StreamFormatError).detail ?? String(err), loc);
     }
@@ -305,7 +306,6 @@ export class Restorer implements RestoreContext {
     if (rec.type === REC_TYPE.STATIC_DATA_END) {
       throw new StreamFormatError('STATIC_DATA_END after the first CHECKPOINT', loc);
     }
-    if (keep) rec = decodeRecord(item.type, item.body.slice(), item.littleEndian) as KnownLibxcRecord;
     return { kind: 'record', loc, rec, end: item.end };
   }
 
@@ -335,7 +335,7 @@ export class Restorer implements RestoreContext {
       if (isReservedPageType(type)) {
         throw new StreamFormatError(`pfn 0x${pfn.toString(16)} (entry ${i}) has reserved page type ${type}`, loc);
       }
-      const problem = type === PAGE_TYPE.XTAB ? undefined : this.ops!.pfnProblem(pfn);
+      const problem = this.ops!.pfnProblem(pfn);
       if (problem) throw new StreamFormatError(`entry ${i}: ${problem}`, loc);
       pfns[i] = pfn;
       types[i] = type;

@@ -3,7 +3,7 @@
  * The engine owns the sink's fate: commit when the stream ended cleanly (or failed over
  * to a complete checkpoint), abort with the reason otherwise.
  */
-import { RefusedError } from '../format/errors.js';
+import { RefusedError, TruncatedStreamError } from '../format/errors.js';
 import type { DomainSink } from '../domain/types.js';
 import type { StreamItem } from '../stream/items.js';
 import { openStream } from '../stream/open.js';
@@ -18,7 +18,15 @@ export async function restoreStream(
   sink: DomainSink,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const opened = typeof input === 'string' ? await openStream(input) : undefined;
+  let opened: Awaited<ReturnType<typeof openStream>> | undefined;
+  if (typeof input === 'string') {
+    try {
+      opened = await openStream(input);
+    } catch (err) {
+      await sink.abort((err as Error).message).catch(() => undefined);
+      throw err;
+    }
+  }
   const items = opened ? opened.items : (input as AsyncIterable<StreamItem>);
   const r = new Restorer(sink, opts);
   try {
@@ -35,8 +43,9 @@ export async function restoreStream(
     }
     await r.finish();
   } catch (caught) {
-    const broke = caught instanceof InputBroke;
-    const err = broke ? caught.inner : caught;
+    // A socket that closes early ends the items without END: that too is a broken input.
+    const broke = caught instanceof InputBroke || caught instanceof TruncatedStreamError;
+    const err = caught instanceof InputBroke ? caught.inner : caught;
     if (broke && r.canFailover && !(err instanceof RefusedError)) {
       try {
         await r.failover((err as Error).message);

@@ -38,10 +38,10 @@ export function pvOps(): GuestOps {
           if (!info) throw new StreamFormatError('X86_PV_P2M_FRAMES before X86_PV_INFO: the guest width is unknown', loc);
           if (rec.startPfn > rec.endPfn) throw new StreamFormatError(`p2m_start_pfn ${rec.startPfn} > p2m_end_pfn ${rec.endPfn}`, loc);
           const perFrame = PAGE_SIZE / info.guestWidth;
-          const frames = Math.floor(rec.endPfn / perFrame) + 1;
+          const frames = Math.floor(rec.endPfn / perFrame) + 1 - Math.floor(rec.startPfn / perFrame);
           if (rec.p2mPfns.length !== frames) {
             throw new StreamFormatError(
-              `${rec.p2mPfns.length} p2m frame(s), expected ${frames} for pfns up to ${rec.endPfn} at ${perFrame} entries per frame`,
+              `${rec.p2mPfns.length} p2m frame(s), expected ${frames} for pfns ${rec.startPfn}..${rec.endPfn} at ${perFrame} entries per frame`,
               loc,
             );
           }

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
@@ -10,13 +9,10 @@ import { restoreStream } from '../../src/restore/index.js';
 import { MemoryImage } from '../../src/domain/image/memory-image.js';
 import { RefusedError, UsageError } from '../../src/format/errors.js';
 import { Bytes, concat, libxcHeaders, libxlWrap, pageDataBody, rec, xlWrap, T } from '../support/builder.js';
+import { withTmp } from '../support/tmp.js';
 import { hvmStream, pvStream, type Sent } from '../restore/fixtures.js';
 
 const items = (b: Uint8Array) => readStream(new ByteReader(new BufferRawSource(b), 8192));
-
-async function tmp(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'xenmig-image-'));
-}
 
 /** memory.raw must hold exactly the pages sent, zeros elsewhere, and end after the highest pfn. */
 async function assertMemoryRaw(dir: string, sent: Sent): Promise<void> {
@@ -38,9 +34,8 @@ const kinds: [string, () => Sent][] = [
 ];
 
 for (const [name, make] of kinds) {
-  test(`${name}: restored image holds the pages byte for byte`, async () => {
-    const base = await tmp();
-    try {
+  test(`${name}: restored image holds the pages byte for byte`, () =>
+    withTmp(async (base) => {
       const sent = make();
       const dir = join(base, 'img');
       const image = await MemoryImage.create(dir);
@@ -48,15 +43,11 @@ for (const [name, make] of kinds) {
       await image.close();
       await assertMemoryRaw(dir, sent);
       assert.deepEqual((await readdir(base)).sort(), ['img']);
-    } finally {
-      await rm(base, { recursive: true, force: true });
-    }
-  });
+    }));
 }
 
-test('domain.json describes the domain; the image reopens as a DomainSource with the same state', async () => {
-  const base = await tmp();
-  try {
+test('domain.json describes the domain; the image reopens as a DomainSource with the same state', () =>
+  withTmp(async (base) => {
     const sent = pvStream();
     const bytes = xlWrap(libxlWrap(sent.bytes, { extra: [rec(2, new Bytes(true).u32(1).u32(0).raw(new TextEncoder().encode('a\0b\0')).build())] }), 'name="pv1"');
     const dir = join(base, 'img');
@@ -97,14 +88,10 @@ test('domain.json describes the domain; the image reopens as a DomainSource with
     await src.resume();
     assert.equal(src.running, true);
     await src.close();
-  } finally {
-    await rm(base, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('HVM params by name and XALLOC/XTAB page types survive a reopen', async () => {
-  const base = await tmp();
-  try {
+test('HVM params by name and XALLOC/XTAB page types survive a reopen', () =>
+  withTmp(async (base) => {
     const dir = join(base, 'img');
     const bytes = concat(
       libxcHeaders({ version: 2 }),
@@ -126,14 +113,10 @@ test('HVM params by name and XALLOC/XTAB page types survive a reopen', async () 
     assert.deepEqual(await src.getHvmParams(), [{ index: 1n, value: 0xfeffen }, { index: 99n, value: 7n }]);
     assert.equal((await src.getHvmContext())?.length, 16);
     await src.close();
-  } finally {
-    await rm(base, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a failed or refused restore leaves no image and no temporary directory behind', async () => {
-  const base = await tmp();
-  try {
+test('a failed or refused restore leaves no image and no temporary directory behind', () =>
+  withTmp(async (base) => {
     const dir = join(base, 'img');
     const s = hvmStream();
     const img1 = await MemoryImage.create(dir);
@@ -142,14 +125,10 @@ test('a failed or refused restore leaves no image and no temporary directory beh
     const img2 = await MemoryImage.create(dir);
     await assert.rejects(restoreStream(items(s.bytes), img2, { staticDataDone: () => ({ refuse: 'no' }) }), RefusedError);
     assert.deepEqual(await readdir(base), []);
-  } finally {
-    await rm(base, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('an existing directory is not replaced without force; with force it is, once complete', async () => {
-  const base = await tmp();
-  try {
+test('an existing directory is not replaced without force; with force it is, once complete', () =>
+  withTmp(async (base) => {
     const dir = join(base, 'img');
     const first = await MemoryImage.create(dir);
     await restoreStream(items(hvmStream().bytes), first);
@@ -161,7 +140,21 @@ test('an existing directory is not replaced without force; with force it is, onc
     await second.close();
     await assertMemoryRaw(dir, sent);
     assert.deepEqual(await readdir(base), ['img']);
-  } finally {
-    await rm(base, { recursive: true, force: true });
-  }
-});
+  }));
+
+test('a checkpointed stream cut mid-batch leaves the image at the last complete checkpoint', () =>
+  withTmp(async (base) => {
+    const first = pageDataBody([{ pfn: 0 }, { pfn: 1 }], true, 0);
+    const second = pageDataBody([{ pfn: 1 }, { pfn: 2 }], true, 1);
+    const third = pageDataBody([{ pfn: 0 }, { pfn: 3 }], true, 2);
+    const ctx = rec(T.HVM_CONTEXT, new Uint8Array(8).fill(1));
+    const bytes = concat(libxcHeaders({ version: 3 }), rec(T.STATIC_DATA_END), rec(T.PAGE_DATA, first), ctx, rec(T.CHECKPOINT), rec(T.PAGE_DATA, second), rec(T.CHECKPOINT), rec(T.PAGE_DATA, third));
+    const dir = join(base, 'img');
+    const image = await MemoryImage.create(dir);
+    const result = await restoreStream(items(bytes.subarray(0, bytes.length - 100)), image, { checkpointed: true });
+    await image.close();
+    assert.equal(result.checkpoints, 2);
+    const { pageFor } = await import('../support/builder.js');
+    const pages = new Map([[0, pageFor(0, 0)], [1, pageFor(1, 1)], [2, pageFor(2, 1)]]);
+    await assertMemoryRaw(dir, { bytes, pages });
+  }));

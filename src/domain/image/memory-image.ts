@@ -229,7 +229,7 @@ export class MemoryImage implements DomainSink, DomainSource {
       await this.memory.sync();
       const json = stateToJson(this.state);
       for (const [name, bytes] of blobFiles(this.state)) await writeDurably(join(tmp, name), bytes);
-      await writeDurably(join(tmp, DOMAIN_FILE), new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
+      await writeDurably(join(tmp, DOMAIN_FILE), new TextEncoder().encode(formatImageJson(json)));
       await syncDir(tmp);
       let old: string | undefined;
       if (this.force && (await stat(this.dir).then(() => true, () => false))) {
@@ -466,6 +466,11 @@ async function stateFromJson(dir: string, j: ImageJson): Promise<ImageState> {
   }
   if (j.config) s.config = new TextDecoder().decode(await blob(j.config));
   return s;
+}
+
+/** Pretty, but with each page-type run on one line: a fragmented guest has many. */
+function formatImageJson(j: ImageJson): string {
+  return JSON.stringify(j, null, 2).replace(/\[\s+(\d+),\s+(\d+),\s+("\w+")\s+\]/g, '[$1, $2, $3]') + '\n';
 }
 
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {

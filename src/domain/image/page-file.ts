@@ -27,15 +27,9 @@ export class PageFile {
 
   /** pfns[i] gets data[i*4096 ..]; runs of consecutive pfns become one write. */
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
-    let i = 0;
-    while (i < pfns.length) {
-      const first = pfns[i]!;
-      checkPfn(first, this.path);
-      let j = i + 1;
-      while (j < pfns.length && pfns[j] === first + (j - i)) j++;
+    for (const [i, j] of runsOf(pfns)) {
       checkPfn(pfns[j - 1]!, this.path);
-      await this.writeAt(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + first * PAGE_SIZE);
-      i = j;
+      await this.writeAt(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + pfns[i]! * PAGE_SIZE);
     }
   }
 
@@ -53,13 +47,8 @@ export class PageFile {
 
   /** Fills into[i*4096 ..] with page pfns[i]; holes and pages past the end read as zeros. */
   async readPages(pfns: readonly number[], into: Uint8Array): Promise<void> {
-    let i = 0;
-    while (i < pfns.length) {
-      const first = pfns[i]!;
-      let j = i + 1;
-      while (j < pfns.length && pfns[j] === first + (j - i)) j++;
-      await this.readAt(into.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + first * PAGE_SIZE);
-      i = j;
+    for (const [i, j] of runsOf(pfns)) {
+      await this.readAt(into.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + pfns[i]! * PAGE_SIZE);
     }
   }
 
@@ -93,6 +82,18 @@ export class PageFile {
 
   async close(): Promise<void> {
     await this.handle.close().catch(() => undefined);
+  }
+}
+
+/** Index ranges [i, j) of pfns that are consecutive numbers: one I/O each. */
+function* runsOf(pfns: readonly number[]): Generator<[number, number]> {
+  let i = 0;
+  while (i < pfns.length) {
+    const first = pfns[i]!;
+    let j = i + 1;
+    while (j < pfns.length && pfns[j] === first + (j - i)) j++;
+    yield [i, j];
+    i = j;
   }
 }
 

@@ -55,10 +55,4 @@ export class SparsePfnBytes {
     }
     if (value !== 0 && count > 0) yield [start, count, value];
   }
-
-  copyFrom(other: SparsePfnBytes): void {
-    this.chunks.clear();
-    for (const [k, c] of other.chunks) this.chunks.set(k, c.slice());
-    this.highest = other.highest;
-  }
 }

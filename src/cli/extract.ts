@@ -1,0 +1,33 @@
+/** `xenmig extract <stream|-> --raw FILE --elf FILE`: guest memory out of a stream. */
+import type { Command } from 'commander';
+import { MemoryFilesSink } from '../domain/image/memory-files.js';
+import { failOnVerifyMismatch, restoreWithFlags, summary, type EngineFlags } from './restore.js';
+
+export function register(program: Command): void {
+  program
+    .command('extract')
+    .description('write the guest memory a stream carries to a sparse raw file (pfn N at N*4096) and/or an ELF64 core')
+    .argument('<stream>', 'stream file, or - for standard input')
+    .option('--raw <file>', 'sparse raw memory file: pfn N at offset N*4096')
+    .option('--elf <file>', 'ELF64 core file: one PT_LOAD per run of pfns, p_paddr = guest physical address')
+    .option('--min-version <n>', 'refuse libxc streams older than this version')
+    .option('--checkpointed', 'the stream is checkpointed (Remus/COLO)')
+    .option('--force', 'replace existing output files')
+    .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (input: string, flags: EngineFlags & { raw?: string; elf?: string }) => {
+      const opts: { raw?: string; elf?: string; force: boolean } = { force: flags.force ?? false };
+      if (flags.raw !== undefined) opts.raw = flags.raw;
+      if (flags.elf !== undefined) opts.elf = flags.elf;
+      const sink = await MemoryFilesSink.create(opts);
+      const result = await restoreWithFlags(input, sink, flags, 'extract');
+      const runs = sink.runs();
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ raw: flags.raw, elf: flags.elf, runs: runs.length, ...result }, null, 2) + '\n');
+        return failOnVerifyMismatch(result);
+      }
+      const outs = [flags.raw && `${flags.raw} (raw)`, flags.elf && `${flags.elf} (ELF core, ${runs.length} PT_LOAD)`].filter(Boolean);
+      process.stdout.write([`extracted ${result.pfnsPopulated} pfns of memory to ${outs.join(' and ')}`, ...summary(result)].join('\n') + '\n');
+      failOnVerifyMismatch(result);
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * A memory-only DomainSink: the pages of a stream written to a raw pfn-addressed file
+ * and/or an ELF core, each under a temporary name renamed into place on commit.
+ * Everything that is not memory is dropped (that is what extract means).
+ */
+import { rename, stat, unlink } from 'node:fs/promises';
+import { PAGE_SIZE } from '../../format/constants.js';
+import { UsageError } from '../../format/errors.js';
+import { tempPathFor } from '../../io/sink.js';
+import type { DomainSink } from '../types.js';
+import { ELF_DATA_BASE, elfCoreTables, type PfnRun } from './elf-core.js';
+import { pageTypeIsPopulated } from './memory-image.js';
+import { PageFile } from './page-file.js';
+import { SparsePfnBytes } from './pfn-map.js';
+
+export interface MemoryFilesOptions {
+  raw?: string;
+  elf?: string;
+  force?: boolean;
+}
+
+interface Output {
+  kind: 'raw' | 'elf';
+  target: string;
+  file: PageFile;
+}
+
+export class MemoryFilesSink implements DomainSink {
+  private readonly types = new SparsePfnBytes();
+  private done = false;
+
+  private constructor(private readonly outputs: Output[]) {}
+
+  static async create(opts: MemoryFilesOptions): Promise<MemoryFilesSink> {
+    const wanted: [Output['kind'], string][] = [];
+    if (opts.raw !== undefined) wanted.push(['raw', opts.raw]);
+    if (opts.elf !== undefined) wanted.push(['elf', opts.elf]);
+    if (wanted.length === 0) throw new UsageError('nothing to write: give --raw FILE and/or --elf FILE');
+    for (const [, target] of wanted) {
+      if (target === '-') throw new UsageError('memory files are written by position: give a file name, not "-"');
+      if (!opts.force && (await stat(target).then(() => true, () => false))) throw new UsageError(`${target} exists; use --force to replace it`);
+    }
+    const outputs: Output[] = [];
+    try {
+      for (const [kind, target] of wanted) {
+        outputs.push({ kind, target, file: await PageFile.create(tempPathFor(target), kind === 'elf' ? ELF_DATA_BASE : 0) });
+      }
+    } catch (err) {
+      for (const o of outputs) await o.file.close().then(() => unlink(o.file.path)).catch(() => undefined);
+      throw err;
+    }
+    return new MemoryFilesSink(outputs);
+  }
+
+  async begin(): Promise<void> {}
+  async setPvInfo(): Promise<void> {}
+  async setCpuPolicy(): Promise<void> {}
+  async setP2mFrames(): Promise<void> {}
+  async setTscInfo(): Promise<void> {}
+  async setHvmParams(): Promise<void> {}
+  async setHvmContext(): Promise<void> {}
+  async setVcpuContext(): Promise<void> {}
+  async setSharedInfo(): Promise<void> {}
+  async setEmulatorData(): Promise<void> {}
+  async setConfig(): Promise<void> {}
+
+  async populate(pfns: readonly number[]): Promise<void> {
+    for (const pfn of pfns) if (this.types.get(pfn) === 0) this.types.set(pfn, 1);
+  }
+
+  async setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void> {
+    for (let i = 0; i < pfns.length; i++) this.types.set(pfns[i]!, types[i]! + 1);
+  }
+
+  async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
+    for (const o of this.outputs) await o.file.writePages(pfns, data);
+  }
+
+  async readPages(pfns: readonly number[], into: Uint8Array): Promise<boolean[]> {
+    await this.outputs[0]!.file.readPages(pfns, into);
+    return pfns.map((pfn, i) => {
+      const v = this.types.get(pfn);
+      const present = v !== 0 && pageTypeIsPopulated(v - 1);
+      if (!present) into.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+      return present;
+    });
+  }
+
+  /** Runs of pfns that hold memory (with data or allocated only). */
+  runs(): PfnRun[] {
+    const out: PfnRun[] = [];
+    for (const [start, count, v] of this.types.runs()) {
+      if (!pageTypeIsPopulated(v - 1)) continue;
+      const last = out.at(-1);
+      if (last && last.start + last.count === start) last.count += count;
+      else out.push({ start, count });
+    }
+    return out;
+  }
+
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    const runs = this.runs();
+    const maxPfn = runs.length > 0 ? runs.at(-1)!.start + runs.at(-1)!.count - 1 : -1;
+    try {
+      for (const o of this.outputs) {
+        if (o.kind === 'raw') {
+          await o.file.truncate((maxPfn + 1) * PAGE_SIZE);
+        } else {
+          const { header, tables, tablesAt } = elfCoreTables(runs, maxPfn);
+          await o.file.truncate(tablesAt);
+          await o.file.writeAt(tables, tablesAt);
+          await o.file.writeAt(header, 0);
+        }
+        await o.file.sync();
+        await o.file.close();
+      }
+      for (const o of this.outputs) await rename(o.file.path, o.target);
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.discard();
+  }
+
+  private async discard(): Promise<void> {
+    for (const o of this.outputs) {
+      await o.file.close();
+      await unlink(o.file.path).catch(() => undefined);
+    }
+  }
+}
