@@ -3,7 +3,6 @@
  * to a file. Also home of the domain options and the progress line that `migrate` and
  * `demo` share.
  */
-import { stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../format/errors.js';
@@ -124,16 +123,6 @@ export function summaryLines(s: SaveSummary): string[] {
   ];
 }
 
-/**
- * An existing OUT that is not a regular file (a device, a FIFO) cannot be replaced by
- * the atomic rename the sink does: it would swap the device node for a file.
- */
-async function refuseSpecialFile(out: string): Promise<void> {
-  if (out === '-') return;
-  const st = await stat(out).catch(() => undefined);
-  if (st !== undefined && !st.isFile()) throw new UsageError(`${out} exists and is not a regular file; write to "-" and redirect instead`);
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('save')
@@ -155,7 +144,6 @@ export function register(program: Command): void {
       const domain = await openDomainFromOptions(o);
       const live = Boolean(o.live) || o.checkpointInterval !== undefined;
       if (live) domain.start();
-      await refuseSpecialFile(out);
       const sink = await openSink(out, { force: Boolean(o.force) });
       const progress = progressReporter(Boolean(o.quiet) || out === '-');
       let summary: SaveSummary;
