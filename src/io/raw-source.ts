@@ -187,7 +187,15 @@ export class PushRawSource implements RawSource {
   private ended = false;
   private wake: (() => void) | null = null;
 
-  constructor(readonly name = 'relay') {}
+  constructor(
+    readonly name = 'relay',
+    /**
+     * Called each time the reader asks for bytes and none are queued: everything pushed
+     * so far has been taken and the reader cannot finish what it is reading without
+     * more. A relay uses it to know the parser has caught up with the bytes it holds.
+     */
+    private readonly onStarved?: () => void,
+  ) {}
 
   push(chunk: Uint8Array): Promise<void> {
     return new Promise((resolve) => {
@@ -220,6 +228,7 @@ export class PushRawSource implements RawSource {
         return n;
       }
       if (this.ended) return 0;
+      this.onStarved?.();
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
