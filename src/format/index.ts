@@ -5,3 +5,4 @@ export * from './headers.js';
 export * from './records.js';
 export * from './libxl-records.js';
 export * from './hvm-params.js';
+export * from './hvm-context.js';

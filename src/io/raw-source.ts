@@ -247,3 +247,28 @@ export async function openRawSource(pathOrDash: string): Promise<RawSource> {
   if (st.isFile()) return FileRawSource.open('/dev/stdin');
   return new FdRawSource('stdin', 0);
 }
+
+/**
+ * The same source read strictly onward: skipping reads and discards instead of jumping,
+ * so every octet is read once (`verify --read-all`, or timing a pipe-like pass on a file).
+ */
+export class SequentialRawSource implements RawSource {
+  readonly canSeek = false;
+  constructor(private readonly inner: RawSource) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get size(): number | undefined {
+    return this.inner.size;
+  }
+
+  read(into: Uint8Array, position: number): Promise<number> {
+    return this.inner.read(into, position);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Every diagnostic code the verifier emits, with its severity and what it means. This is
+ * the one documented list: tests assert these codes, scripts match on them, so a code is
+ * never renamed once published.
+ */
+import type { Severity } from './types.js';
+
+export interface CodeInfo {
+  severity: Severity;
+  meaning: string;
+}
+
+export const DIAGNOSTIC_CODES = {
+  // ---- framing (raised by the reader, turned into diagnostics) ----
+  'empty-input': { severity: 'error', meaning: 'the input holds no octet' },
+  'legacy-image': { severity: 'error', meaning: 'a legacy (pre-v2, Xen <= 4.5) image or not a Xen stream' },
+  'xl-legacy-stream': { severity: 'error', meaning: 'the xl header does not set the stream-v2 flag: a legacy stream follows' },
+  'truncated': { severity: 'error', meaning: 'the input ended inside a header or record' },
+  'record-too-long': { severity: 'error', meaning: 'a record body over 128 MiB (refused before reading it)' },
+  'bad-framing': { severity: 'error', meaning: 'a header or record that cannot be framed (magic, marker, id, byte order)' },
+  'trailing-data': { severity: 'error', meaning: 'octets after the outermost END' },
+  'missing-end': { severity: 'error', meaning: 'the stream stopped before its END record' },
+  'padding-nonzero': { severity: 'error', meaning: 'record padding octets are not zero' },
+  // ---- xl header ----
+  'xl-mandatory-flags-unknown': { severity: 'error', meaning: 'unknown mandatory flags in the xl header (xl refuses)' },
+  'xl-optional-flags-unknown': { severity: 'info', meaning: 'unknown optional flags in the xl header (ignored)' },
+  'xl-big-endian': { severity: 'info', meaning: 'the xl header is big-endian (xl itself only reads its native order)' },
+  'xl-config-missing': { severity: 'warning', meaning: 'the xl header carries no domain config' },
+  'xl-config-not-json': { severity: 'error', meaning: 'the JSON flag is set but the config does not parse as JSON' },
+  'xl-config-layout': { severity: 'error', meaning: 'the optional data does not hold config_len and that many octets' },
+  // ---- libxl layer ----
+  'libxl-version': { severity: 'error', meaning: 'libxl header version is not 2' },
+  'libxl-options-reserved': { severity: 'error', meaning: 'reserved bits set in the libxl header options' },
+  'libxl-converted-legacy': { severity: 'info', meaning: 'the libxl stream was converted from a legacy stream' },
+  'libxl-no-libxc-context': { severity: 'error', meaning: 'the libxl stream ends without a LIBXC_CONTEXT record' },
+  'libxl-libxc-context-repeated': { severity: 'error', meaning: 'a second LIBXC_CONTEXT record' },
+  'emulator-id-invalid': { severity: 'error', meaning: 'emulator id is not 0 (unknown), 1 (qemu-traditional) or 2 (qemu-upstream)' },
+  'xenstore-malformed': { severity: 'error', meaning: 'emulator xenstore data is not NUL-terminated key/value pairs' },
+  'checkpoint-state-invalid': { severity: 'error', meaning: 'CHECKPOINT_STATE control id is not 0-3' },
+  'endianness-mismatch': { severity: 'warning', meaning: 'the libxc stream and its libxl wrapper disagree on byte order' },
+  // ---- libxc headers ----
+  'libxc-version': { severity: 'error', meaning: 'libxc image version is not 2 or 3' },
+  'libxc-options-reserved': { severity: 'error', meaning: 'reserved bits set in the image header options' },
+  'libxc-header-reserved': { severity: 'error', meaning: 'reserved fields of the image header are not zero' },
+  'domain-type-reserved': { severity: 'error', meaning: 'domain type is reserved (0 or 5+)' },
+  'domain-type-unsupported': { severity: 'error', meaning: 'domain type is x86 PVH (3) or ARM (4): defined by the spec, never written by libxc' },
+  'page-shift': { severity: 'error', meaning: 'page_shift is not 12' },
+  'domain-header-reserved': { severity: 'error', meaning: 'the domain header reserved field is not zero' },
+  'converted-from-legacy': { severity: 'info', meaning: 'xen_major is 0: the stream was converted from a legacy image' },
+  // ---- records: bodies ----
+  'length-invalid': { severity: 'error', meaning: 'body length breaks the record type\'s length rule' },
+  'reserved-nonzero': { severity: 'error', meaning: 'a reserved field of a record body is not zero' },
+  'page-data-count-zero': { severity: 'error', meaning: 'PAGE_DATA count is 0 (it must be > 0)' },
+  'page-data-length': { severity: 'error', meaning: 'PAGE_DATA body is not 8 + 8*count + 4096*pages-with-data octets' },
+  'pfn-reserved-bits': { severity: 'error', meaning: 'a pfn entry has bits 59-52 set' },
+  'page-type-reserved': { severity: 'error', meaning: 'a pfn entry has reserved page type 5-8' },
+  'pv-info-width': { severity: 'error', meaning: 'X86_PV_INFO guest_width is not 4 or 8' },
+  'pv-info-levels': { severity: 'error', meaning: 'X86_PV_INFO pt_levels is not 3 or 4' },
+  'p2m-frames-range': { severity: 'error', meaning: 'X86_PV_P2M_FRAMES start pfn above end pfn' },
+  'p2m-frames-count': { severity: 'error', meaning: 'X86_PV_P2M_FRAMES holds fewer frames than its pfn range needs' },
+  'hvm-params-count': { severity: 'error', meaning: 'HVM_PARAMS body is not 8 + 16*count octets' },
+  'errata-empty-hvm-params': { severity: 'warning', meaning: 'HVM_PARAMS with count 0 (Xen 4.6-4.8 erratum, tolerated)' },
+  'errata-empty-vcpu': { severity: 'warning', meaning: 'a vcpu record with no context (Xen 4.6-4.8 erratum, tolerated)' },
+  'unknown-mandatory-record': { severity: 'error', meaning: 'a record type the format does not define, without the optional bit' },
+  'unknown-optional-record': { severity: 'warning', meaning: 'an unknown record with the optional bit: ignored' },
+  'toolstack-record': { severity: 'error', meaning: 'TOOLSTACK is deprecated: a conforming stream has none' },
+  'dirty-pfn-list-in-forward-stream': { severity: 'error', meaning: 'CHECKPOINT_DIRTY_PFN_LIST only travels on the COLO back channel' },
+  'checkpoint-not-allowed': { severity: 'error', meaning: 'checkpoint records in a stream not verified with --checkpointed' },
+  // ---- static data (v3) ----
+  'v2-static-data-end': { severity: 'error', meaning: 'STATIC_DATA_END in a v2 stream' },
+  'v2-policy-record': { severity: 'error', meaning: 'X86_CPUID_POLICY or X86_MSR_POLICY in a v2 stream' },
+  'static-data-end-repeated': { severity: 'error', meaning: 'a second STATIC_DATA_END' },
+  'static-data-end-missing': { severity: 'error', meaning: 'a v3 stream without STATIC_DATA_END' },
+  'dynamic-before-static-data-end': { severity: 'error', meaning: 'memory or register content before STATIC_DATA_END in a v3 stream' },
+  'static-after-static-data-end': { severity: 'error', meaning: 'a policy or X86_PV_INFO record after STATIC_DATA_END' },
+  'static-data-end-inferred': { severity: 'info', meaning: 'v2 stream: where a v3 receiver infers STATIC_DATA_END' },
+  // ---- order and completeness ----
+  'wrong-guest-type': { severity: 'error', meaning: 'a PV record in an HVM stream or an HVM record in a PV stream' },
+  'pv-order': { severity: 'error', meaning: 'PV order broken: X86_PV_INFO, then X86_PV_P2M_FRAMES, then PAGE_DATA, then vcpu records' },
+  'hvm-params-after-context': { severity: 'error', meaning: 'HVM_PARAMS after HVM_CONTEXT' },
+  'hvm-context-missing': { severity: 'error', meaning: 'an HVM stream without HVM_CONTEXT cannot be restored' },
+  'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+
+export function severityOf(code: DiagnosticCode): Severity {
+  return DIAGNOSTIC_CODES[code].severity;
+}

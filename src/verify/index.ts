@@ -1,0 +1,100 @@
+/**
+ * The verifier's entry points. Push-based (`createVerifier`) for whoever already reads
+ * the items (the guard, the restorer); `verifyStream` reads a path, "-" or a ByteReader
+ * itself and returns every diagnostic and the summary.
+ */
+import { StreamFormatError } from '../format/errors.js';
+import { ByteReader } from '../io/byte-reader.js';
+import { openRawSource, SequentialRawSource } from '../io/raw-source.js';
+import type { StreamLayer } from '../stream/detect.js';
+import { readStream } from '../stream/reader.js';
+import { SummaryBuilder, type StreamSummary } from './summary.js';
+import { Verifier, framingDiagnostic } from './verifier.js';
+import type { Diagnostic, StreamVerifier, VerifyOptions } from './types.js';
+
+export * from './types.js';
+export * from './codes.js';
+export { formatDiagnostic } from './report.js';
+export { SummaryBuilder, PfnSet, countSeverities, type StreamSummary } from './summary.js';
+export { Verifier, framingCode, framingDiagnostic } from './verifier.js';
+export { BODY_CHECKS, SEQUENCE_RULES } from './libxc-rules.js';
+export { LIBXL_CHECKS } from './libxl-rules.js';
+
+export function createVerifier(opts: VerifyOptions = {}): StreamVerifier {
+  return new Verifier(opts);
+}
+
+export interface VerifyStreamOptions extends VerifyOptions {
+  format?: StreamLayer | 'auto';
+  /** Read every octet, page contents too (for a pipe-like pass over a file). */
+  readAll?: boolean;
+  /** Keep at most this many diagnostics (the counts still cover all); default 1000. */
+  maxDiagnostics?: number;
+  /** Called after each record with the position reached and the size when known. */
+  onProgress?: (position: number, size: number | undefined) => void;
+}
+
+export interface VerifyResult {
+  conforming: boolean;
+  diagnostics: Diagnostic[];
+  /** Diagnostics counted but not kept (beyond maxDiagnostics). */
+  suppressed: number;
+  errors: number;
+  warnings: number;
+  summary: StreamSummary;
+}
+
+/**
+ * Verifies a whole stream. Non-conforming input is reported in the result, never thrown;
+ * only I/O trouble (IoError) is thrown.
+ */
+export async function verifyStream(input: string | ByteReader, opts: VerifyStreamOptions = {}): Promise<VerifyResult> {
+  let reader: ByteReader;
+  if (typeof input === 'string') {
+    const raw = await openRawSource(input);
+    reader = new ByteReader(opts.readAll ? new SequentialRawSource(raw) : raw, opts.readAll ? 1024 * 1024 : undefined);
+  } else {
+    reader = input;
+  }
+  const verifier = new Verifier(opts);
+  const summary = new SummaryBuilder();
+  const max = opts.maxDiagnostics ?? 1000;
+  const diagnostics: Diagnostic[] = [];
+  let suppressed = 0;
+  let errors = 0;
+  let warnings = 0;
+  const keep = (ds: Diagnostic[]): void => {
+    for (const d of ds) {
+      if (d.severity === 'error') errors++;
+      else if (d.severity === 'warning') warnings++;
+      if (diagnostics.length < max) diagnostics.push(d);
+      else suppressed++;
+    }
+  };
+  const size = reader.source.size;
+  try {
+    let framed = true;
+    try {
+      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip' })) {
+        keep(verifier.push(item));
+        summary.push(item);
+        if (opts.onProgress && item.kind === 'record') opts.onProgress(item.end, size);
+      }
+    } catch (err) {
+      if (!(err instanceof StreamFormatError)) throw err;
+      keep([framingDiagnostic(err)]);
+      framed = false;
+    }
+    if (framed) keep(verifier.finish());
+  } finally {
+    if (typeof input === 'string') await reader.close();
+  }
+  return {
+    conforming: errors === 0,
+    diagnostics,
+    suppressed,
+    errors,
+    warnings,
+    summary: summary.finish({ errors, warnings }),
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * What a stream holds, gathered from the same items the verifier sees: layers, versions,
+ * guest type, pages by type and memory size, vcpus, policies, where the static data
+ * ends. `info`, `demo`, the restore engine and the migration preflight share it.
+ * Memory stays bounded whatever the stream's size (see PfnSet).
+ */
+import {
+  LIBXL_OPT_LEGACY,
+  LIBXL_REC_TYPE,
+  PAGE_SIZE,
+  PAGE_TYPE,
+  PAGE_TYPE_SHIFT_HI,
+  PFN_HI_MASK,
+  REC_TYPE,
+  VCPU_RECORDS,
+  XL_MANDATORY_FLAG_JSON,
+  guestTypeOf,
+  pageTypeName,
+  type GuestType,
+} from '../format/constants.js';
+import { hvmContextVcpus } from '../format/hvm-context.js';
+import type { StreamItem, RecordItem } from '../stream/items.js';
+import { StaticDataTracker } from '../stream/static-data.js';
+import type { Diagnostic } from './types.js';
+
+/**
+ * A set of pfns in 32768-pfn bitmap chunks (4 KiB per 128 MiB of guest memory). Past
+ * `maxChunks` (a stream scattering pfns everywhere) it stops adding chunks and says
+ * the count is a lower bound, so memory stays bounded.
+ */
+export class PfnSet {
+  private static readonly CHUNK_BITS = 15;
+  private readonly chunks = new Map<number, Uint8Array>();
+  size = 0;
+  overflowed = false;
+
+  constructor(private readonly maxChunks = 4096) {}
+
+  add(pfn: number): void {
+    const key = Math.floor(pfn / 2 ** PfnSet.CHUNK_BITS);
+    let chunk = this.chunks.get(key);
+    if (chunk === undefined) {
+      if (this.chunks.size >= this.maxChunks) {
+        this.overflowed = true;
+        return;
+      }
+      chunk = new Uint8Array(2 ** PfnSet.CHUNK_BITS / 8);
+      this.chunks.set(key, chunk);
+    }
+    const bit = pfn % 2 ** PfnSet.CHUNK_BITS;
+    const mask = 1 << (bit & 7);
+    if ((chunk[bit >>> 3]! & mask) === 0) {
+      chunk[bit >>> 3]! |= mask;
+      this.size++;
+    }
+  }
+}
+
+export interface StreamSummary {
+  /** Outermost first, e.g. ["xl", "libxl", "libxc"]. */
+  layers: string[];
+  xl?: { bigEndian: boolean; configFormat: 'json' | 'text' | 'none'; configBytes: number; mandatoryFlags: number };
+  libxl?: { version: number; bigEndian: boolean; convertedFromLegacy: boolean; emulators: { kind: 'xenstore' | 'context'; emulatorId: number; index: number; length: number; keys?: number }[] };
+  libxc?: {
+    version: number;
+    bigEndian: boolean;
+    domainType: number;
+    guestType: GuestType | undefined;
+    pageShift: number;
+    xenMajor: number;
+    xenMinor: number;
+    convertedFromLegacy: boolean;
+  };
+  /** Counts of pfn entries by page type name (every PAGE_DATA entry, resends included). */
+  pagesByType: Record<string, number>;
+  pageDataRecords: number;
+  /** Pages whose contents travelled (resends included). */
+  pagesWithData: number;
+  /** Distinct pfns given memory (types with data and XALLOC). */
+  populatedPfns: number;
+  /** True when populatedPfns is a lower bound (pfns scattered beyond the tracking limit). */
+  populatedPfnsLowerBound: boolean;
+  memoryBytes: number;
+  pfnRange?: { min: number; max: number };
+  vcpus: number[];
+  cpuidPolicy?: { leaves: number };
+  msrPolicy?: { msrs: number };
+  pvInfo?: { guestWidth: number; ptLevels: number };
+  tsc?: { mode: number; khz: number };
+  hvmParams: number;
+  hvmContextBytes: number;
+  staticDataEnd?: { offset: number; recordIndex: number; inferred: boolean; inferredAt?: string };
+  recordsByType: Record<string, number>;
+  checkpoints: number;
+  verifyRecord: boolean;
+  /** Octets read or skipped (the stream's size when it was read to its end). */
+  bytes: number;
+  errors: number;
+  warnings: number;
+}
+
+export class SummaryBuilder {
+  private readonly s: StreamSummary = {
+    layers: [],
+    pagesByType: {},
+    pageDataRecords: 0,
+    pagesWithData: 0,
+    populatedPfns: 0,
+    populatedPfnsLowerBound: false,
+    memoryBytes: 0,
+    vcpus: [],
+    hvmParams: 0,
+    hvmContextBytes: 0,
+    recordsByType: {},
+    checkpoints: 0,
+    verifyRecord: false,
+    bytes: 0,
+    errors: 0,
+    warnings: 0,
+  };
+  private readonly pfns = new PfnSet();
+  private readonly vcpus = new Set<number>();
+  private readonly typeCounts = new Array<number>(16).fill(0);
+  private readonly tracker = new StaticDataTracker();
+  private min = Infinity;
+  private max = -1;
+
+  push(item: StreamItem): void {
+    switch (item.kind) {
+      case 'xl-header': {
+        const h = item.header;
+        this.s.layers.push('xl');
+        this.s.xl = {
+          bigEndian: !h.littleEndian,
+          configFormat: h.config === undefined ? 'none' : (h.mandatoryFlags & XL_MANDATORY_FLAG_JSON) !== 0 ? 'json' : 'text',
+          configBytes: h.config?.length ?? 0,
+          mandatoryFlags: h.mandatoryFlags,
+        };
+        break;
+      }
+      case 'libxl-header':
+        this.s.layers.push('libxl');
+        this.s.libxl = {
+          version: item.header.version,
+          bigEndian: !item.littleEndian,
+          convertedFromLegacy: (item.header.options & LIBXL_OPT_LEGACY) !== 0,
+          emulators: [],
+        };
+        break;
+      case 'libxc-header':
+        this.s.layers.push('libxc');
+        this.tracker.push(item);
+        this.s.libxc = {
+          version: item.image.version,
+          bigEndian: !item.littleEndian,
+          domainType: item.domain.type,
+          guestType: guestTypeOf(item.domain.type),
+          pageShift: item.domain.pageShift,
+          xenMajor: item.domain.xenMajor,
+          xenMinor: item.domain.xenMinor,
+          convertedFromLegacy: item.domain.xenMajor === 0,
+        };
+        break;
+      case 'record':
+        this.s.bytes = item.end;
+        if (item.layer === 'libxc') this.libxcRecord(item);
+        else this.libxlRecord(item);
+        break;
+      case 'trailing':
+        break;
+    }
+  }
+
+  private libxlRecord(item: RecordItem): void {
+    if (item.type !== LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA && item.type !== LIBXL_REC_TYPE.EMULATOR_CONTEXT) return;
+    if (item.body.length < 8) return;
+    const view = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
+    const xenstore = item.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA;
+    const entry: NonNullable<StreamSummary['libxl']>['emulators'][number] = {
+      kind: xenstore ? 'xenstore' : 'context',
+      emulatorId: view.getUint32(0, item.littleEndian),
+      index: view.getUint32(4, item.littleEndian),
+      length: item.length - 8,
+    };
+    if (xenstore) {
+      let nuls = 0;
+      for (let i = 8; i < item.body.length; i++) if (item.body[i] === 0) nuls++;
+      entry.keys = Math.floor(nuls / 2);
+    }
+    this.s.libxl?.emulators.push(entry);
+  }
+
+  private libxcRecord(item: RecordItem): void {
+    this.s.recordsByType[item.typeName] = (this.s.recordsByType[item.typeName] ?? 0) + 1;
+    const end = this.tracker.push(item);
+    if (end) {
+      this.s.staticDataEnd = { offset: end.offset, recordIndex: end.recordIndex, inferred: end.inferred };
+      if (end.inferredAt) this.s.staticDataEnd.inferredAt = end.inferredAt;
+    }
+    const le = item.littleEndian;
+    const body = item.body;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    switch (item.type) {
+      case REC_TYPE.PAGE_DATA:
+        this.pageData(item, view);
+        return;
+      case REC_TYPE.X86_CPUID_POLICY:
+        this.s.cpuidPolicy = { leaves: (this.s.cpuidPolicy?.leaves ?? 0) + Math.floor(item.length / 24) };
+        return;
+      case REC_TYPE.X86_MSR_POLICY:
+        this.s.msrPolicy = { msrs: (this.s.msrPolicy?.msrs ?? 0) + Math.floor(item.length / 16) };
+        return;
+      case REC_TYPE.X86_PV_INFO:
+        if (body.length >= 2) this.s.pvInfo = { guestWidth: body[0]!, ptLevels: body[1]! };
+        return;
+      case REC_TYPE.X86_TSC_INFO:
+        if (body.length >= 8) this.s.tsc = { mode: view.getUint32(0, le), khz: view.getUint32(4, le) };
+        return;
+      case REC_TYPE.HVM_PARAMS:
+        if (body.length >= 8) this.s.hvmParams = view.getUint32(0, le);
+        return;
+      case REC_TYPE.HVM_CONTEXT:
+        this.s.hvmContextBytes = item.length;
+        for (const id of hvmContextVcpus(body)) this.vcpus.add(id);
+        return;
+      case REC_TYPE.CHECKPOINT:
+        this.s.checkpoints++;
+        return;
+      case REC_TYPE.VERIFY:
+        this.s.verifyRecord = true;
+        return;
+      default:
+        if (VCPU_RECORDS.has(item.type) && body.length >= 4) this.vcpus.add(view.getUint32(0, le));
+    }
+  }
+
+  private pageData(item: RecordItem, view: DataView): void {
+    this.s.pageDataRecords++;
+    if (item.body.length < 8) return;
+    const le = item.littleEndian;
+    const count = Math.min(view.getUint32(0, le), Math.floor((item.body.length - 8) / 8));
+    const hiOff = le ? 4 : 0;
+    const loOff = le ? 0 : 4;
+    for (let i = 0, off = 8; i < count; i++, off += 8) {
+      const hi = view.getUint32(off + hiOff, le);
+      const type = hi >>> PAGE_TYPE_SHIFT_HI;
+      this.typeCounts[type]!++;
+      if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) continue;
+      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + view.getUint32(off + loOff, le);
+      this.pfns.add(pfn);
+      if (pfn < this.min) this.min = pfn;
+      if (pfn > this.max) this.max = pfn;
+    }
+  }
+
+  /** The summary so far; `diagnostics` adds the error and warning counts. */
+  finish(diagnostics: { errors: number; warnings: number } = { errors: 0, warnings: 0 }): StreamSummary {
+    const s = this.s;
+    s.pagesByType = {};
+    let withData = 0;
+    this.typeCounts.forEach((n, t) => {
+      if (n === 0) return;
+      s.pagesByType[pageTypeName(t)] = n;
+      if (t <= 4 || (t >= 9 && t <= 12)) withData += n;
+    });
+    s.pagesWithData = withData;
+    s.populatedPfns = this.pfns.size;
+    s.populatedPfnsLowerBound = this.pfns.overflowed;
+    s.memoryBytes = this.pfns.size * PAGE_SIZE;
+    if (this.max >= 0) s.pfnRange = { min: this.min, max: this.max };
+    else delete s.pfnRange;
+    s.vcpus = [...this.vcpus].sort((a, b) => a - b);
+    s.errors = diagnostics.errors;
+    s.warnings = diagnostics.warnings;
+    return { ...s, layers: [...s.layers] };
+  }
+}
+
+export function countSeverities(diags: readonly Diagnostic[]): { errors: number; warnings: number } {
+  let errors = 0;
+  let warnings = 0;
+  for (const d of diags) {
+    if (d.severity === 'error') errors++;
+    else if (d.severity === 'warning') warnings++;
+  }
+  return { errors, warnings };
+}
