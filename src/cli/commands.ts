@@ -4,9 +4,11 @@
  */
 import type { Command } from 'commander';
 
+import { register as guard } from './guard.js';
+
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [];
+const COMMANDS: Register[] = [guard];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);
