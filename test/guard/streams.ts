@@ -9,6 +9,10 @@ import { BufferSink } from '../../src/io/sink.js';
 import { sampleGuestPolicy } from '../../src/policy/samples.js';
 import { SAMPLE_CONFIG, fillSamplePage, sampleHvmContext } from '../../src/stream/sample.js';
 import { StreamWriter } from '../../src/stream/writer.js';
+import { ByteReader } from '../../src/io/byte-reader.js';
+import { BufferRawSource } from '../../src/io/raw-source.js';
+import { readStream } from '../../src/stream/reader.js';
+import { itemLabel } from '../../src/stream/items.js';
 
 export interface TestStreamOptions {
   version?: 2 | 3;
@@ -60,4 +64,20 @@ export async function testStream(opts: TestStreamOptions = {}): Promise<Uint8Arr
   await w.libxcRecord({ type: REC_TYPE.END });
   await w.record(LIBXL_REC_TYPE.END);
   return sink.bytes();
+}
+
+/** Where each item of a stream lies, labelled as the fake receiver labels them. */
+export async function itemSpans(bytes: Uint8Array): Promise<{ label: string; offset: number; end: number }[]> {
+  const spans: { label: string; offset: number; end: number }[] = [];
+  for await (const item of readStream(new ByteReader(new BufferRawSource(bytes)), { expectEndOfInput: false })) {
+    if (item.kind === 'trailing') continue;
+    spans.push({ label: item.kind === 'record' ? `${item.layer}:${itemLabel(item)}` : item.kind, offset: item.offset, end: item.end });
+  }
+  return spans;
+}
+
+export async function spanOf(bytes: Uint8Array, label: string): Promise<{ offset: number; end: number }> {
+  const found = (await itemSpans(bytes)).find((s) => s.label === label);
+  if (!found) throw new Error(`no ${label} in the test stream`);
+  return found;
 }

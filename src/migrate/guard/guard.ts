@@ -469,13 +469,12 @@ export class Guard {
     this.stopInfo = stop;
     this.opts.report(`xenmig guard: stopped the migration: ${describeStop(stop)}`);
     for (const r of stop.reasons) this.opts.report(`xenmig guard:   - ${r}`);
-    if (stop.location.offset !== undefined) {
-      this.opts.log(`held from offset ${stop.location.offset}; ${this.forwarded} of ${this.received} octet(s) received were forwarded`);
-    }
     this.endSenderSide();
     const child = this.child;
     if (child && !this.childGone) {
-      child.stdin?.destroy();
+      // Everything accepted goes, so the receiver fails where the guard stopped, not earlier.
+      this.forwardUpTo(this.judgedEnd);
+      child.stdin?.end();
       child.stdout?.destroy();
       // The receiver sees its input end and cleans up; one that lingers is told to go.
       const grace = this.opts.stopGraceMs ?? 5000;
@@ -483,6 +482,7 @@ export class Guard {
       const kill = setTimeout(() => child.kill('SIGKILL'), grace * 2);
       term.unref();
       kill.unref();
+      this.opts.log(`held from offset ${this.judgedEnd}: the receiver got ${this.forwarded} of the ${this.received} octet(s) received`);
       child.once('close', () => {
         clearTimeout(term);
         clearTimeout(kill);
