@@ -3,12 +3,15 @@
  * `register(program)` that adds its command and its options.
  */
 import type { Command } from 'commander';
-
-import { register as guard } from './guard.js';
+import * as verify from './verify.js';
+import * as dump from './dump.js';
+import * as info from './info.js';
+import * as demo from './demo.js';
+import * as guard from './guard.js';
 
 type Register = (program: Command) => void;
 
-const COMMANDS: Register[] = [guard];
+const COMMANDS: Register[] = [verify.register, dump.register, info.register, demo.register, guard.register];
 
 export function registerCommands(program: Command): void {
   for (const register of COMMANDS) register(program);

@@ -57,6 +57,10 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that went away (`xenmig dump f | head`) is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -3,7 +3,7 @@
  * buffering, exact reads and skipping on top, the same way for every kind of source.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { fstatSync, read as fsRead } from 'node:fs';
+import { closeSync, fstatSync, openSync, read as fsRead, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 
@@ -62,16 +62,55 @@ export class FileRawSource implements RawSource {
 
 /**
  * A pipe or terminal by file descriptor, read onward with fs.read: cheaper than a Node
- * stream for a plain pipe, and it never reads ahead more than asked.
+ * stream for a plain pipe, and it never reads ahead more than asked. With `blocking`
+ * (a command whose only job is this input, like `verify -`) reads are synchronous:
+ * a pipe hands out 64 KiB at a time and a thread-pool round trip per read would cost
+ * more than the read itself. The event loop still gets a turn every few reads.
  */
 export class FdRawSource implements RawSource {
   readonly canSeek = false;
+  private syncReads = 0;
   constructor(
     readonly name: string,
     private readonly fd: number,
+    private readonly opts: { blocking?: boolean; ownsFd?: boolean } = {},
   ) {}
 
-  read(into: Uint8Array): Promise<number> {
+  /**
+   * A regular file read strictly onward with blocking reads: every octet is read once,
+   * skipping reads and discards (`verify --read-all`).
+   */
+  static openFileOnward(path: string): FdRawSource {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw new IoError(`${path} is a directory, expected a stream file`);
+    }
+    return new FdRawSource(path, fd, { blocking: true, ownsFd: true });
+  }
+
+  async read(into: Uint8Array): Promise<number> {
+    if (this.opts.blocking) {
+      try {
+        const n = readSync(this.fd, into, 0, into.length, null);
+        if (++this.syncReads % 64 === 0) await new Promise((r) => setImmediate(r));
+        return n;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EOF') return 0;
+        // A non-blocking descriptor: wait the asynchronous way below.
+        if (code !== 'EAGAIN') throw new IoError(`reading ${this.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return this.readAsync(into);
+  }
+
+  private readAsync(into: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
       const attempt = (): void => {
         fsRead(this.fd, into, 0, into.length, null, (err, n) => {
@@ -89,7 +128,8 @@ export class FdRawSource implements RawSource {
   }
 
   async close(): Promise<void> {
-    // The descriptor belongs to whoever opened it (stdin belongs to the process).
+    // Otherwise the descriptor belongs to whoever opened it (stdin belongs to the process).
+    if (this.opts.ownsFd) closeSync(this.fd);
   }
 }
 
@@ -241,34 +281,10 @@ export class PushRawSource implements RawSource {
 }
 
 /** A path, or "-" for standard input (read by position when stdin is a regular file). */
-export async function openRawSource(pathOrDash: string): Promise<RawSource> {
+export async function openRawSource(pathOrDash: string, opts: { blocking?: boolean } = {}): Promise<RawSource> {
   if (pathOrDash !== '-') return FileRawSource.open(pathOrDash);
   const st = fstatSync(0);
   if (st.isFile()) return FileRawSource.open('/dev/stdin');
-  return new FdRawSource('stdin', 0);
+  return new FdRawSource('stdin', 0, opts);
 }
 
-/**
- * The same source read strictly onward: skipping reads and discards instead of jumping,
- * so every octet is read once (`verify --read-all`, or timing a pipe-like pass on a file).
- */
-export class SequentialRawSource implements RawSource {
-  readonly canSeek = false;
-  constructor(private readonly inner: RawSource) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  get size(): number | undefined {
-    return this.inner.size;
-  }
-
-  read(into: Uint8Array, position: number): Promise<number> {
-    return this.inner.read(into, position);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}

@@ -5,7 +5,7 @@
  */
 import { StreamFormatError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
-import { openRawSource, SequentialRawSource } from '../io/raw-source.js';
+import { FdRawSource, openRawSource, type RawSource } from '../io/raw-source.js';
 import type { StreamLayer } from '../stream/detect.js';
 import { readStream } from '../stream/reader.js';
 import { SummaryBuilder, type StreamSummary } from './summary.js';
@@ -19,6 +19,8 @@ export { SummaryBuilder, PfnSet, countSeverities, type StreamSummary } from './s
 export { Verifier, framingCode, framingDiagnostic } from './verifier.js';
 export { BODY_CHECKS, SEQUENCE_RULES } from './libxc-rules.js';
 export { LIBXL_CHECKS } from './libxl-rules.js';
+
+const ONWARD_CHUNK = 64 * 1024;
 
 export function createVerifier(opts: VerifyOptions = {}): StreamVerifier {
   return new Verifier(opts);
@@ -51,8 +53,11 @@ export interface VerifyResult {
 export async function verifyStream(input: string | ByteReader, opts: VerifyStreamOptions = {}): Promise<VerifyResult> {
   let reader: ByteReader;
   if (typeof input === 'string') {
-    const raw = await openRawSource(input);
-    reader = new ByteReader(opts.readAll ? new SequentialRawSource(raw) : raw, opts.readAll ? 1024 * 1024 : undefined);
+    // Nothing else runs while a whole stream is verified: block on reads rather than poll.
+    const raw: RawSource =
+      opts.readAll && input !== '-' ? FdRawSource.openFileOnward(input) : await openRawSource(input, { blocking: true });
+    // Reading onward, 64 KiB (a pipe's worth) per read measured fastest: the buffer stays in cache.
+    reader = new ByteReader(raw, raw.canSeek ? undefined : ONWARD_CHUNK);
   } else {
     reader = input;
   }

@@ -1,0 +1,47 @@
+/**
+ * verify against `cat`: generates a v3 HVM stream of BENCH_SIZE_MIB (default 2048) in a
+ * temp folder, then times cat, cat | cat, verify (pages jumped over), verify --read-all
+ * and cat | verify -, each beside the cat baselines of the same run.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AtomicFileSink } from '../src/io/sink.js';
+import { writeSampleStream } from '../src/stream/sample.js';
+import { measure, table } from './measure.js';
+
+/** Xen's verify-stream-v2 on a 2 GiB v3 HVM file, measured on this machine (issue 2). */
+const XEN_VERIFY_SECONDS_2GIB = 0.58;
+
+export async function run(): Promise<void> {
+  const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 2048);
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-bench-'));
+  const file = join(dir, 'hvm-v3.libxc');
+  const xenmig = resolve('bin/xenmig');
+  try {
+    const t0 = process.hrtime.bigint();
+    const sink = await AtomicFileSink.create(file);
+    await writeSampleStream(sink, { memoryMiB: sizeMiB, wrap: 'libxc', pages: 'repeat' });
+    await sink.commit();
+    const genSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    process.stdout.write(`stream: ${sizeMiB} MiB v3 HVM libxc stream, ${sink.written} octets, generated in ${genSeconds.toFixed(2)} s\n`);
+    measure('warm the page cache', `cat ${file} > /dev/null`, 1);
+
+    const cat = measure('cat file > /dev/null', `cat ${file} > /dev/null`);
+    const catPipe = measure('cat file | cat > /dev/null', `cat ${file} | cat > /dev/null`);
+    const verify = measure('xenmig verify file', `${xenmig} verify --quiet ${file} > /dev/null`);
+    const readAll = measure('xenmig verify --read-all file', `${xenmig} verify --quiet --read-all ${file} > /dev/null`);
+    const pipe = measure('cat file | xenmig verify -', `cat ${file} | ${xenmig} verify --quiet - > /dev/null`);
+    const node = measure('node startup (node -e 0)', 'node -e 0');
+
+    const xenScaled = (XEN_VERIFY_SECONDS_2GIB * sizeMiB) / 2048;
+    process.stdout.write(table([cat, catPipe, verify, readAll, pipe, node], cat, {
+      'xenmig verify file': `target <= 0.2x Xen's script (${(0.2 * xenScaled).toFixed(3)} s for this size): ${(verify.seconds / xenScaled).toFixed(2)}x Xen`,
+      'xenmig verify --read-all file': `target <= 1.5x cat: ${(readAll.seconds / cat.seconds).toFixed(2)}x`,
+      'cat file | xenmig verify -': `target <= 1.2x cat|cat: ${(pipe.seconds / catPipe.seconds).toFixed(2)}x`,
+    }) + '\n');
+    process.stdout.write(`(x base = ratio to "cat file > /dev/null"; Xen's verify-stream-v2: ${XEN_VERIFY_SECONDS_2GIB} s per 2 GiB, not rerun here)\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

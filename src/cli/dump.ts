@@ -1,0 +1,61 @@
+/** `xenmig dump`: every header and record with its offset, type, length and decoded fields. */
+import type { Command } from 'commander';
+import type { PageRun } from './describe.js';
+import { startProgress } from './progress.js';
+import { formatOption } from './verify.js';
+
+export function register(program: Command): void {
+  program
+    .command('dump')
+    .description('print every record: offset, type, length and decoded fields')
+    .argument('<file>', 'stream file, or - for standard input')
+    .addOption(formatOption())
+    .option('--json', 'one JSON object per header or record (JSON Lines)')
+    .option('--pages', 'one line per PAGE_DATA record (default: consecutive ones squashed); with --json, list every pfn')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; quiet?: boolean }) => {
+      const { REC_TYPE } = await import('../format/constants.js');
+      const { openStream } = await import('../stream/open.js');
+      const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('./describe.js');
+      const { jsonReplacer } = await import('./json.js');
+      const { LineOutput } = await import('./output.js');
+      const stream = await openStream(file, { format: o.format, pageContents: 'skip' });
+      const out = new LineOutput();
+      const progress = await startProgress('dump', o);
+      let run: PageRun | undefined;
+      const flushRun = async (): Promise<void> => {
+        if (run) await out.line(runText(run));
+        run = undefined;
+      };
+      try {
+        for await (const item of stream.items) {
+          if (!out.open) break;
+          if (item.kind === 'record') progress.update(item.end, stream.reader.source.size);
+          if (o.json) {
+            await out.line(JSON.stringify(itemJson(item, o.pages ?? false), jsonReplacer));
+            continue;
+          }
+          const isPage = item.kind === 'record' && item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA;
+          if (isPage && !o.pages) {
+            const stats = pageDataStats(item, false);
+            if (run) {
+              run.lastIndex = item.index;
+              run.records++;
+              run.bytes += item.length;
+              mergeStats(run.stats, stats);
+            } else {
+              run = { first: { ...item }, lastIndex: item.index, records: 1, bytes: item.length, stats };
+            }
+            continue;
+          }
+          await flushRun();
+          await out.line(itemText(item));
+        }
+      } finally {
+        progress.stop();
+        await flushRun();
+        await out.flush();
+        await stream.close();
+      }
+    });
+}

@@ -1,0 +1,31 @@
+/** `xenmig info`: one screen about a stream (reads it through, verifying as it goes). */
+import type { Command } from 'commander';
+import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { startProgress } from './progress.js';
+import { formatOption } from './verify.js';
+import { jsonReplacer } from './json.js';
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('one screen: layers, versions, guest type, Xen version, memory, vcpus, policies, static data end, warnings')
+    .argument('<file>', 'stream file, or - for standard input')
+    .addOption(formatOption())
+    .option('--json', 'print the summary and diagnostics as one JSON object')
+    .option('--checkpointed', 'allow CHECKPOINT records (Remus/COLO streams)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; quiet?: boolean }) => {
+      const { verifyStream } = await import('../verify/index.js');
+      const { resultLines } = await import('./summary-text.js');
+      const progress = await startProgress('info', o);
+      try {
+        const result = await verifyStream(file, { format: o.format, checkpointed: o.checkpointed ?? false, onProgress: progress.update });
+        progress.stop();
+        if (o.json) process.stdout.write(JSON.stringify(result, jsonReplacer, 2) + '\n');
+        else process.stdout.write(resultLines(result).join('\n') + '\n');
+        if (!result.conforming) throw new ExitCode(EXIT_NONCONFORMING);
+      } finally {
+        progress.stop();
+      }
+    });
+}

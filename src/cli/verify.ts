@@ -1,0 +1,51 @@
+/** `xenmig verify`: every rule of the format, one line per finding, exit 0/1/2. */
+import { Command, Option } from 'commander';
+import type { VerifyResult } from '../verify/index.js';
+import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { startProgress } from './progress.js';
+import { jsonReplacer } from './json.js';
+
+export function formatOption(): Option {
+  return new Option('--format <layer>', 'outermost layer of the input').choices(['auto', 'xl', 'libxl', 'libxc']).default('auto');
+}
+
+export function verdictLine(result: VerifyResult): string {
+  const counts = `${result.errors} error(s), ${result.warnings} warning(s)`;
+  const more = result.suppressed > 0 ? ` (${result.suppressed} more not shown)` : '';
+  return result.conforming ? `conforming: ${counts}${more}` : `NOT conforming: ${counts}${more}`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description('check a stream against every rule of the format (exit 0 conforming, 1 not, 2 usage/I/O)')
+    .argument('<file>', 'stream file, or - for standard input')
+    .addOption(formatOption())
+    .option('--json', 'print one JSON object: verdict, diagnostics and summary')
+    .option('--checkpointed', 'allow CHECKPOINT records (Remus/COLO streams)')
+    .option('--read-all', 'read every octet, page contents too (default: jump over page contents on files)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; readAll?: boolean; quiet?: boolean }) => {
+      const { verifyStream, formatDiagnostic } = await import('../verify/index.js');
+      const progress = await startProgress('verify', o);
+      let result: VerifyResult;
+      try {
+        result = await verifyStream(file, {
+          format: o.format,
+          checkpointed: o.checkpointed ?? false,
+          readAll: o.readAll ?? false,
+          onProgress: progress.update,
+        });
+      } finally {
+        progress.stop();
+      }
+      if (o.json) {
+        process.stdout.write(JSON.stringify(result, jsonReplacer, 2) + '\n');
+      } else {
+        const lines = result.diagnostics.map(formatDiagnostic);
+        lines.push(verdictLine(result));
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      if (!result.conforming) throw new ExitCode(EXIT_NONCONFORMING);
+    });
+}
