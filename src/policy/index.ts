@@ -20,3 +20,4 @@ export { levelPolicies } from './level.js';
 export { type SelectOptions, inferGuestType, loadPolicyFile, parsePolicyText, readPolicyFile, selectPolicy } from './load.js';
 export { type PolicySummary, formatPolicySummary, summarizePolicy } from './describe.js';
 export { SAMPLE_HOSTS, type SampleHost, sampleGuestPolicy, sampleHostPolicies, sampleHostPolicy, samplePolicies, samplePolicyPath } from './samples.js';
+export { NO_POLICY_MESSAGE, type GuestPolicy, type StreamPolicy, isStreamFile, loadGuestPolicy, readStreamPolicy } from './stream.js';
