@@ -4,12 +4,16 @@
  * never pass or fail on time. Add a module to BENCHES to have it run.
  */
 import * as verify from './verify.bench.js';
+import * as guard from './guard.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
 }
 
-const BENCHES: [string, BenchModule][] = [['verify', verify]];
+const BENCHES: [string, BenchModule][] = [
+  ['verify', verify],
+  ['guard', guard],
+];
 
 async function main(): Promise<void> {
   const filter = process.argv[2];

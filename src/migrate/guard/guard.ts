@@ -191,41 +191,38 @@ export class Guard {
 
   private async relaySender(): Promise<void> {
     const childIn = this.child!.stdin!;
-    try {
-      for await (const chunk of this.opts.input as AsyncIterable<Buffer>) {
-        if (this.stopInfo || this.childGone) break;
-        const chunkStart = this.received;
-        if (this.parserDone) {
-          this.received += chunk.length;
-          this.afterStream(chunk);
-          this.pending.push(chunk);
-          this.forwardUpTo(this.received);
-        } else {
-          this.pending.push(chunk);
-          this.received += chunk.length;
-          const idle = this.waitIdle();
-          void this.source.push(chunk);
-          await idle;
-          if (this.stopInfo) {
-            await this.teeWrite(chunk, chunkStart);
-            break;
-          }
-          if (this.parserDone && this.streamEnd !== undefined) {
-            this.afterStream(this.bytesFrom(this.streamEnd));
-            this.forwardUpTo(this.received);
-          } else if (!this.parserDone) {
-            this.forwardUpTo(this.holdLimit());
-          } else {
-            // The framing broke and --warn-only lets it through: relay the rest raw.
-            this.forwardUpTo(this.received);
-          }
+    const batches = new Batches(this.opts.input);
+    for (;;) {
+      const batch = await batches.next(() => this.stopInfo !== undefined || this.childGone);
+      if (batch === null || this.stopInfo || this.childGone) break;
+      const batchStart = this.received;
+      for (const c of batch) this.pending.push(c);
+      this.received += batches.lastLength;
+      if (this.parserDone) {
+        for (const c of batch) this.afterStream(c);
+        this.forwardUpTo(this.received);
+      } else {
+        const idle = this.waitIdle();
+        for (const c of batch) void this.source.push(c);
+        await idle;
+        if (this.stopInfo) {
+          await this.teeWrite(batch, batchStart);
+          break;
         }
-        await this.teeWrite(chunk, chunkStart);
-        if (childIn.writableNeedDrain) await drained(childIn);
+        if (this.parserDone && this.streamEnd !== undefined) {
+          this.afterStream(this.bytesFrom(this.streamEnd));
+          this.forwardUpTo(this.received);
+        } else if (!this.parserDone) {
+          this.forwardUpTo(this.holdLimit());
+        } else {
+          // The framing broke and --warn-only lets it through: relay the rest raw.
+          this.forwardUpTo(this.received);
+        }
       }
-    } catch {
-      // The sender's side closed under us (stopped, or the receiver went away).
+      await this.teeWrite(batch, batchStart);
+      if (childIn.writableNeedDrain) await drained(childIn);
     }
+    batches.close();
     if (this.stopInfo || this.childGone) return;
     // The sender finished: let the parser see the end, then pass on what is held.
     const idle = this.waitIdle();
@@ -269,6 +266,9 @@ export class Guard {
 
   private forwardUpTo(limit: number): void {
     const childIn = this.child!.stdin!;
+    if (this.forwarded >= limit) return;
+    // One writev for the whole batch: a write per 64 KiB pipe read costs more than the copy.
+    childIn.cork();
     while (this.forwarded < limit && this.pending.length > 0) {
       const head = this.pending[0]!;
       const n = Math.min(head.length, limit - this.forwarded);
@@ -281,6 +281,7 @@ export class Guard {
       }
       this.forwarded += n;
     }
+    childIn.uncork();
   }
 
   /** Sender bytes past the outermost END: the handshake. */
@@ -288,16 +289,22 @@ export class Guard {
     if (bytes.length > 0) this.senderWatcher.feed(bytes);
   }
 
-  /** Copies a chunk that starts at `start` in the sender's bytes; called once it was parsed. */
-  private async teeWrite(chunk: Buffer, start: number): Promise<void> {
+  /** Copies a batch that starts at `start` in the sender's bytes; called once it was parsed. */
+  private async teeWrite(batch: Buffer[], start: number): Promise<void> {
     const tee = this.opts.tee;
     if (!tee || this.teeFailed) return;
     // The copy holds the stream only, not the handshake after it.
-    const keep = this.streamEnd === undefined ? chunk.length : Math.min(chunk.length, Math.max(0, this.streamEnd - start));
-    if (keep === 0) return;
-    // One write in flight: the next chunk waits for the previous one, not for its own.
+    let room = this.streamEnd === undefined ? Infinity : Math.max(0, this.streamEnd - start);
+    const parts: Buffer[] = [];
+    for (const c of batch) {
+      if (room <= 0) break;
+      parts.push(c.length <= room ? c : c.subarray(0, room));
+      room -= c.length;
+    }
+    if (parts.length === 0) return;
+    // One write in flight: the next batch waits for the previous one, not for its own.
     await this.teeChain;
-    this.teeChain = tee.write(keep === chunk.length ? chunk : chunk.subarray(0, keep)).catch((err: Error) => {
+    this.teeChain = tee.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts)).catch((err: Error) => {
       this.teeFailed = err.message;
       this.opts.log(`tee: ${err.message}; no copy will be kept`);
     });
@@ -524,4 +531,69 @@ function drained(w: Writable): Promise<void> {
 
 function signalNumber(signal: NodeJS.Signals | null): number {
   return signal === null ? 0 : (constants.signals[signal] ?? 0);
+}
+
+/**
+ * A Readable as batches: every chunk that arrived since the last call, so the relay
+ * parses and forwards once per burst rather than once per 64 KiB pipe read. Reading
+ * pauses while too much waits (the sender then blocks: backpressure).
+ */
+class Batches {
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private wake: (() => void) | undefined;
+  lastLength = 0;
+
+  constructor(
+    private readonly input: Readable,
+    private readonly gather = 1 << 20,
+    private readonly limit = 8 << 20,
+  ) {
+    input.on('data', (c: Buffer) => {
+      this.queue.push(c);
+      this.queued += c.length;
+      if (this.queued >= this.limit) input.pause();
+      this.notify();
+    });
+    const end = (): void => {
+      this.ended = true;
+      this.notify();
+    };
+    input.on('end', end);
+    input.on('close', end);
+    input.on('error', end);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next batch, or null at the end of input or when `quit()` says so. */
+  async next(quit: () => boolean): Promise<Buffer[] | null> {
+    while (this.queue.length === 0 && !this.ended && !quit()) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    // While bytes keep coming, gather up to `gather` of them: one parse and one write per
+    // burst instead of per 64 KiB pipe read. A turn of the event loop without new bytes
+    // means the sender paused (the handshake waits for an answer): go at once.
+    while (this.queued < this.gather && !this.ended && !quit()) {
+      const before = this.queued;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.queued === before) break;
+    }
+    if (this.queue.length === 0 || quit()) return null;
+    const batch = this.queue;
+    this.lastLength = this.queued;
+    this.queue = [];
+    this.queued = 0;
+    if (this.input.isPaused()) this.input.resume();
+    return batch;
+  }
+
+  close(): void {
+    this.input.pause();
+  }
 }
