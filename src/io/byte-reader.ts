@@ -8,6 +8,8 @@ import { TruncatedStreamError } from '../format/errors.js';
 import type { RawSource } from './raw-source.js';
 
 export const DEFAULT_CHUNK = 256 * 1024;
+/** A PAGE_DATA header and 1024 pfns (8 KiB + 8), its padding and the next record header. */
+const AFTER_JUMP_FILL = 16 * 1024;
 
 export class ByteReader {
   private buf: Uint8Array;
@@ -18,6 +20,12 @@ export class ByteReader {
   private sourcePos = 0;
   private scratch = new Uint8Array(0);
   private eof = false;
+  /**
+   * After a jump, what comes next is usually one record header and a pfn array, not a
+   * chunk's worth: the next fill reads only this much (skipping PAGE_DATA contents would
+   * otherwise read 256 KiB to use 8 KiB of it, record after record).
+   */
+  private fillLimit = Infinity;
 
   constructor(
     readonly source: RawSource,
@@ -44,7 +52,9 @@ export class ByteReader {
       this.start = 0;
     }
     if (this.end === this.buf.length) return true;
-    const n = await this.source.read(this.buf.subarray(this.end), this.sourcePos);
+    const limit = Math.min(this.buf.length, this.end + this.fillLimit);
+    this.fillLimit = Infinity;
+    const n = await this.source.read(this.buf.subarray(this.end, limit), this.sourcePos);
     if (n === 0) {
       this.eof = true;
       return false;
@@ -162,6 +172,7 @@ export class ByteReader {
       }
       this.sourcePos += left;
       this.pos += left;
+      this.fillLimit = AFTER_JUMP_FILL;
       return;
     }
     while (left > 0) {

@@ -29,9 +29,14 @@ export class FileRawSource implements RawSource {
     readonly name: string,
     private readonly handle: FileHandle,
     readonly size: number,
+    private readonly blocking: boolean,
   ) {}
 
-  static async open(path: string): Promise<FileRawSource> {
+  /**
+   * `blocking`: positional reads are synchronous (for a command that only reads this
+   * file: a thread-pool round trip costs more than a small read from the page cache).
+   */
+  static async open(path: string, opts: { blocking?: boolean } = {}): Promise<FileRawSource> {
     let handle: FileHandle;
     try {
       handle = await open(path, 'r');
@@ -43,11 +48,12 @@ export class FileRawSource implements RawSource {
       await handle.close();
       throw new IoError(`${path} is a directory, expected a stream file`);
     }
-    return new FileRawSource(path, handle, st.isFile() ? st.size : Number.MAX_SAFE_INTEGER);
+    return new FileRawSource(path, handle, st.isFile() ? st.size : Number.MAX_SAFE_INTEGER, opts.blocking ?? false);
   }
 
   async read(into: Uint8Array, position: number): Promise<number> {
     try {
+      if (this.blocking) return readSync(this.handle.fd, into, 0, into.length, position);
       const { bytesRead } = await this.handle.read(into, 0, into.length, position);
       return bytesRead;
     } catch (err) {
@@ -73,8 +79,13 @@ export class FdRawSource implements RawSource {
   constructor(
     readonly name: string,
     private readonly fd: number,
-    private readonly opts: { blocking?: boolean; ownsFd?: boolean } = {},
+    private readonly opts: { blocking?: boolean; ownsFd?: boolean; size?: number } = {},
   ) {}
+
+  /** Known only for a regular file read onward (progress wants it). */
+  get size(): number | undefined {
+    return this.opts.size;
+  }
 
   /**
    * A regular file read strictly onward with blocking reads: every octet is read once,
@@ -87,11 +98,12 @@ export class FdRawSource implements RawSource {
     } catch (err) {
       throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
-    if (fstatSync(fd).isDirectory()) {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) {
       closeSync(fd);
       throw new IoError(`${path} is a directory, expected a stream file`);
     }
-    return new FdRawSource(path, fd, { blocking: true, ownsFd: true });
+    return new FdRawSource(path, fd, { blocking: true, ownsFd: true, ...(st.isFile() ? { size: st.size } : {}) });
   }
 
   async read(into: Uint8Array): Promise<number> {
@@ -282,9 +294,9 @@ export class PushRawSource implements RawSource {
 
 /** A path, or "-" for standard input (read by position when stdin is a regular file). */
 export async function openRawSource(pathOrDash: string, opts: { blocking?: boolean } = {}): Promise<RawSource> {
-  if (pathOrDash !== '-') return FileRawSource.open(pathOrDash);
+  if (pathOrDash !== '-') return FileRawSource.open(pathOrDash, opts);
   const st = fstatSync(0);
-  if (st.isFile()) return FileRawSource.open('/dev/stdin');
+  if (st.isFile()) return FileRawSource.open('/dev/stdin', opts);
   return new FdRawSource('stdin', 0, opts);
 }
 

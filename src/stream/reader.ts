@@ -197,7 +197,10 @@ async function readRecord(
     let padding: Uint8Array;
     let bodyComplete = true;
     if (skipPages && layer === 'libxc' && type === REC_TYPE.PAGE_DATA && length >= 8) {
-      const count = new DataView((await reader.peek(4)).slice().buffer).getUint32(0, littleEndian);
+      const first = (await reader.peek(4)).slice();
+      // Fewer than 4 octets left: let read() report the truncation.
+      if (first.length < 4) await reader.read(length + pad, `${typeName} body and padding`);
+      const count = new DataView(first.buffer).getUint32(0, littleEndian);
       const head = Math.min(length, 8 + 8 * count);
       // Skipping reuses the read buffer, so the pfn array must be a copy.
       body = (await reader.read(head, 'PAGE_DATA pfn array')).slice();

@@ -140,13 +140,19 @@ function checkPageData({ item, r, view }: RecordContext): void {
   }
 }
 
-function checkPvInfo({ item, r, view }: RecordContext): void {
+function checkPvInfo({ item, r, view, state }: RecordContext): void {
   const width = view.getUint8(0);
   const levels = view.getUint8(1);
   const res1 = view.getUint16(2, item.littleEndian);
   const res2 = view.getUint32(4, item.littleEndian);
-  if (width !== 4 && width !== 8) r.report('pv-info-width', `guest_width ${width}, expected 4 or 8`);
-  if (levels !== 3 && levels !== 4) r.report('pv-info-levels', `pt_levels ${levels}, expected 3 or 4`);
+  const widthOk = width === 4 || width === 8;
+  const levelsOk = levels === 3 || levels === 4;
+  if (!widthOk) r.report('pv-info-width', `guest_width ${width}, expected 4 or 8`);
+  if (!levelsOk) r.report('pv-info-levels', `pt_levels ${levels}, expected 3 or 4`);
+  if (widthOk && levelsOk && (width === 4) !== (levels === 3)) {
+    r.report('pv-info-combination', `guest_width ${width} with pt_levels ${levels}; a 32-bit guest has 3 levels, a 64-bit guest 4`);
+  }
+  if (state.pvInfo !== undefined) r.report('pv-info-repeated', 'a second X86_PV_INFO; expected exactly one');
   if (res1 !== 0 || res2 !== 0) r.report('reserved-nonzero', `X86_PV_INFO reserved fields 0x${hex(res1, 4)}:0x${hex(res2, 8)}, expected zero`);
 }
 
@@ -157,21 +163,33 @@ function checkP2mFrames({ item, r, view, state }: RecordContext): void {
     r.report('p2m-frames-range', `p2m_start_pfn ${start} is above p2m_end_pfn ${end}`);
     return;
   }
-  // Each P2M frame holds one page of guest-width entries.
+  // Each P2M frame holds one page of guest-width entries; libxc wants exactly the frames
+  // that pfns start..end fall in.
   const perFrame = PAGE_SIZE / (state.pvInfo?.guestWidth ?? 8);
-  const needed = Math.floor((end - start) / perFrame) + 1;
+  const needed = Math.floor(end / perFrame) + 1 - Math.floor(start / perFrame);
   const have = (item.length - 8) / 8;
-  if (have < needed) {
-    r.report('p2m-frames-count', `pfns ${start}-${end} need ${needed} p2m frame(s) of ${perFrame} entries, the record holds ${have}`);
+  if (have !== needed) {
+    r.report('p2m-frames-count', `pfns ${start}-${end} span ${needed} p2m frame(s) of ${perFrame} entries, the record holds ${have}`);
   }
 }
+
+/** Context sizes libxc's restorer refuses, by record type (BASIC's depends on the guest's ABI). */
+const VCPU_CONTEXT_RULES: ReadonlyMap<number, { ok: (n: number) => boolean; expected: string }> = new Map([
+  [REC_TYPE.X86_PV_VCPU_EXTENDED, { ok: (n: number) => n <= 128, expected: 'at most 128 octets' }],
+  [REC_TYPE.X86_PV_VCPU_XSAVE, { ok: (n: number) => n >= 16, expected: 'at least 16 octets' }],
+  [REC_TYPE.X86_PV_VCPU_MSRS, { ok: (n: number) => n % 16 === 0, expected: 'a multiple of 16 octets (index, reserved, value)' }],
+]);
 
 function checkVcpu({ item, r, view }: RecordContext): void {
   const reserved = view.getUint32(4, item.littleEndian);
   if (reserved !== 0) r.report('reserved-nonzero', `${item.typeName} reserved field 0x${hex(reserved, 8)}, expected zero`);
-  if (item.length === 8) {
+  const context = item.length - 8;
+  if (context === 0) {
     r.report('errata-empty-vcpu', `${item.typeName} for vcpu ${view.getUint32(0, item.littleEndian)} has no context (tolerated erratum)`);
+    return;
   }
+  const rule = VCPU_CONTEXT_RULES.get(item.type);
+  if (rule && !rule.ok(context)) r.report('vcpu-context-size', `${item.typeName} context of ${context} octets, expected ${rule.expected}`);
 }
 
 function checkTscInfo({ item, r, view }: RecordContext): void {
@@ -289,6 +307,8 @@ const pvOrder: SequenceRule = {
       r.report('pv-order', 'PAGE_DATA before X86_PV_P2M_FRAMES; expected the P2M frames first');
     } else if (item.type === REC_TYPE.PAGE_DATA && state.vcpuSeen) {
       r.report('pv-order', 'PAGE_DATA after vcpu records; expected all page data before the vcpu records');
+    } else if (item.type === REC_TYPE.SHARED_INFO && state.pvInfo === undefined) {
+      r.report('pv-order', 'SHARED_INFO before X86_PV_INFO; expected X86_PV_INFO first');
     } else if (VCPU_RECORDS.has(item.type) && !state.pageDataSeen) {
       r.report('pv-order', `${item.typeName} before any PAGE_DATA; expected page data first`);
     }

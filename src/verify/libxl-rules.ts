@@ -53,6 +53,8 @@ export function checkLibxlHeader(item: LibxlHeaderItem, r: Reporter): void {
   if ((h.options & LIBXL_OPT_LEGACY) !== 0) r.report('libxl-converted-legacy', 'libxl stream converted from a legacy stream');
 }
 
+const XENSTORE_KEY = /^[A-Za-z0-9\-/_@]+$/;
+
 export class LibxlState {
   libxcContexts = 0;
   ended = false;
@@ -104,7 +106,15 @@ export const LIBXL_CHECKS: ReadonlyMap<number, LibxlCheck> = new Map<number, Lib
     (ctx) => {
       if (!emulatorHeader(ctx)) return;
       const parsed = parseXenstoreData(ctx.item.body.subarray(8));
-      if ('error' in parsed) ctx.r.report('xenstore-malformed', parsed.error);
+      if ('error' in parsed) {
+        ctx.r.report('xenstore-malformed', parsed.error);
+        return;
+      }
+      // The libxl spec: keys strictly alphanumeric ASCII and -/_@.
+      const bad = parsed.pairs.findIndex(([key]) => !XENSTORE_KEY.test(key));
+      if (bad >= 0) {
+        ctx.r.report('xenstore-malformed', `xenstore key #${bad} ${JSON.stringify(parsed.pairs[bad]![0])} has characters outside alphanumeric ASCII and -/_@`);
+      }
     },
   ],
   [LIBXL_REC_TYPE.EMULATOR_CONTEXT, (ctx) => void emulatorHeader(ctx)],

@@ -29,28 +29,38 @@ import type { Diagnostic } from './types.js';
  * the count is a lower bound, so memory stays bounded.
  */
 export class PfnSet {
-  private static readonly CHUNK_BITS = 15;
+  private static readonly CHUNK = 2 ** 15;
   private readonly chunks = new Map<number, Uint8Array>();
+  /** Pfns mostly come in runs: the chunk used last is tried first, without the map. */
+  private lastBase = -Infinity;
+  private lastChunk: Uint8Array | undefined;
   size = 0;
   overflowed = false;
 
   constructor(private readonly maxChunks = 4096) {}
 
   add(pfn: number): void {
-    const key = Math.floor(pfn / 2 ** PfnSet.CHUNK_BITS);
-    let chunk = this.chunks.get(key);
-    if (chunk === undefined) {
-      if (this.chunks.size >= this.maxChunks) {
-        this.overflowed = true;
-        return;
+    let bit = pfn - this.lastBase;
+    if (!(bit >= 0 && bit < PfnSet.CHUNK)) {
+      const key = Math.floor(pfn / PfnSet.CHUNK);
+      let chunk = this.chunks.get(key);
+      if (chunk === undefined) {
+        if (this.chunks.size >= this.maxChunks) {
+          this.overflowed = true;
+          return;
+        }
+        chunk = new Uint8Array(PfnSet.CHUNK / 8);
+        this.chunks.set(key, chunk);
       }
-      chunk = new Uint8Array(2 ** PfnSet.CHUNK_BITS / 8);
-      this.chunks.set(key, chunk);
+      this.lastBase = key * PfnSet.CHUNK;
+      this.lastChunk = chunk;
+      bit = pfn - this.lastBase;
     }
-    const bit = pfn % 2 ** PfnSet.CHUNK_BITS;
+    const chunk = this.lastChunk!;
     const mask = 1 << (bit & 7);
-    if ((chunk[bit >>> 3]! & mask) === 0) {
-      chunk[bit >>> 3]! |= mask;
+    const byte = bit >>> 3;
+    if ((chunk[byte]! & mask) === 0) {
+      chunk[byte] = chunk[byte]! | mask;
       this.size++;
     }
   }

@@ -1,0 +1,128 @@
+/** ByteReader over short reads, seekable and onward sources, and real pipes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ByteReader } from '../../src/io/byte-reader.js';
+import { BufferRawSource, FdRawSource, FileRawSource, ReadableRawSource, type RawSource } from '../../src/io/raw-source.js';
+import { TruncatedStreamError } from '../../src/format/errors.js';
+
+/** Hands out at most `max` octets per read, like a slow pipe. */
+class DribbleSource implements RawSource {
+  readonly canSeek = false;
+  readonly name = 'dribble';
+  private pos = 0;
+  reads = 0;
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly max: number,
+  ) {}
+  async read(into: Uint8Array): Promise<number> {
+    this.reads++;
+    const n = Math.min(into.length, this.max, this.bytes.length - this.pos);
+    into.set(this.bytes.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return n;
+  }
+  async close(): Promise<void> {}
+}
+
+const data = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 31) & 0xff);
+
+test('exact reads assemble short reads and keep the position', async () => {
+  const r = new ByteReader(new DribbleSource(data, 3), 16);
+  assert.deepEqual(await r.read(10, 'a'), data.subarray(0, 10));
+  assert.deepEqual(await r.read(100, 'b'), data.subarray(10, 110));
+  await r.skip(1000, 'c');
+  assert.equal(r.position, 1110);
+  assert.deepEqual(await r.peek(4), data.subarray(1110, 1114));
+  const tail = new Uint8Array(8890);
+  await r.readInto(tail, 'd');
+  assert.deepEqual(tail, data.subarray(1110));
+  assert.equal(await r.atEnd(), true);
+});
+
+test('skip on a seekable source jumps without reading; past the end it is a truncation with the offset', async () => {
+  let reads = 0;
+  const src = new BufferRawSource(data);
+  const counting: RawSource = { name: 'counting', canSeek: true, size: src.size, read: (i, p) => (reads++, src.read(i, p)), close: () => src.close() };
+  const r = new ByteReader(counting, 64);
+  await r.read(8, 'head');
+  const before = reads;
+  await r.skip(9000, 'pages');
+  assert.equal(reads, before);
+  assert.deepEqual(await r.read(4, 'after'), data.subarray(9008, 9012));
+  await assert.rejects(r.skip(5000, 'page contents'), (err: unknown) => {
+    assert.ok(err instanceof TruncatedStreamError);
+    assert.equal(err.location.offset, 10_000);
+    assert.match(err.message, /page contents needs 5000 octet\(s\), only 988 left/);
+    return true;
+  });
+});
+
+test('a read past the end of a dribbling source says how much was there', async () => {
+  const r = new ByteReader(new DribbleSource(data.subarray(0, 50), 7), 16);
+  await assert.rejects(r.read(80, 'record body'), /record body needs 80 octet\(s\), only 50 left/);
+});
+
+test('a large read grows its buffer only as octets arrive', async () => {
+  const r = new ByteReader(new DribbleSource(new Uint8Array(1000), 100), 64);
+  const before = process.memoryUsage().arrayBuffers;
+  await assert.rejects(r.read(100 * 1024 * 1024, 'huge body'), TruncatedStreamError);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 8 * 1024 * 1024);
+});
+
+test('a Node stream source (socket, child stdout) frames the same bytes', async () => {
+  const child = spawn(process.execPath, ['-e', `const b=Buffer.alloc(10000);for(let i=0;i<b.length;i++)b[i]=(i*31)&255;process.stdout.write(b)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = new ByteReader(new ReadableRawSource('child', child.stdout), 1024);
+  await r.skip(5000, 'first half');
+  assert.deepEqual(await r.read(5000, 'second half'), data.subarray(5000));
+  assert.equal(await r.atEnd(), true);
+});
+
+test('FdRawSource reads a pipe (a FIFO fed by a child in small bursts) onward, blocking or not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-fifo-'));
+  try {
+    for (const blocking of [false, true]) {
+      const fifo = join(dir, `p${blocking}`);
+      execFileSync('mkfifo', [fifo]);
+      const writer = spawn(process.execPath, ['-e', `const fs=require('fs');const b=Buffer.alloc(10000);for(let i=0;i<b.length;i++)b[i]=(i*31)&255;const fd=fs.openSync(${JSON.stringify(fifo)},'w');for(let o=0;o<b.length;o+=777)fs.writeSync(fd,b.subarray(o,o+777));fs.closeSync(fd)`], { stdio: 'inherit' });
+      const fd = openSync(fifo, 'r');
+      const r = new ByteReader(new FdRawSource('fifo', fd, { blocking }), 4096);
+      await r.skip(3000, 'skip');
+      assert.deepEqual(await r.read(7000, 'rest'), data.subarray(3000));
+      assert.equal(await r.atEnd(), true);
+      closeSync(fd);
+      await new Promise((resolve) => writer.on('exit', resolve));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FileRawSource and openFileOnward read files; directories are refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-io-'));
+  try {
+    const path = join(dir, 'f');
+    await writeFile(path, data);
+    const f = await FileRawSource.open(path);
+    assert.equal(f.size, data.length);
+    const r = new ByteReader(f, 256);
+    await r.skip(9990, 'x');
+    assert.deepEqual(await r.read(10, 'y'), data.subarray(9990));
+    await r.close();
+    const onward = FdRawSource.openFileOnward(path);
+    const r2 = new ByteReader(onward, 256);
+    await r2.skip(9990, 'x');
+    assert.deepEqual(await r2.read(10, 'y'), data.subarray(9990));
+    await r2.close();
+    await assert.rejects(FileRawSource.open(dir), /is a directory/);
+    assert.throws(() => FdRawSource.openFileOnward(dir), /is a directory/);
+    await assert.rejects(FileRawSource.open(join(dir, 'missing')), /cannot open/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

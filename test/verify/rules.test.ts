@@ -1,0 +1,371 @@
+/**
+ * One stream per rule: each breaks exactly one rule and must draw exactly the expected
+ * diagnostics. The last test checks every documented code was drawn by some stream.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bytes, T, concat, hvmParamsBody, libxcHeaders, libxlWrap, pageDataBody, pvInfoBody, rec, sampleHvmV3, tscBody, vcpuBody, xlWrap } from '../support/builder.js';
+import { createVerifier, DIAGNOSTIC_CODES, type VerifyResult, type VerifyStreamOptions } from '../../src/verify/index.js';
+import { codes, hvmRecords, libxcBytes, p2mBody, problems, pvRecords, r, verifyBytes, type Rec } from './streams.js';
+
+const seen = new Set<string>();
+
+async function check(bytes: Uint8Array, opts: VerifyStreamOptions = {}): Promise<VerifyResult> {
+  const res = await verifyBytes(bytes, opts);
+  for (const d of res.diagnostics) seen.add(d.code);
+  return res;
+}
+
+/** Runs and asserts the exact list of "severity code" (infos included when `withInfo`). */
+async function expectCodes(bytes: Uint8Array, expected: string[], opts: VerifyStreamOptions & { withInfo?: boolean } = {}): Promise<VerifyResult> {
+  const res = await check(bytes, opts);
+  assert.deepEqual(opts.withInfo ? codes(res) : problems(res), expected);
+  assert.equal(res.conforming, !expected.some((e) => e.startsWith('error')));
+  return res;
+}
+
+function patch(bytes: Uint8Array, at: number, values: number[]): Uint8Array {
+  const out = bytes.slice();
+  out.set(values, at);
+  return out;
+}
+
+function withRecord(records: Rec[], at: number, ...insert: Rec[]): Rec[] {
+  return [...records.slice(0, at), ...insert, ...records.slice(at)];
+}
+
+function replaceType(records: Rec[], type: number, by: Rec): Rec[] {
+  return records.map((x) => (x.type === type ? by : x));
+}
+
+function without(records: Rec[], type: number): Rec[] {
+  return records.filter((x) => x.type !== type);
+}
+
+// ---- conforming streams --------------------------------------------------------------------
+
+test('conforming streams: v3 and v2, HVM and PV, both byte orders, all layers', async () => {
+  await expectCodes(libxcBytes(hvmRecords(3)), []);
+  await expectCodes(libxcBytes(pvRecords(3), { domainType: 1 }), []);
+  await expectCodes(libxcBytes(hvmRecords(3, false), { bigEndian: true }), []);
+  await expectCodes(libxcBytes(pvRecords(2, false), { domainType: 1, version: 2, bigEndian: true }), []);
+  await expectCodes(xlWrap(libxlWrap(sampleHvmV3({ pages: 3 }))), []);
+  await expectCodes(libxlWrap(sampleHvmV3({ bigEndian: true }), { bigEndian: true }), []);
+});
+
+// ---- framing ------------------------------------------------------------------------------
+
+test('framing errors become diagnostics with their codes and places', async () => {
+  await expectCodes(new Uint8Array(0), ['error empty-input']);
+  const legacy = await expectCodes(new Uint8Array(64).fill(1), ['error legacy-image']);
+  assert.match(legacy.diagnostics[0]!.message, /legacy \(pre-v2, Xen <= 4\.5\)/);
+  await expectCodes(xlWrap(libxlWrap(sampleHvmV3()), '{}', 1), ['error xl-legacy-stream']);
+  const whole = sampleHvmV3({ pages: 2 });
+  const cut = await expectCodes(whole.subarray(0, whole.length - 20), ['error truncated']);
+  assert.deepEqual(cut.diagnostics[0]!.location, { offset: whole.length - 8 - 112, layer: 'libxc', recordIndex: 6, recordType: 'HVM_CONTEXT' });
+  const long = concat(libxcHeaders({}), new Bytes().u32(T.HVM_CONTEXT).u32(0x08000001).build());
+  const tooLong = await expectCodes(long, ['error record-too-long']);
+  assert.equal(tooLong.diagnostics[0]!.location.offset, 40);
+  const badId = await expectCodes(patch(sampleHvmV3(), 8, [0x58, 0x45, 0x4e, 0x47]), ['error bad-framing']);
+  assert.equal(badId.diagnostics[0]!.message, 'libxc image header: id 0x58454e47, expected 0x58454e46 ("XENF")');
+  const trailing = await expectCodes(concat(sampleHvmV3(), new Uint8Array([1, 2, 3])), ['error trailing-data']);
+  assert.deepEqual(trailing.diagnostics[0]!.location, { offset: sampleHvmV3().length });
+});
+
+test('padding must be zero', async () => {
+  const recs = replaceType(hvmRecords(), T.HVM_CONTEXT, { type: T.HVM_CONTEXT, body: new Uint8Array(41).fill(1), padByte: 0x5a });
+  const res = await expectCodes(libxcBytes(recs), ['error padding-nonzero']);
+  assert.equal(res.diagnostics[0]!.message, 'padding octet 0 of 7 is 0x5a, expected zero');
+  assert.equal(res.diagnostics[0]!.location.recordType, 'HVM_CONTEXT');
+});
+
+test('push API: finish() names a stream that stopped before END; staticDataEnd is exposed', () => {
+  const v = createVerifier();
+  const bytes = libxcBytes(hvmRecords());
+  const view = new DataView(bytes.buffer);
+  assert.deepEqual(
+    v.push({
+      kind: 'libxc-header',
+      offset: 0,
+      end: 40,
+      littleEndian: true,
+      image: { marker: 0xffffffffffffffffn, id: 0x58454e46, version: 3, options: 0, reserved1: 0, reserved2: 0 },
+      domain: { type: 2, pageShift: 12, reserved: 0, xenMajor: 4, xenMinor: 19 },
+    }),
+    [],
+  );
+  const sde = { kind: 'record', layer: 'libxc', offset: 40, end: 48, index: 0, type: T.STATIC_DATA_END, typeName: 'STATIC_DATA_END', length: 0, littleEndian: true, body: new Uint8Array(0), bodyComplete: true, padding: new Uint8Array(0) } as const;
+  assert.deepEqual(v.push(sde), []);
+  assert.deepEqual(v.staticDataEnd?.offset, 40);
+  assert.equal(v.staticDataEnd?.inferred, false);
+  const fin = v.finish();
+  for (const d of fin) seen.add(d.code);
+  assert.deepEqual(fin, [{ severity: 'error', code: 'missing-end', message: 'the libxc stream stopped before its END record', location: { layer: 'libxc' } }]);
+  assert.ok(view.byteLength > 0);
+});
+
+test('push API: the offending record is reported by its own push, before the next item', () => {
+  const v = createVerifier();
+  v.push({ kind: 'libxc-header', offset: 0, end: 40, littleEndian: true, image: { marker: 0xffffffffffffffffn, id: 0x58454e46, version: 3, options: 0, reserved1: 0, reserved2: 0 }, domain: { type: 2, pageShift: 12, reserved: 0, xenMajor: 4, xenMinor: 19 } });
+  const body = pageDataBody([{ pfn: 1 }]);
+  const out = v.push({ kind: 'record', layer: 'libxc', offset: 40, end: 48 + body.length, index: 0, type: T.PAGE_DATA, typeName: 'PAGE_DATA', length: body.length, littleEndian: true, body: body.subarray(0, 16), bodyComplete: false, padding: new Uint8Array(0) });
+  assert.deepEqual(out.map((d) => d.code), ['dynamic-before-static-data-end']);
+  assert.deepEqual(out[0]!.location, { offset: 40, layer: 'libxc', recordIndex: 0, recordType: 'PAGE_DATA' });
+  assert.equal(out[0]!.message, 'PAGE_DATA before STATIC_DATA_END; a v3 stream sends its static data first');
+});
+
+// ---- xl header ---------------------------------------------------------------------------
+
+function xlHeader(opts: { le?: boolean; mandatory?: number; optional?: number; optionalData?: Uint8Array }): Uint8Array {
+  const le = opts.le ?? true;
+  const magic = new TextEncoder().encode('Xen saved domain, xl format\n \0 \r');
+  const data = opts.optionalData ?? new Uint8Array(0);
+  return new Bytes(le).raw(magic).u32(0x01020304).u32(opts.mandatory ?? 3).u32(opts.optional ?? 0).u32(data.length).raw(data).build();
+}
+
+function configData(text: string, le = true): Uint8Array {
+  const cfg = new TextEncoder().encode(text + '\0');
+  return new Bytes(le).u32(cfg.length).raw(cfg).build();
+}
+
+test('xl header rules', async () => {
+  const inner = libxlWrap(sampleHvmV3());
+  await expectCodes(concat(xlHeader({ mandatory: 7, optionalData: configData('{}') }), inner), ['error xl-mandatory-flags-unknown']);
+  await expectCodes(concat(xlHeader({ optional: 1, optionalData: configData('{}') }), inner), ['info xl-optional-flags-unknown'], { withInfo: true });
+  await expectCodes(concat(xlHeader({ le: false, optionalData: configData('{}', false) }), inner), ['info xl-big-endian'], { withInfo: true });
+  await expectCodes(concat(xlHeader({}), inner), ['warning xl-config-missing']);
+  const notJson = await expectCodes(concat(xlHeader({ optionalData: configData('name = "x"') }), inner), ['error xl-config-not-json']);
+  assert.match(notJson.diagnostics[0]!.message, /^the JSON flag is set but the config does not parse: /);
+  await expectCodes(concat(xlHeader({ mandatory: 2, optionalData: configData('name = "x"') }), inner), []);
+  await expectCodes(concat(xlHeader({ optionalData: new Uint8Array([1, 0]) }), inner), ['error xl-config-layout']);
+});
+
+// ---- libxl layer ---------------------------------------------------------------------------
+
+function libxlHeader(version = 2, options = 0): Uint8Array {
+  return new Bytes(false).raw(new TextEncoder().encode('LibxlFmt')).u32(version).u32(options).build();
+}
+
+function emu(type: number, id: number, data: Uint8Array): Uint8Array {
+  return rec(type, new Bytes().u32(id).u32(0).raw(data).build());
+}
+
+test('libxl header and record rules', async () => {
+  const libxc = sampleHvmV3();
+  const body = (...recs: Uint8Array[]): Uint8Array => concat(rec(1), libxc, ...recs, rec(0));
+  await expectCodes(concat(libxlHeader(3), body()), ['error libxl-version']);
+  await expectCodes(concat(libxlHeader(2, 4), body()), ['error libxl-options-reserved']);
+  await expectCodes(concat(libxlHeader(2, 2), body()), ['info libxl-converted-legacy'], { withInfo: true });
+  const noCtx = await expectCodes(concat(libxlHeader(), rec(0)), ['error libxl-no-libxc-context']);
+  assert.deepEqual(noCtx.diagnostics[0]!.location, { offset: 16, layer: 'libxl', recordIndex: 0, recordType: 'END' });
+  await expectCodes(concat(libxlHeader(), rec(1), libxc, rec(1), libxc, rec(0)), ['error libxl-libxc-context-repeated']);
+  await expectCodes(concat(libxlHeader(), body(emu(3, 3, new Uint8Array(4)))), ['error emulator-id-invalid']);
+  const enc = new TextEncoder();
+  await expectCodes(concat(libxlHeader(), body(emu(2, 2, enc.encode('a\0b\0')))), []);
+  const xs = await expectCodes(concat(libxlHeader(), body(emu(2, 2, enc.encode('a\0b\0c\0')))), ['error xenstore-malformed']);
+  assert.equal(xs.diagnostics[0]!.message, 'xenstore data holds 3 strings, expected key/value pairs');
+  await expectCodes(concat(libxlHeader(), body(emu(2, 1, enc.encode('a\0b')))), ['error xenstore-malformed']);
+  const key = await expectCodes(concat(libxlHeader(), body(emu(2, 1, enc.encode('ok/key_1-@\0v\0bad key\0v\0')))), ['error xenstore-malformed']);
+  assert.equal(key.diagnostics[0]!.message, 'xenstore key #1 "bad key" has characters outside alphanumeric ASCII and -/_@');
+  await expectCodes(concat(libxlHeader(), body(rec(4))), ['error checkpoint-not-allowed']);
+  await expectCodes(concat(libxlHeader(), body(rec(4), rec(5, new Bytes().u32(2).build()))), [], { checkpointed: true });
+  await expectCodes(concat(libxlHeader(), body(rec(5, new Bytes().u32(7).build()))), ['error checkpoint-state-invalid'], { checkpointed: true });
+  await expectCodes(concat(libxlHeader(), body(rec(9, new Uint8Array(3)))), ['error unknown-mandatory-record']);
+  await expectCodes(concat(libxlHeader(), body(rec(0x80000009, new Uint8Array(3)))), ['warning unknown-optional-record']);
+  await expectCodes(libxlWrap(sampleHvmV3({ bigEndian: true })), ['warning endianness-mismatch']);
+});
+
+test('libxl records with a body where none belongs', async () => {
+  await expectCodes(concat(libxlHeader(), rec(1), sampleHvmV3(), rec(0, new Uint8Array(2))), ['error length-invalid']);
+});
+
+// ---- libxc headers ---------------------------------------------------------------------------
+
+test('libxc header rules', async () => {
+  const recs = hvmRecords();
+  await expectCodes(libxcBytes(recs, { version: 4 }), ['error libxc-version']);
+  await expectCodes(patch(libxcBytes(recs), 16, [0, 2]), ['error libxc-options-reserved']);
+  const res = await expectCodes(patch(libxcBytes(recs), 18, [0, 1]), ['error libxc-header-reserved']);
+  assert.equal(res.diagnostics[0]!.message, 'image header reserved fields 0x0001:0x00000000, expected zero');
+  assert.deepEqual(res.diagnostics[0]!.location, { offset: 0, layer: 'libxc', recordType: 'image header' });
+  await expectCodes(libxcBytes(recs, { domainType: 7 }), ['error domain-type-reserved']);
+  const pvh = await expectCodes(libxcBytes(recs, { domainType: 3 }), ['error domain-type-unsupported']);
+  assert.equal(pvh.diagnostics[0]!.message, 'domain type 3 (x86 PVH) is not written by libxc; expected 1 (x86 PV) or 2 (x86 HVM)');
+  await expectCodes(libxcBytes(recs, { pageShift: 13 }), ['error page-shift']);
+  await expectCodes(patch(libxcBytes(recs), 30, [0, 9]), ['error domain-header-reserved']);
+  const legacy = await expectCodes(libxcBytes(recs, { xenMajor: 0, xenMinor: 7 }), ['info converted-from-legacy'], { withInfo: true });
+  assert.equal(legacy.summary.libxc?.convertedFromLegacy, true);
+});
+
+// ---- record bodies -------------------------------------------------------------------------
+
+test('length rules per record type', async () => {
+  const res = await expectCodes(libxcBytes(replaceType(hvmRecords(), T.X86_TSC_INFO, r(T.X86_TSC_INFO, new Uint8Array(20)))), ['error length-invalid']);
+  assert.equal(res.diagnostics[0]!.message, 'X86_TSC_INFO body length 20, expected exactly 24');
+  assert.equal(res.diagnostics[0]!.location.recordIndex, 4);
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.STATIC_DATA_END, r(T.STATIC_DATA_END, new Uint8Array(1)))), ['error length-invalid']);
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.X86_CPUID_POLICY, r(T.X86_CPUID_POLICY, new Uint8Array(25)))), ['error length-invalid']);
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.HVM_CONTEXT, r(T.HVM_CONTEXT))), ['error length-invalid']);
+  await expectCodes(libxcBytes(replaceType(pvRecords(), T.SHARED_INFO, r(T.SHARED_INFO, new Uint8Array(4095))), { domainType: 1 }), ['error length-invalid']);
+});
+
+test('PAGE_DATA rules: count, reserved, pfn reserved bits, page types 5-8, exact length', async () => {
+  const page = (body: Uint8Array): Uint8Array => libxcBytes(replaceType(hvmRecords(), T.PAGE_DATA, r(T.PAGE_DATA, body)));
+  await expectCodes(page(new Bytes().u32(0).u32(0).u64(0n).build()), ['error page-data-count-zero', 'error page-data-length']);
+  const reserved = pageDataBody([{ pfn: 4 }]);
+  new DataView(reserved.buffer).setUint32(4, 9, true);
+  await expectCodes(page(reserved), ['error reserved-nonzero']);
+  const bits = await expectCodes(page(pageDataBody([{ pfn: 1 }, { pfn: 5, reservedBits: 0x81 }])), ['error pfn-reserved-bits']);
+  assert.equal(bits.diagnostics[0]!.message, 'pfn[1] 0x0810000000000005 has reserved bits 59-52 set, expected zero');
+  const types = await expectCodes(page(pageDataBody([{ pfn: 1, type: 6 }])), ['error page-type-reserved']);
+  assert.equal(types.diagnostics[0]!.message, 'pfn[0] 0x6000000000000001 has page type 6; types 5-8 are reserved');
+  const short = await expectCodes(page(pageDataBody([{ pfn: 1 }, { pfn: 2 }]).subarray(0, 24 + 4096)), ['error page-data-length']);
+  assert.equal(short.diagnostics[0]!.message, 'PAGE_DATA body length 4120, expected 8 + 8*2 + 4096*2 (pages with data) = 8216');
+  await expectCodes(page(new Bytes().u32(5).u32(0).u64(0n).build()), ['error page-data-length']);
+  // Types without data (BROKEN, XALLOC, XTAB) carry no page; pinned tables do.
+  await expectCodes(page(pageDataBody([{ pfn: 1, type: 13 }, { pfn: 2, type: 14 }, { pfn: 3, type: 15 }])), []);
+});
+
+test('PAGE_DATA length rule is also checked when page contents are skipped (file fast path)', async () => {
+  const recs = replaceType(hvmRecords(), T.PAGE_DATA, r(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2 }]).subarray(0, 24 + 4096)));
+  const { verifyStream } = await import('../../src/verify/index.js');
+  const { ByteReader } = await import('../../src/io/byte-reader.js');
+  const { BufferRawSource } = await import('../../src/io/raw-source.js');
+  const res = await verifyStream(new ByteReader(new BufferRawSource(libxcBytes(recs)), 64 * 1024));
+  assert.deepEqual(problems(res), ['error page-data-length']);
+});
+
+test('PV body rules: X86_PV_INFO, P2M frames, vcpu records', async () => {
+  const pv = (recs: Rec[], version: 2 | 3 = 3): Uint8Array => libxcBytes(recs, { domainType: 1, version });
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(5, 4)))), ['error pv-info-width']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(4, 2)))), ['error pv-info-levels']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, new Bytes().u8(8).u8(4).u16(1).u32(0).build()))), ['error reserved-nonzero']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(5, 3, [1n])))), ['error p2m-frames-range']);
+  const count = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 600, [1n])))), ['error p2m-frames-count']);
+  assert.equal(count.diagnostics[0]!.message, 'pfns 0-600 span 2 p2m frame(s) of 512 entries, the record holds 1');
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(511, 512, [1n, 2n])))), []);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 3, [1n, 2n])))), ['error p2m-frames-count']);
+  const combo = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(8, 3)))), ['error pv-info-combination']);
+  assert.equal(combo.diagnostics[0]!.message, 'guest_width 8 with pt_levels 3; a 32-bit guest has 3 levels, a 64-bit guest 4');
+  await expectCodes(pv(withRecord(pvRecords(), 1, r(T.X86_PV_INFO, pvInfoBody()))), ['error pv-info-repeated']);
+  const ext = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_EXTENDED, r(T.X86_PV_VCPU_EXTENDED, vcpuBody(0, 136)))), ['error vcpu-context-size']);
+  assert.equal(ext.diagnostics[0]!.message, 'X86_PV_VCPU_EXTENDED context of 136 octets, expected at most 128 octets');
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_XSAVE, r(T.X86_PV_VCPU_XSAVE, vcpuBody(0, 8)))), ['error vcpu-context-size']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_MSRS, r(T.X86_PV_VCPU_MSRS, vcpuBody(0, 24)))), ['error vcpu-context-size']);
+  // A 32-bit guest's frame holds 1024 entries.
+  const w4 = replaceType(replaceType(pvRecords(), T.X86_PV_INFO, r(T.X86_PV_INFO, pvInfoBody(4, 3))), T.X86_PV_P2M_FRAMES, r(T.X86_PV_P2M_FRAMES, p2mBody(0, 600, [1n])));
+  // (and SHARED_INFO needs X86_PV_INFO before it)
+  await expectCodes(libxcBytes([r(T.SHARED_INFO, new Uint8Array(4096)), ...pvRecords(2)], { domainType: 1, version: 2 }), ['error pv-order']);
+  await expectCodes(pv(w4), []);
+  const vcpuRes = new Bytes().u32(0).u32(1).fill(16).build();
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_XSAVE, r(T.X86_PV_VCPU_XSAVE, vcpuRes))), ['error reserved-nonzero']);
+  const empty = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_MSRS, r(T.X86_PV_VCPU_MSRS, vcpuBody(0, 0)))), ['warning errata-empty-vcpu']);
+  assert.equal(empty.conforming, true);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_BASIC, r(T.X86_PV_VCPU_BASIC, new Uint8Array(4)))), ['error length-invalid', 'error length-invalid']);
+});
+
+test('TSC and HVM_PARAMS body rules and the empty-params erratum', async () => {
+  const tsc = tscBody();
+  new DataView(tsc.buffer).setUint32(20, 1, true);
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.X86_TSC_INFO, r(T.X86_TSC_INFO, tsc))), ['error reserved-nonzero']);
+  const params = hvmParamsBody([[1n, 2n]]);
+  new DataView(params.buffer).setUint32(4, 1, true);
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.HVM_PARAMS, r(T.HVM_PARAMS, params))), ['error reserved-nonzero']);
+  const wrongCount = hvmParamsBody([[1n, 2n]]);
+  new DataView(wrongCount.buffer).setUint32(0, 2, true);
+  const c = await expectCodes(libxcBytes(replaceType(hvmRecords(), T.HVM_PARAMS, r(T.HVM_PARAMS, wrongCount))), ['error hvm-params-count']);
+  assert.equal(c.diagnostics[0]!.message, 'HVM_PARAMS count 2 needs a body of 40 octets, found 24');
+  await expectCodes(libxcBytes(replaceType(hvmRecords(), T.HVM_PARAMS, r(T.HVM_PARAMS, hvmParamsBody([])))), ['warning errata-empty-hvm-params']);
+});
+
+test('unknown, deprecated and back-channel records; checkpoints only with --checkpointed', async () => {
+  const at = (rec: Rec): Uint8Array => libxcBytes(withRecord(hvmRecords(), 4, rec));
+  const unk = await expectCodes(at(r(0x13, new Uint8Array(3))), ['error unknown-mandatory-record']);
+  assert.equal(unk.diagnostics[0]!.location.recordType, 'UNKNOWN(0x00000013)');
+  await expectCodes(at(r(0x80000013, new Uint8Array(3))), ['warning unknown-optional-record']);
+  await expectCodes(at(r(T.TOOLSTACK, new Uint8Array(3))), ['error toolstack-record']);
+  await expectCodes(at(r(T.CHECKPOINT_DIRTY_PFN_LIST, new Uint8Array(8))), ['error dirty-pfn-list-in-forward-stream']);
+  const cp = withRecord(hvmRecords(), 7, r(T.CHECKPOINT), r(T.PAGE_DATA, pageDataBody([{ pfn: 1 }])), r(T.HVM_PARAMS, hvmParamsBody([[1n, 2n]])), r(T.HVM_CONTEXT, new Uint8Array(8)));
+  await expectCodes(libxcBytes(cp), ['error checkpoint-not-allowed']);
+  const ok = await expectCodes(libxcBytes(cp), [], { checkpointed: true });
+  assert.equal(ok.summary.checkpoints, 1);
+  await expectCodes(at(r(T.VERIFY)), []);
+});
+
+// ---- static data -------------------------------------------------------------------------
+
+test('v3: STATIC_DATA_END exactly once, before every dynamic record; static records only before it', async () => {
+  const missing = await expectCodes(libxcBytes(without(hvmRecords(), T.STATIC_DATA_END)), [
+    'error dynamic-before-static-data-end',
+    'error dynamic-before-static-data-end',
+    'error dynamic-before-static-data-end',
+    'error dynamic-before-static-data-end',
+    'error static-data-end-missing',
+  ]);
+  assert.deepEqual(missing.diagnostics.map((d) => d.location.recordType), ['PAGE_DATA', 'X86_TSC_INFO', 'HVM_PARAMS', 'HVM_CONTEXT', 'END']);
+  await expectCodes(libxcBytes(withRecord(hvmRecords(), 5, r(T.STATIC_DATA_END))), ['error static-data-end-repeated']);
+  const early = withRecord(hvmRecords(), 2, r(T.X86_TSC_INFO, tscBody()));
+  const e = await expectCodes(libxcBytes(early), ['error dynamic-before-static-data-end']);
+  assert.equal(e.diagnostics[0]!.message, 'X86_TSC_INFO before STATIC_DATA_END; a v3 stream sends its static data first');
+  const late = withRecord(hvmRecords(), 4, r(T.X86_MSR_POLICY, new Bytes().u32(0x10a).u32(0).u64(1n).build()));
+  await expectCodes(libxcBytes(late), ['error static-after-static-data-end']);
+  const pvLate = withRecord(without(pvRecords(), T.X86_PV_INFO), 2, r(T.X86_PV_INFO, pvInfoBody()));
+  await expectCodes(libxcBytes(pvLate, { domainType: 1 }), ['error static-after-static-data-end']);
+});
+
+test('v2: no STATIC_DATA_END, no policies; the inferred position is reported', async () => {
+  const hvm2 = await expectCodes(libxcBytes(hvmRecords(2), { version: 2 }), ['info static-data-end-inferred'], { withInfo: true });
+  assert.equal(hvm2.diagnostics[0]!.location.recordType, 'PAGE_DATA');
+  assert.deepEqual(hvm2.summary.staticDataEnd, { offset: 40, recordIndex: 0, inferred: true, inferredAt: 'PAGE_DATA' });
+  const pv2 = await expectCodes(libxcBytes(pvRecords(2), { version: 2, domainType: 1 }), ['info static-data-end-inferred'], { withInfo: true });
+  assert.equal(pv2.diagnostics[0]!.message, 'v2 stream: STATIC_DATA_END inferred before this first X86_PV_P2M_FRAMES');
+  await expectCodes(libxcBytes(withRecord(hvmRecords(2), 0, r(T.STATIC_DATA_END)), { version: 2 }), ['error v2-static-data-end']);
+  await expectCodes(libxcBytes(withRecord(hvmRecords(2), 0, r(T.X86_MSR_POLICY, new Bytes().u32(1).u32(0).u64(0n).build())), { version: 2 }), ['error v2-policy-record']);
+});
+
+// ---- order and completeness --------------------------------------------------------------------
+
+test('guest type: no PV records in HVM streams and the reverse', async () => {
+  const hvm = await expectCodes(libxcBytes(withRecord(hvmRecords(), 4, r(T.SHARED_INFO, new Uint8Array(4096)))), ['error wrong-guest-type']);
+  assert.equal(hvm.diagnostics[0]!.message, 'SHARED_INFO is a PV record in an HVM stream');
+  await expectCodes(libxcBytes(withRecord(pvRecords(), 6, r(T.HVM_PARAMS, hvmParamsBody([[1n, 1n]]))), { domainType: 1 }), ['error wrong-guest-type']);
+});
+
+test('PV order: X86_PV_INFO -> X86_PV_P2M_FRAMES -> PAGE_DATA -> vcpu records', async () => {
+  const v2 = (recs: Rec[]): Uint8Array => libxcBytes(recs, { version: 2, domainType: 1 });
+  const base = pvRecords(2);
+  const p2mFirst = [base[1]!, base[0]!, ...base.slice(2)];
+  const a = await expectCodes(v2(p2mFirst), ['error pv-order']);
+  assert.equal(a.diagnostics.find((d) => d.code === 'pv-order')!.message, 'X86_PV_P2M_FRAMES before X86_PV_INFO; expected X86_PV_INFO first');
+  const pagesFirst = [base[0]!, base[2]!, base[1]!, ...base.slice(3)];
+  await expectCodes(v2(pagesFirst), ['error pv-order']);
+  const vcpuFirst = withRecord(base, 2, r(T.X86_PV_VCPU_BASIC, vcpuBody(0)));
+  const vf = await expectCodes(v2(vcpuFirst), ['error pv-order', 'error pv-order']);
+  assert.deepEqual(vf.diagnostics.filter((d) => d.code === 'pv-order').map((d) => d.location.recordType), ['X86_PV_VCPU_BASIC', 'PAGE_DATA']);
+  const pagesAfterVcpu = withRecord(base, base.length - 1, r(T.PAGE_DATA, pageDataBody([{ pfn: 9 }])));
+  await expectCodes(v2(pagesAfterVcpu), ['error pv-order']);
+});
+
+test('HVM_PARAMS before HVM_CONTEXT; completeness of HVM and PV streams', async () => {
+  const recs = hvmRecords();
+  const swapped = [...recs.slice(0, 5), recs[6]!, recs[5]!, recs[7]!];
+  const s = await expectCodes(libxcBytes(swapped), ['error hvm-params-after-context']);
+  assert.equal(s.diagnostics[0]!.location.recordIndex, 6);
+  const noCtx = await expectCodes(libxcBytes(without(recs, T.HVM_CONTEXT)), ['error hvm-context-missing']);
+  assert.equal(noCtx.diagnostics[0]!.location.recordType, 'END');
+  await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-order', 'error pv-info-missing']);
+});
+
+test('diagnostics are capped but counted', async () => {
+  const recs = hvmRecords();
+  const many = withRecord(recs, 4, ...Array.from({ length: 30 }, () => r(T.TOOLSTACK)));
+  const res = await verifyBytes(libxcBytes(many), { maxDiagnostics: 10 });
+  assert.equal(res.diagnostics.length, 10);
+  assert.equal(res.suppressed, 20);
+  assert.equal(res.errors, 30);
+});
+
+after(() => {
+  const missing = Object.keys(DIAGNOSTIC_CODES).filter((c) => !seen.has(c));
+  assert.deepEqual(missing, [], 'every documented diagnostic code is drawn by a test stream');
+});

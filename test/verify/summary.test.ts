@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BufferSink } from '../../src/io/sink.js';
+import { writeSampleStream } from '../../src/stream/sample.js';
+import { PfnSet } from '../../src/verify/index.js';
+import { T, pageDataBody } from '../support/builder.js';
+import { hvmRecords, libxcBytes, pvRecords, r, verifyBytes } from './streams.js';
+
+test('summary of the sample domain: layers, versions, memory, vcpus, policies, static data end', async () => {
+  const sink = new BufferSink();
+  await writeSampleStream(sink, { memoryMiB: 2 });
+  const { summary: s, conforming } = await verifyBytes(sink.bytes());
+  assert.equal(conforming, true);
+  assert.deepEqual(s.layers, ['xl', 'libxl', 'libxc']);
+  assert.deepEqual(s.xl, { bigEndian: false, configFormat: 'json', configBytes: s.xl!.configBytes, mandatoryFlags: 3 });
+  assert.deepEqual(s.libxc, { version: 3, bigEndian: false, domainType: 2, guestType: 'hvm', pageShift: 12, xenMajor: 4, xenMinor: 19, convertedFromLegacy: false });
+  assert.deepEqual(s.pagesByType, { NOTAB: 512 });
+  assert.equal(s.pageDataRecords, 1);
+  assert.equal(s.memoryBytes, 2 * 1024 * 1024);
+  assert.deepEqual(s.pfnRange, { min: 0, max: 511 });
+  assert.deepEqual(s.vcpus, [0, 1]);
+  assert.deepEqual(s.cpuidPolicy, { leaves: 3 });
+  assert.deepEqual(s.msrPolicy, { msrs: 2 });
+  assert.equal(s.staticDataEnd?.inferred, false);
+  assert.equal(s.staticDataEnd?.recordIndex, 2);
+  assert.equal(s.hvmParams, 5);
+  assert.deepEqual(s.libxl?.emulators.map((e) => [e.kind, e.emulatorId, e.keys]), [['xenstore', 2, 3], ['context', 2, undefined]]);
+  assert.equal(s.bytes, sink.bytes().length);
+});
+
+test('summary of a PV stream: page types, populated pfns, vcpu ids, PV info; resent pages count once in memory', async () => {
+  const recs = pvRecords(2);
+  const again = [...recs.slice(0, 3), r(T.PAGE_DATA, pageDataBody([{ pfn: 0 }, { pfn: 5, type: 15 }])), ...recs.slice(3)];
+  const { summary: s } = await verifyBytes(libxcBytes(again, { version: 2, domainType: 1 }));
+  assert.deepEqual(s.pagesByType, { NOTAB: 2, L1TAB: 1, L4TAB_PINNED: 1, XALLOC: 1, XTAB: 1 });
+  assert.equal(s.pagesWithData, 4);
+  assert.equal(s.populatedPfns, 4);
+  assert.equal(s.memoryBytes, 4 * 4096);
+  assert.deepEqual(s.vcpus, [0, 1]);
+  assert.deepEqual(s.pvInfo, { guestWidth: 8, ptLevels: 4 });
+  assert.deepEqual(s.staticDataEnd, { offset: 56, recordIndex: 1, inferred: true, inferredAt: 'X86_PV_P2M_FRAMES' });
+  assert.equal(s.cpuidPolicy, undefined);
+});
+
+test('summary counts errors and warnings', async () => {
+  const recs = hvmRecords();
+  const { summary } = await verifyBytes(libxcBytes([...recs.slice(0, 4), r(T.TOOLSTACK), r(0x80000077), ...recs.slice(4)]));
+  assert.equal(summary.errors, 1);
+  assert.equal(summary.warnings, 1);
+});
+
+test('PfnSet counts distinct pfns and stops growing past its chunk limit', () => {
+  const set = new PfnSet(2);
+  for (const p of [0, 1, 1, 32767, 32768, 2 ** 40]) set.add(p);
+  assert.equal(set.size, 4);
+  assert.equal(set.overflowed, true);
+});
