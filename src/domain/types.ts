@@ -107,7 +107,16 @@ export interface DomainSource {
   /** Pfns that hold memory now (ascending). */
   populatedPfns(): Promise<number[]>;
   pageTypes(pfns: readonly number[]): Promise<number[]>;
-  readPages(pfns: readonly number[], into: Uint8Array): Promise<void>;
+  /**
+   * Fills `into` like DomainSink.writePages' data. May resolve to the sink's per-pfn
+   * presence flags, so one object can be both a source and a sink.
+   */
+  readPages(pfns: readonly number[], into: Uint8Array): Promise<void | boolean[]>;
+  /**
+   * Optional fast path: pages first..first+count-1 as one view of memory, without a
+   * copy. Offered by domains whose memory is one contiguous buffer.
+   */
+  pageRun?(firstPfn: number, count: number): Uint8Array;
   enableDirtyLogging(): Promise<DirtyLog>;
   disableDirtyLogging(): Promise<void>;
   /** Stop the guest's vcpus for the final round; `resume` undoes it when a migration fails. */

@@ -1,0 +1,64 @@
+/**
+ * One byte per pfn over a sparse pfn space. Pfns reach 2^52, so a dense array cannot
+ * cover them; memory here grows with the pfns actually touched, in 64 Ki-pfn chunks.
+ */
+const CHUNK_SHIFT = 16;
+const CHUNK = 1 << CHUNK_SHIFT;
+
+export class SparsePfnBytes {
+  private readonly chunks = new Map<number, Uint8Array>();
+  private highest = -1;
+
+  get(pfn: number): number {
+    const c = this.chunks.get(Math.floor(pfn / CHUNK));
+    return c === undefined ? 0 : c[pfn % CHUNK]!;
+  }
+
+  set(pfn: number, value: number): void {
+    const key = Math.floor(pfn / CHUNK);
+    let c = this.chunks.get(key);
+    if (c === undefined) {
+      if (value === 0) return;
+      c = new Uint8Array(CHUNK);
+      this.chunks.set(key, c);
+    }
+    c[pfn % CHUNK] = value;
+    if (value !== 0 && pfn > this.highest) this.highest = pfn;
+  }
+
+  /** Highest pfn ever given a non-zero value, or -1. */
+  get maxPfn(): number {
+    return this.highest;
+  }
+
+  /** Runs of equal non-zero values, ascending: [startPfn, count, value]. */
+  *runs(): Generator<[number, number, number]> {
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    let start = -1;
+    let count = 0;
+    let value = 0;
+    for (const key of keys) {
+      const c = this.chunks.get(key)!;
+      const base = key * CHUNK;
+      for (let i = 0; i < CHUNK; i++) {
+        const v = c[i]!;
+        const pfn = base + i;
+        if (v !== 0 && v === value && pfn === start + count) {
+          count++;
+          continue;
+        }
+        if (value !== 0) yield [start, count, value];
+        value = v;
+        start = pfn;
+        count = v === 0 ? 0 : 1;
+      }
+    }
+    if (value !== 0 && count > 0) yield [start, count, value];
+  }
+
+  copyFrom(other: SparsePfnBytes): void {
+    this.chunks.clear();
+    for (const [k, c] of other.chunks) this.chunks.set(k, c.slice());
+    this.highest = other.highest;
+  }
+}

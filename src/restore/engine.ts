@@ -1,0 +1,449 @@
+/**
+ * The restore engine: one consumer of stream items that drives a DomainSink, like
+ * libxc's restore loop. Each record is first prepared (decoded and checked, nothing
+ * applied) and then applied; in a checkpointed stream the prepared records after the
+ * first CHECKPOINT wait for the next CHECKPOINT, so a stream that breaks leaves the
+ * domain exactly at the last complete checkpoint.
+ */
+import {
+  LIBXL_REC_TYPE,
+  PAGE_SIZE,
+  PAGE_TYPE,
+  REC_TYPE,
+  XL_MANDATORY_KNOWN,
+  DYNAMIC_RECORDS,
+  V3_ONLY_RECORDS,
+  guestTypeOf,
+  isOptionalRecordType,
+  isReservedPageType,
+  pageTypeHasData,
+  type GuestType,
+} from '../format/constants.js';
+import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
+import { xlConfigText } from '../format/headers.js';
+import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
+import { decodeRecord, isKnownRecord, type KnownLibxcRecord } from '../format/records.js';
+import type { DomainSink } from '../domain/types.js';
+import { SparsePfnBytes } from '../domain/image/pfn-map.js';
+import type { RecordItem, StreamItem } from '../stream/items.js';
+import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
+import { hvmOps } from './hvm.js';
+import type { GuestOps, RestoreContext } from './ops.js';
+import { pvOps } from './pv.js';
+import type { RestoreOptions, RestoreResult } from './types.js';
+
+const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps };
+
+/** A record checked and decoded, ready to apply. Page data may be a view (applied at once) or a copy (buffered). */
+type Prepared =
+  | { kind: 'pages'; loc: StreamLocation; pfns: number[]; types: number[]; dataPfns: number[]; data: Uint8Array; end: number }
+  | { kind: 'record'; loc: StreamLocation; rec: KnownLibxcRecord; end: number }
+  | { kind: 'skip' };
+
+function locOf(item: RecordItem): StreamLocation {
+  return { offset: item.offset, layer: item.layer, recordIndex: item.index, recordType: item.typeName };
+}
+
+/** Errors that mean "the input broke" rather than "applying failed". */
+class InputBroke extends Error {
+  constructor(readonly inner: unknown) {
+    super((inner as Error)?.message ?? String(inner));
+  }
+}
+
+export class Restorer implements RestoreContext {
+  private readonly tracker = new StaticDataTracker();
+  private ops: GuestOps | undefined;
+  private guestType: GuestType | undefined;
+  private streamVersion = 0;
+  private staticEnd: StaticDataEnd | undefined;
+  private readonly populated = new SparsePfnBytes();
+  private verifying: boolean;
+  private verifyScratch = new Uint8Array(0);
+  private buffering = false;
+  private buffered: Prepared[] = [];
+  private libxcEnded = false;
+  private libxlStarted = false;
+  private libxlEnded = false;
+  private pendingConfig: string | undefined;
+  private pendingEmulator: Parameters<DomainSink['setEmulatorData']>[0][] = [];
+  private begun = false;
+  readonly result: RestoreResult = {
+    guestType: 'hvm',
+    streamVersion: 0,
+    xenMajor: 0,
+    xenMinor: 0,
+    layers: [],
+    records: 0,
+    libxlRecords: 0,
+    pageRecords: 0,
+    pagesWritten: 0,
+    pfnsPopulated: 0,
+    ignored: [],
+    warnings: [],
+    checkpoints: 0,
+    bytes: 0,
+  };
+
+  constructor(
+    readonly sink: DomainSink,
+    private readonly opts: RestoreOptions = {},
+  ) {
+    this.verifying = opts.verifyMode ?? false;
+    if (this.verifying) this.result.verify = { pagesChecked: 0, mismatches: [] };
+  }
+
+  get staticDataEnded(): boolean {
+    return this.staticEnd !== undefined;
+  }
+
+  warn(message: string, location: StreamLocation): void {
+    this.result.warnings.push({ message, location });
+    this.opts.onEvent?.({ kind: 'warning', message, location });
+  }
+
+  /** Whether a failure now can fall back to the last complete checkpoint. */
+  get canFailover(): boolean {
+    return (this.opts.checkpointed ?? false) && this.buffering && !this.libxcEnded;
+  }
+
+  async push(item: StreamItem): Promise<void> {
+    if ('end' in item) this.result.bytes = item.end;
+    switch (item.kind) {
+      case 'xl-header': {
+        this.result.layers.push('xl');
+        const unknown = item.header.mandatoryFlags & ~XL_MANDATORY_KNOWN;
+        if (unknown !== 0) {
+          throw new StreamFormatError(`xl header sets unknown mandatory flags 0x${unknown.toString(16)}: refusing to guess`, {
+            offset: item.offset,
+            layer: 'xl',
+          });
+        }
+        if (item.header.config) {
+          this.pendingConfig = xlConfigText(item.header.config);
+          this.result.config = this.pendingConfig;
+        }
+        return;
+      }
+      case 'libxl-header':
+        this.result.layers.push('libxl');
+        this.libxlStarted = true;
+        return;
+      case 'libxc-header':
+        return this.libxcHeader(item);
+      case 'trailing':
+        throw new StreamFormatError(`${item.length} octet(s) of trailing data after the stream's END`, { offset: item.offset });
+      case 'record':
+        if (item.layer === 'libxl') return this.libxlRecord(item);
+        return this.libxcRecord(item);
+    }
+  }
+
+  private async libxcHeader(item: Extract<StreamItem, { kind: 'libxc-header' }>): Promise<void> {
+    const loc: StreamLocation = { offset: item.offset, layer: 'libxc', recordType: 'image header' };
+    if (this.result.layers.includes('libxc')) throw new StreamFormatError('a second libxc stream in one input', loc);
+    this.result.layers.push('libxc');
+    const v = item.image.version;
+    if (v !== 2 && v !== 3) throw new StreamFormatError(`libxc stream version ${v}, expected 2 or 3`, loc);
+    const min = this.opts.minVersion;
+    if (min !== undefined && v < min) {
+      throw new RefusedError(`refusing a libxc v${v} stream: this receiver accepts v${min} or later (--min-version ${min})`, [
+        `the sender (Xen ${item.domain.xenMajor}.${item.domain.xenMinor}) wrote a v${v} stream`,
+        v < 3
+          ? 'v2 streams carry no STATIC_DATA_END and no CPU policy; upgrade the sender, or convert the stream with `xenmig convert --to 3`'
+          : `upgrade the sender to write v${min} streams`,
+      ]);
+    }
+    const dloc = { ...loc, recordType: 'domain header' };
+    const guest = guestTypeOf(item.domain.type);
+    if (guest === undefined) throw new StreamFormatError(`domain type ${item.domain.type}, expected 1 (x86 PV) or 2 (x86 HVM)`, dloc);
+    if (item.domain.pageShift !== 12) throw new StreamFormatError(`page_shift ${item.domain.pageShift}, expected 12`, dloc);
+    this.guestType = guest;
+    this.streamVersion = v;
+    this.ops = RESTORE_OPS[guest]();
+    Object.assign(this.result, { guestType: guest, streamVersion: v, xenMajor: item.domain.xenMajor, xenMinor: item.domain.xenMinor });
+    this.tracker.push(item);
+    await this.sink.begin({ guestType: guest, pageShift: 12, xenMajor: item.domain.xenMajor, xenMinor: item.domain.xenMinor, streamVersion: v });
+    this.begun = true;
+    if (this.pendingConfig !== undefined) await this.sink.setConfig(this.pendingConfig);
+    for (const e of this.pendingEmulator) await this.sink.setEmulatorData(e);
+    this.pendingEmulator = [];
+  }
+
+  private async libxlRecord(item: RecordItem): Promise<void> {
+    this.result.libxlRecords++;
+    const loc = locOf(item);
+    let rec;
+    try {
+      rec = decodeLibxlRecord(item.type, item.body, item.littleEndian);
+    } catch (err) {
+      throw new StreamFormatError((err as StreamFormatError).detail ?? String(err), loc);
+    }
+    switch (rec.type) {
+      case LIBXL_REC_TYPE.END:
+        if (!this.libxcEnded) throw new StreamFormatError('libxl END before the libxc stream completed', loc);
+        this.libxlEnded = true;
+        return;
+      case LIBXL_REC_TYPE.LIBXC_CONTEXT:
+        return;
+      case LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA:
+      case LIBXL_REC_TYPE.EMULATOR_CONTEXT: {
+        const r = rec as Extract<typeof rec, { emulatorId: number }>;
+        const kind = r.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA ? 'xenstore' : 'context';
+        if (kind === 'xenstore') {
+          const parsed = parseXenstoreData(r.data);
+          if ('error' in parsed) throw new StreamFormatError(parsed.error, loc);
+        }
+        const data = { kind, emulatorId: r.emulatorId, index: r.index, data: r.data.slice() } as const;
+        if (this.begun) await this.sink.setEmulatorData(data);
+        else this.pendingEmulator.push(data);
+        return;
+      }
+      case LIBXL_REC_TYPE.CHECKPOINT_END:
+      case LIBXL_REC_TYPE.CHECKPOINT_STATE:
+        if (!this.opts.checkpointed) throw new StreamFormatError(`${item.typeName} in a stream not restored as checkpointed`, loc);
+        return;
+      default:
+        return this.unknown(item, loc);
+    }
+  }
+
+  private unknown(item: RecordItem, loc: StreamLocation): void {
+    if (isOptionalRecordType(item.type)) {
+      const ignored = { type: item.type, typeName: item.typeName, location: loc };
+      this.result.ignored.push(ignored);
+      this.opts.onEvent?.({ kind: 'ignored', ...ignored });
+      return;
+    }
+    throw new StreamFormatError(`unknown mandatory record type 0x${(item.type >>> 0).toString(16)}: cannot restore past it`, loc);
+  }
+
+  private async libxcRecord(item: RecordItem): Promise<void> {
+    const loc = locOf(item);
+    if (!this.ops) throw new StreamFormatError('record before the libxc headers', loc);
+    if (this.libxcEnded) throw new StreamFormatError('libxc record after END', loc);
+    this.result.records++;
+
+    if (item.type === REC_TYPE.STATIC_DATA_END && this.staticEnd) throw new StreamFormatError('a second STATIC_DATA_END', loc);
+    const end = this.tracker.push(item);
+    if (end?.inferred) await this.staticDataEnd(end, loc);
+    if (!this.staticEnd) {
+      if (this.streamVersion >= 3 && DYNAMIC_RECORDS.has(item.type)) {
+        throw new StreamFormatError(`${item.typeName} before STATIC_DATA_END: a v3 stream sends its static data first`, loc);
+      }
+    }
+    if (this.streamVersion < 3 && V3_ONLY_RECORDS.has(item.type)) {
+      this.warn(`${item.typeName} in a v2 stream (only v3 streams carry it)`, loc);
+    }
+
+    if (this.buffering && item.type !== REC_TYPE.END && item.type !== REC_TYPE.CHECKPOINT) {
+      let prepared: Prepared;
+      try {
+        prepared = this.prepare(item, loc, true);
+      } catch (err) {
+        throw new InputBroke(err);
+      }
+      if (prepared.kind !== 'skip') this.buffered.push(prepared);
+      return;
+    }
+
+    switch (item.type) {
+      case REC_TYPE.END:
+        await this.ops.streamComplete(this, loc);
+        this.libxcEnded = true;
+        if (this.buffered.length > 0) {
+          this.warn(`${this.buffered.length} record(s) after the last CHECKPOINT were not applied (no CHECKPOINT closed them)`, loc);
+          this.buffered = [];
+        }
+        return;
+      case REC_TYPE.STATIC_DATA_END:
+        if (end) await this.staticDataEnd(end, loc);
+        return;
+      case REC_TYPE.CHECKPOINT:
+        return this.checkpoint(item, loc);
+      default:
+        await this.apply(this.prepare(item, loc, false));
+    }
+  }
+
+  private async staticDataEnd(end: StaticDataEnd, loc: StreamLocation): Promise<void> {
+    this.staticEnd = end;
+    await this.ops!.staticDataComplete(this, end.data, loc);
+    const info = { offset: end.offset, recordIndex: end.recordIndex, inferred: end.inferred, missing: end.data.missing };
+    if (end.inferredAt !== undefined) Object.assign(info, { inferredAt: end.inferredAt });
+    this.result.staticDataEnd = info;
+    this.opts.onEvent?.({ kind: 'static-data-end', ...info });
+    const answer = await this.opts.staticDataDone?.(end.data.missing, end.data);
+    if (answer && typeof answer === 'object' && 'refuse' in answer) {
+      throw new RefusedError(`restore refused at STATIC_DATA_END${end.inferred ? ' (inferred)' : ''}: ${answer.refuse}`, [answer.refuse]);
+    }
+  }
+
+  private async checkpoint(item: RecordItem, loc: StreamLocation): Promise<void> {
+    if (!this.opts.checkpointed) throw new StreamFormatError('CHECKPOINT in a stream not restored as checkpointed (--checkpointed)', loc);
+    const batch = this.buffered;
+    this.buffered = [];
+    for (const p of batch) await this.apply(p);
+    this.buffering = true;
+    this.result.checkpoints++;
+    this.opts.onEvent?.({ kind: 'checkpoint', index: this.result.checkpoints, offset: item.offset, appliedRecords: batch.length });
+  }
+
+  /** Decode and check a record without applying it; `keep` copies what it needs from the reader's buffer. */
+  private prepare(item: RecordItem, loc: StreamLocation, keep: boolean): Prepared {
+    if (item.type === REC_TYPE.PAGE_DATA) return this.preparePages(item, loc, keep);
+    let rec;
+    try {
+      rec = decodeRecord(item.type, item.body, item.littleEndian);
+    } catch (err) {
+      throw new StreamFormatError((err as StreamFormatError).detail ?? String(err), loc);
+    }
+    if (!isKnownRecord(rec)) {
+      this.unknown(item, loc);
+      return { kind: 'skip' };
+    }
+    if (rec.type === REC_TYPE.STATIC_DATA_END) {
+      throw new StreamFormatError('STATIC_DATA_END after the first CHECKPOINT', loc);
+    }
+    if (keep) rec = decodeRecord(item.type, item.body.slice(), item.littleEndian) as KnownLibxcRecord;
+    return { kind: 'record', loc, rec, end: item.end };
+  }
+
+  private preparePages(item: RecordItem, loc: StreamLocation, keep: boolean): Prepared {
+    const body = item.body;
+    const le = item.littleEndian;
+    if (!item.bodyComplete) throw new StreamFormatError('PAGE_DATA contents were not read: restore needs them', loc);
+    if (body.length < 8) throw new StreamFormatError(`PAGE_DATA body of ${body.length} octets, expected at least 8`, loc);
+    const view = new DataView(body.buffer, body.byteOffset, body.length);
+    const count = view.getUint32(0, le);
+    if (count === 0) throw new StreamFormatError('PAGE_DATA with count 0', loc);
+    if (8 + 8 * count > body.length) {
+      throw new StreamFormatError(`PAGE_DATA count ${count} needs ${8 + 8 * count} octets of pfns, body has ${body.length}`, loc);
+    }
+    const pfns = new Array<number>(count);
+    const types = new Array<number>(count);
+    const dataPfns: number[] = [];
+    let reservedBits = false;
+    for (let i = 0; i < count; i++) {
+      const a = view.getUint32(8 + 8 * i, le);
+      const b = view.getUint32(12 + 8 * i, le);
+      const hi = le ? b : a;
+      const lo = le ? a : b;
+      const type = hi >>> 28;
+      const pfn = (hi & 0xfffff) * 2 ** 32 + lo;
+      if ((hi & 0x0ff00000) !== 0) reservedBits = true;
+      if (isReservedPageType(type)) {
+        throw new StreamFormatError(`pfn 0x${pfn.toString(16)} (entry ${i}) has reserved page type ${type}`, loc);
+      }
+      const problem = type === PAGE_TYPE.XTAB ? undefined : this.ops!.pfnProblem(pfn);
+      if (problem) throw new StreamFormatError(`entry ${i}: ${problem}`, loc);
+      pfns[i] = pfn;
+      types[i] = type;
+      if (pageTypeHasData(type)) dataPfns.push(pfn);
+    }
+    const want = 8 + 8 * count + PAGE_SIZE * dataPfns.length;
+    if (body.length !== want) {
+      throw new StreamFormatError(
+        `PAGE_DATA: ${count} pfn(s), ${dataPfns.length} with data need ${want} octets of body, found ${body.length}`,
+        loc,
+      );
+    }
+    if (reservedBits) this.warn('PAGE_DATA pfn entries with non-zero reserved bits 59-52 (ignored)', loc);
+    const pages = body.subarray(8 + 8 * count);
+    return { kind: 'pages', loc, pfns, types, dataPfns, data: keep ? pages.slice() : pages, end: item.end };
+  }
+
+  private async apply(p: Prepared): Promise<void> {
+    if (p.kind === 'skip') return;
+    if (p.kind === 'pages') {
+      await this.applyPages(p);
+      this.opts.onProgress?.({ offset: p.end, pages: this.result.pagesWritten });
+      return;
+    }
+    const rec = p.rec;
+    if (rec.type === REC_TYPE.VERIFY) {
+      this.verifying = true;
+      this.result.verify ??= { pagesChecked: 0, mismatches: [] };
+      return;
+    }
+    if (rec.type === REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST) {
+      throw new StreamFormatError('CHECKPOINT_DIRTY_PFN_LIST belongs on the back channel (secondary to primary), not in this stream', p.loc);
+    }
+    if (rec.type === REC_TYPE.TOOLSTACK) {
+      throw new StreamFormatError('TOOLSTACK records are no longer supported: the sender is too old to restore from', p.loc);
+    }
+    if (!(await this.ops!.processRecord(this, rec, p.loc))) {
+      throw new StreamFormatError(`${p.loc.recordType} cannot be restored into an ${this.guestType === 'hvm' ? 'HVM' : 'x86 PV'} domain`, p.loc);
+    }
+  }
+
+  private async applyPages(p: Extract<Prepared, { kind: 'pages' }>): Promise<void> {
+    this.result.pageRecords++;
+    if (this.verifying) return this.verifyPages(p);
+    const fresh: number[] = [];
+    for (let i = 0; i < p.pfns.length; i++) {
+      const t = p.types[i]!;
+      const pfn = p.pfns[i]!;
+      if (t !== PAGE_TYPE.XTAB && t !== PAGE_TYPE.BROKEN && this.populated.get(pfn) === 0) {
+        this.populated.set(pfn, 1);
+        fresh.push(pfn);
+      }
+    }
+    if (fresh.length > 0) {
+      await this.sink.populate(fresh);
+      this.result.pfnsPopulated += fresh.length;
+    }
+    await this.sink.setPageTypes(p.pfns, p.types);
+    if (p.dataPfns.length > 0) {
+      await this.sink.writePages(p.dataPfns, p.data);
+      this.result.pagesWritten += p.dataPfns.length;
+    }
+  }
+
+  private async verifyPages(p: Extract<Prepared, { kind: 'pages' }>): Promise<void> {
+    const n = p.dataPfns.length;
+    if (n === 0) return;
+    if (this.verifyScratch.length < n * PAGE_SIZE) this.verifyScratch = new Uint8Array(n * PAGE_SIZE);
+    const have = this.verifyScratch.subarray(0, n * PAGE_SIZE);
+    const present = await this.sink.readPages(p.dataPfns, have);
+    const v = this.result.verify!;
+    for (let i = 0; i < n; i++) {
+      v.pagesChecked++;
+      const a = have.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+      const b = p.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+      if (!present[i] || !Buffer.from(a.buffer, a.byteOffset, PAGE_SIZE).equals(b)) {
+        v.mismatches.push(p.dataPfns[i]!);
+        this.opts.onEvent?.({ kind: 'verify-mismatch', pfn: p.dataPfns[i]!, location: p.loc });
+      }
+    }
+  }
+
+  /** The input ended (no more items): it must have ended where a stream ends. */
+  async finish(): Promise<void> {
+    if (!this.ops) throw new TruncatedStreamError('the input ended before a libxc stream began', { offset: this.result.bytes });
+    if (!this.libxcEnded) throw new TruncatedStreamError('the input ended before the libxc END record', { offset: this.result.bytes });
+    if (this.libxlStarted && !this.libxlEnded) {
+      throw new TruncatedStreamError('the input ended before the libxl END record', { offset: this.result.bytes });
+    }
+    if (!this.staticEnd) {
+      throw new StreamFormatError(
+        this.streamVersion >= 3
+          ? 'v3 stream ended without STATIC_DATA_END'
+          : `v2 stream ended without ${this.guestType === 'pv' ? 'X86_PV_P2M_FRAMES' : 'PAGE_DATA'}: it carries no memory`,
+        { offset: this.result.bytes, layer: 'libxc' },
+      );
+    }
+  }
+
+  /** The input broke after a complete checkpoint: drop the partial batch and complete from there. */
+  async failover(reason: string): Promise<void> {
+    const discarded = this.buffered.length;
+    this.buffered = [];
+    await this.ops!.streamComplete(this, { layer: 'libxc' });
+    this.libxcEnded = true;
+    this.result.failover = { reason, discardedRecords: discarded };
+    this.opts.onEvent?.({ kind: 'failover', reason, checkpoints: this.result.checkpoints });
+  }
+}
+
+export { InputBroke };

@@ -1,0 +1,85 @@
+/** What the restore engine takes and gives back. */
+import type { GuestType } from '../format/constants.js';
+import type { StreamLocation } from '../format/errors.js';
+import type { StaticData } from '../stream/static-data.js';
+
+/** What a `staticDataDone` callback may answer: nothing (go on) or a refusal with its reason. */
+export type StaticDataAnswer = void | { refuse: string };
+
+export interface RestoreOptions {
+  /** Refuse libxc streams older than this version before anything is applied. */
+  minVersion?: number;
+  /** The stream is checkpointed (Remus/COLO): CHECKPOINT records are allowed and batches are buffered. */
+  checkpointed?: boolean;
+  /** Start in VERIFY mode: compare every page with the sink instead of writing it. */
+  verifyMode?: boolean;
+  /**
+   * Called once at STATIC_DATA_END (sent or inferred), before any memory is touched, with
+   * the missing mask (bit 0 no CPUID policy, bit 1 no MSR policy) and the static data.
+   */
+  staticDataDone?: (missing: number, data: StaticData) => StaticDataAnswer | Promise<StaticDataAnswer>;
+  onProgress?: (p: RestoreProgress) => void;
+  onEvent?: (e: RestoreEvent) => void;
+}
+
+export interface RestoreProgress {
+  /** Offset in the outermost stream just past the last record applied. */
+  offset: number;
+  pages: number;
+}
+
+export interface IgnoredRecord {
+  type: number;
+  typeName: string;
+  location: StreamLocation;
+}
+
+export interface RestoreWarning {
+  message: string;
+  location: StreamLocation;
+}
+
+export interface StaticDataEndInfo {
+  offset: number;
+  recordIndex: number;
+  inferred: boolean;
+  inferredAt?: string;
+  missing: number;
+}
+
+export type RestoreEvent =
+  | ({ kind: 'static-data-end' } & StaticDataEndInfo)
+  | ({ kind: 'ignored' } & IgnoredRecord)
+  | ({ kind: 'warning' } & RestoreWarning)
+  | { kind: 'checkpoint'; index: number; offset: number; appliedRecords: number }
+  | { kind: 'verify-mismatch'; pfn: number; location: StreamLocation }
+  | { kind: 'failover'; reason: string; checkpoints: number };
+
+export interface RestoreResult {
+  guestType: GuestType;
+  streamVersion: number;
+  xenMajor: number;
+  xenMinor: number;
+  /** Layers met, outermost first: "xl", "libxl", "libxc". */
+  layers: string[];
+  /** libxc records read (END included), and libxl records. */
+  records: number;
+  libxlRecords: number;
+  pageRecords: number;
+  /** Pages whose contents were written. */
+  pagesWritten: number;
+  /** Distinct pfns allocated. */
+  pfnsPopulated: number;
+  staticDataEnd?: StaticDataEndInfo;
+  ignored: IgnoredRecord[];
+  warnings: RestoreWarning[];
+  /** Present when VERIFY mode was entered: pages compared and every pfn that differed. */
+  verify?: { pagesChecked: number; mismatches: number[] };
+  /** Complete checkpoints (CHECKPOINT records) seen. */
+  checkpoints: number;
+  /** The stream broke after a complete checkpoint: the domain is that checkpoint. */
+  failover?: { reason: string; discardedRecords: number };
+  /** Offset just past the last item read. */
+  bytes: number;
+  config?: string;
+}
