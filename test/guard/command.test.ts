@@ -81,6 +81,9 @@ test('one word with spaces is a shell line; words without a receiver run as give
   assert.equal(shell.receiver!.debug, true);
   assert.deepEqual(planRealCommand(['cat']).argv, ['cat']);
   assert.deepEqual(planRealCommand(['xenmig', 'receive', '--stdio']).receiver!.program, 'xenmig');
+  const script = planRealCommand(['node', '/opt/xenmig/bin/xenmig', 'receive', '--stdio']);
+  assert.deepEqual(script.argv, ['node', '/opt/xenmig/bin/xenmig', 'receive', '--stdio']);
+  assert.equal(script.sshPrefixed, false);
   assert.throws(() => planRealCommand([]), /no command after "--"/);
 });
 

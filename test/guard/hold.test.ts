@@ -68,7 +68,7 @@ test('whatever the chunking, a compatible stream is forwarded whole and judged o
     fc.asyncProperty(chunkSizes, async (sizes) => {
       const run = await runGuard(stream, sizes, GO);
       assert.equal(run.result.exitCode, 0);
-      assert.equal(run.result.streamEnd, stream.length);
+      assert.equal(run.result.streamLength, stream.length);
       assert.deepEqual(run.forwarded, stream);
       assert.equal(run.boundaries.length, 1);
       assert.equal(run.boundaries[0]!.inferred, false);
@@ -127,7 +127,7 @@ test('octets after the stream (the permission to go) are relayed and recognised;
   const all = new Uint8Array([...stream, ...permission]);
   const run = await runGuard(all, [stream.length - 3, 100], GO);
   assert.equal(run.result.exitCode, 0);
-  assert.equal(run.result.streamEnd, stream.length);
+  assert.equal(run.result.streamLength, stream.length);
   assert.deepEqual(run.forwarded, all);
   assert.ok(run.log.some((l) => l.startsWith('sender: permission to go')), run.log.join('\n'));
 });

@@ -14,10 +14,11 @@
  *  1. One word holding whitespace is a shell command line: it runs under `sh -c`.
  *  2. Otherwise find the receiver: the first word named `xl` (any directory) whose
  *     next non-option word is `migrate-receive`, or named `xenmig` followed by
- *     `receive`. If exactly one word comes before it, that word is the destination
- *     host and the guard runs `ssh <host> <receiver...>` (xl's own default transport).
- *     Two or more words before it are the transport command itself (`ssh -p 2222 host
- *     xl ...`), run as given; none means a local receiver, run as given.
+ *     `receive`. If exactly one word comes before `xl`, that word is the destination
+ *     host and the guard runs `ssh <host> xl ...` (xl's own default transport). Two or
+ *     more words before it are the transport command itself (`ssh -p 2222 host xl
+ *     ...`), run as given; none means a local receiver, run as given. A `xenmig`
+ *     receiver is never prefixed (`node xenmig receive` is a program and its script).
  *  3. Words without a recognisable receiver (`cat`, a test script) run as given.
  */
 import { UsageError } from '../../format/errors.js';
@@ -133,7 +134,8 @@ export function planRealCommand(given: readonly string[]): RealCommand {
   if (at < 0) return { argv: [...given], given: [...given], sshPrefixed: false, host: undefined, receiver: undefined };
   const receiver = parseReceiver(given.slice(at));
   const host = at >= 1 ? given[at - 1] : undefined;
-  const sshPrefixed = at === 1;
+  // Only xl puts a host where the program goes; `node xenmig receive` is a program and its script.
+  const sshPrefixed = at === 1 && receiver.program === 'xl';
   return { argv: sshPrefixed ? ['ssh', ...given] : [...given], given: [...given], sshPrefixed, host, receiver };
 }
 

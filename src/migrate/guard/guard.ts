@@ -39,6 +39,7 @@ import type { Diagnostic, StreamVerifier } from '../../verify/types.js';
 import { describeRealCommand, type RealCommand } from './command.js';
 import { HandshakeWatcher, type HandshakeEvent } from './handshake.js';
 import { PassCounter, describePass } from './passes.js';
+import { PREFLIGHT_REQUEST } from '../handshake.js';
 import type { Verdict } from './preflight.js';
 
 export const GUARD_STOPPED = 1;
@@ -79,10 +80,10 @@ export interface GuardStop {
 export interface GuardResult {
   exitCode: number;
   stop: GuardStop | undefined;
-  /** Octets relayed each way and the sender's stream length when it ended. */
+  /** Octets relayed each way, and the length of the sender's stream when it reached its END. */
   senderBytes: number;
   receiverBytes: number;
-  streamEnd: number | undefined;
+  streamLength: number | undefined;
   status: number | undefined;
 }
 
@@ -100,6 +101,13 @@ export class Guard {
   private received = 0;
   private forwarded = 0;
   private receiverBytes = 0;
+  /**
+   * Where the stream (the xl header) starts in the sender's bytes: after a xenmig
+   * preflight request, which is relayed as it is (its receiver judges it). Undefined
+   * until the first octets tell. Item offsets are stream offsets, as in the tee copy;
+   * the fields below are offsets in the sender's bytes.
+   */
+  private base: number | undefined;
   /** End of the last item judged and accepted. */
   private judgedEnd = 0;
   private outer: Outer | undefined;
@@ -110,6 +118,7 @@ export class Guard {
   private records = 0;
 
   private parserDone = false;
+  private inputEnded = false;
   private streamEnd: number | undefined;
   private idleWaiter: (() => void) | undefined;
   private stopInfo: GuardStop | undefined;
@@ -126,6 +135,7 @@ export class Guard {
     this.reader = new ByteReader(this.source);
     const onHandshake = (side: string) => (e: HandshakeEvent) => {
       if (e.kind === 'message') opts.log(`${side}: ${e.name}`);
+      else if (e.kind === 'status' && e.name === 'preflight verdict') opts.log(`${side}: xenmig preflight verdict: ${e.status === 0 ? 'accept' : 'refuse'}`);
       else if (e.kind === 'status') opts.log(`${side}: status byte ${e.status}${e.status === 0 ? ' (domain running at the destination)' : ' (startup failed at the destination)'}`);
       else opts.log(`${side}: ${e.name} at offset ${e.offset}; relaying without recognising them`);
     };
@@ -184,7 +194,8 @@ export class Guard {
         ? `exit ${exitCode}: the command could not run`
         : `exit ${exitCode}: the command ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${this.stopInfo ? ' after the guard stopped the migration' : ''}`,
     );
-    return { exitCode, stop: this.stopInfo, senderBytes: this.received, receiverBytes: this.receiverBytes, streamEnd: this.streamEnd, status };
+    const streamLength = this.streamEnd === undefined ? undefined : this.streamEnd - this.base!;
+    return { exitCode, stop: this.stopInfo, senderBytes: this.received, receiverBytes: this.receiverBytes, streamLength, status };
   }
 
   // ---- the sender's direction --------------------------------------------------------
@@ -198,12 +209,16 @@ export class Guard {
       const batchStart = this.received;
       for (const c of batch) this.pending.push(c);
       this.received += batches.lastLength;
+      if (this.base === undefined && !this.findStreamStart(false)) continue;
+      const base = this.base!;
       if (this.parserDone) {
         for (const c of batch) this.afterStream(c);
         this.forwardUpTo(this.received);
+      } else if (this.received <= base) {
+        this.forwardUpTo(this.received);
       } else {
         const idle = this.waitIdle();
-        for (const c of batch) void this.source.push(c);
+        for (const piece of streamPart(batch, batchStart, base)) void this.source.push(piece.bytes);
         await idle;
         if (this.stopInfo) {
           await this.teeWrite(batch, batchStart);
@@ -223,7 +238,9 @@ export class Guard {
       if (childIn.writableNeedDrain) await drained(childIn);
     }
     batches.close();
+    this.inputEnded = true;
     if (this.stopInfo || this.childGone) return;
+    if (this.base === undefined) this.findStreamStart(true);
     // The sender finished: let the parser see the end, then pass on what is held.
     const idle = this.waitIdle();
     this.source.end();
@@ -231,6 +248,30 @@ export class Guard {
     if (this.stopInfo) return;
     this.forwardUpTo(this.received);
     childIn.end();
+  }
+
+  /**
+   * Sets `base` once the first octets tell whether a xenmig preflight request comes
+   * first; false while they cannot tell yet (and the input goes on).
+   */
+  private findStreamStart(atEnd: boolean): boolean {
+    const have = Math.min(this.received, PREFLIGHT_REQUEST.length + 4);
+    const head = this.bytesRange(0, have);
+    for (let i = 0; i < Math.min(have, PREFLIGHT_REQUEST.length); i++) {
+      if (head[i] !== PREFLIGHT_REQUEST[i]) {
+        this.base = 0;
+        return true;
+      }
+    }
+    if (have < PREFLIGHT_REQUEST.length + 4) {
+      if (atEnd) this.base = 0;
+      return atEnd;
+    }
+    const n = new DataView(head.buffer, head.byteOffset + PREFLIGHT_REQUEST.length, 4).getUint32(0, false);
+    this.base = this.judgedEnd = PREFLIGHT_REQUEST.length + 4 + n;
+    this.opts.log(`sender: xenmig preflight request, ${n} octet(s) of static data (relayed as is: the xenmig receiver judges it)`);
+    this.receiverWatcher.expectPreflightVerdict();
+    return true;
   }
 
   /** How far the sender's bytes may go now (the parser is idle and not done). */
@@ -293,13 +334,12 @@ export class Guard {
   private async teeWrite(batch: Buffer[], start: number): Promise<void> {
     const tee = this.opts.tee;
     if (!tee || this.teeFailed) return;
-    // The copy holds the stream only, not the handshake after it.
-    let room = this.streamEnd === undefined ? Infinity : Math.max(0, this.streamEnd - start);
+    // The copy holds the stream only: not a preflight request before it, nor the handshake after it.
+    const end = this.streamEnd ?? Infinity;
     const parts: Buffer[] = [];
-    for (const c of batch) {
-      if (room <= 0) break;
-      parts.push(c.length <= room ? c : c.subarray(0, room));
-      room -= c.length;
+    for (const { bytes, at } of streamPart(batch, start, this.base ?? 0)) {
+      if (at >= end) break;
+      parts.push(at + bytes.length <= end ? bytes : bytes.subarray(0, end - at));
     }
     if (parts.length === 0) return;
     // One write in flight: the next batch waits for the previous one, not for its own.
@@ -364,14 +404,14 @@ export class Guard {
           this.stop(stop);
           return;
         }
-        if (item.kind !== 'trailing') this.judgedEnd = item.end;
+        if (item.kind !== 'trailing') this.judgedEnd = this.base! + item.end;
       }
       this.streamEnd = this.judgedEnd;
-      this.opts.log(`sender: stream complete, ${this.streamEnd} octet(s); handshake follows`);
+      this.opts.log(`sender: stream complete, ${this.streamEnd - this.base!} octet(s); handshake follows`);
     } catch (err) {
       if (this.stopInfo || this.childGone) return;
-      if (err instanceof TruncatedStreamError) {
-        this.opts.log(`sender: input ended inside the stream: ${err.message}`);
+      if (err instanceof TruncatedStreamError || (this.inputEnded && this.received <= this.base!)) {
+        this.opts.log(`sender: input ended inside the stream: ${(err as Error).message}`);
       } else if (err instanceof StreamFormatError) {
         const stop: GuardStop = { location: err.location, what: 'the stream cannot be framed', reasons: [err.detail] };
         if (this.opts.warnOnly) this.opts.report(`xenmig guard: warning (--warn-only, relaying the rest unread): ${describeStop(stop)}`);
@@ -489,7 +529,7 @@ export class Guard {
       const kill = setTimeout(() => child.kill('SIGKILL'), grace * 2);
       term.unref();
       kill.unref();
-      this.opts.log(`held from offset ${this.judgedEnd}: the receiver got ${this.forwarded} of the ${this.received} octet(s) received`);
+      this.opts.log(`held from stream offset ${this.judgedEnd - this.base!}: the receiver got ${this.forwarded} of the ${this.received} octet(s) received`);
       child.once('close', () => {
         clearTimeout(term);
         clearTimeout(kill);
@@ -531,6 +571,20 @@ function drained(w: Writable): Promise<void> {
 
 function signalNumber(signal: NodeJS.Signals | null): number {
   return signal === null ? 0 : (constants.signals[signal] ?? 0);
+}
+
+/** The pieces of a batch (starting at `start` in the sender's bytes) from `from` on, with where each starts. */
+function streamPart(batch: Buffer[], start: number, from: number): { bytes: Buffer; at: number }[] {
+  const out: { bytes: Buffer; at: number }[] = [];
+  let at = start;
+  for (const c of batch) {
+    if (at + c.length > from) {
+      const skip = Math.max(0, from - at);
+      out.push({ bytes: skip === 0 ? c : c.subarray(skip), at: at + skip });
+    }
+    at += c.length;
+  }
+  return out;
 }
 
 /**

@@ -9,6 +9,9 @@
  *                       (NUL), handing the domain back to the sender.
  *   sender -> receiver: xl header and stream, then "domain is yours, you are cleared to
  *                       unpause" (NUL) once the receiver said it is ready.
+ *
+ * A xenmig sender may ask its preflight question first (src/migrate/handshake.ts); the
+ * receiver's verdict then precedes "ready".
  */
 import {
   XL_MIGRATE_PERMISSION,
@@ -16,6 +19,7 @@ import {
   XL_MIGRATE_RECEIVER_READY,
   XL_MIGRATE_REPORT,
 } from '../../format/constants.js';
+import { PREFLIGHT_VERDICT } from '../handshake.js';
 
 const enc = new TextEncoder();
 
@@ -32,6 +36,8 @@ interface Expect {
   name: string;
   /** undefined: one status byte. */
   bytes: Uint8Array | undefined;
+  /** After the bytes: xenmig's preflight verdict tail (verdict u8, length u32 big-endian, reasons). */
+  verdictTail?: boolean;
 }
 
 const msg = (name: string, text: string): Expect => ({ name, bytes: enc.encode(text) });
@@ -42,6 +48,7 @@ export const PERMISSION_TO_GO = msg('permission to go ("domain is yours, you are
 export const REPORT = msg('report ("my copy unpause results are as follows")', XL_MIGRATE_REPORT);
 const STATUS: Expect = { name: 'status byte', bytes: undefined };
 const PERMISSION_BACK = msg('permission back to the sender ("domain is yours, you are cleared to unpause")', XL_MIGRATE_PERMISSION);
+const PREFLIGHT_VERDICT_STEP: Expect = { name: 'xenmig preflight verdict', bytes: PREFLIGHT_VERDICT, verdictTail: true };
 
 /** Matches an expected sequence of messages across chunk boundaries. */
 export class HandshakeWatcher {
@@ -49,6 +56,9 @@ export class HandshakeWatcher {
   private matched = 0;
   private offset = 0;
   private lost = false;
+  /** Collecting a preflight verdict's tail: its 5 fixed octets, then `skip` octets of reasons. */
+  private tail: number[] | undefined;
+  private skip = 0;
   /** The receiver's status byte, once seen. */
   status: number | undefined;
 
@@ -69,10 +79,34 @@ export class HandshakeWatcher {
     return new HandshakeWatcher([PERMISSION_TO_GO], onEvent);
   }
 
+  /**
+   * The sender asked xenmig's preflight question (src/migrate/handshake.ts): the
+   * receiver's verdict comes next, before "ready".
+   */
+  expectPreflightVerdict(): void {
+    this.queue.unshift(PREFLIGHT_VERDICT_STEP);
+  }
+
   /** Bytes that arrived in this direction (the relay has forwarded or will forward them as they are). */
   feed(chunk: Uint8Array): void {
     let i = 0;
-    while (i < chunk.length && !this.lost && this.queue.length > 0) {
+    while (i < chunk.length && !this.lost && (this.queue.length > 0 || this.tail || this.skip > 0)) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      if (this.tail) {
+        this.tail.push(chunk[i++]!);
+        if (this.tail.length === 5) {
+          const [verdict, a, b, c, d] = this.tail as [number, number, number, number, number];
+          this.tail = undefined;
+          this.skip = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+          this.onEvent({ kind: 'status', name: 'preflight verdict', offset: this.offset + i - 5, status: verdict });
+        }
+        continue;
+      }
       const want = this.queue[0]!;
       if (want.bytes === undefined) {
         const status = chunk[i]!;
@@ -94,7 +128,8 @@ export class HandshakeWatcher {
       this.matched += n;
       i += n;
       if (this.matched === want.bytes.length) {
-        this.onEvent({ kind: 'message', name: want.name, offset: this.offset + i - this.matched });
+        if (!want.verdictTail) this.onEvent({ kind: 'message', name: want.name, offset: this.offset + i - this.matched });
+        else this.tail = [];
         this.matched = 0;
         this.queue.shift();
       }
