@@ -31,23 +31,15 @@ export function register(program: Command): void {
     .summary("check a real xl migrate in flight and stop it before memory moves")
     .description(
       [
-        'Runs <command...>, relays the migration through it byte for byte, and verifies the',
-        "sender's stream as it passes. Used as xl's transport:",
+        "Runs <command...>, relays the migration through it byte for byte, and verifies the sender's stream as it passes. Used as xl's transport:",
         '',
         '  xl migrate -s "xenmig guard --host-policy dest.txt --" vm desthost',
         '',
-        'xl then runs `xenmig guard ... -- desthost xl migrate-receive`; exactly one word',
-        'before the word `xl` (or `xenmig ... receive`) is the destination host, and the',
-        'guard runs `ssh <host> xl ...` like xl would. More words before it are the',
-        'transport itself (`-- ssh -p 2222 desthost xl migrate-receive`); a single word with',
-        'spaces runs under `sh -c`; anything else runs as given.',
+        'xl then runs `xenmig guard ... -- desthost xl migrate-receive`: exactly one word before the word `xl` is the destination host, and the guard runs `ssh <host> xl ...` like xl would. More words before it are the transport itself (`-- ssh -p 2222 desthost xl migrate-receive`); one word with spaces runs under `sh -c`; anything else runs as given.',
         '',
-        'At the end of the static data (STATIC_DATA_END, or where a v2 stream implies it) it',
-        "holds the stream and checks the guest's CPU policy against the destination's; the",
-        'first broken stream rule stops the migration at that record. Stopping closes both',
-        "directions: the receiving xl destroys its half-made domain, the sending xl resumes",
-        'the guest. Exit: the command\'s status; 1 when the guard stopped the migration; 2 when',
-        'the command could not run.',
+        "At the end of the static data (STATIC_DATA_END, or where a v2 stream implies it) the guard holds the stream and checks the guest's CPU policy against the destination's; the first broken stream rule stops the migration at that record. Stopping closes both directions: the receiving xl destroys its half-made domain, the sending xl resumes the guest.",
+        '',
+        "Exit status: the command's; 1 when the guard stopped the migration; 2 when the command could not run.",
       ].join('\n'),
     )
     .argument('<command...>', 'the real transport command, after "--"')

@@ -122,3 +122,26 @@ test('a command that cannot run exits 2 and the sender keeps its guest', async (
   assert.match(m.stderr, /cannot run \/nonexistent\/receiver/);
   assert.equal(existsSync(s.receiverStats), false);
 });
+
+test('--host-policy-command: its xen-cpuid text is the destination policy; a failing command stops at STATIC_DATA_END', async () => {
+  const s = scene();
+  const stream = await testStream();
+  const ok = await migrate(s, stream, xlRune(`xenmig guard --host-policy-command 'cat ${COMPATIBLE}' --`, 'desthost'));
+  assert.equal(ok.guardExit, 0, ok.stderr);
+  assert.equal(ok.sender.outcome, 'migrated');
+  const s2 = scene();
+  const bad = await migrate(s2, stream, xlRune(`xenmig guard --host-policy-command 'echo no route >&2; exit 255' --`, 'desthost'));
+  assert.equal(bad.guardExit, 1);
+  assert.equal(bad.sender.outcome, 'resumed');
+  assert.match(bad.stderr, /- cannot judge the guest's CPU policy: the host policy command "echo no route >&2; exit 255" exited with status 255: no route/);
+  await assertHeldAt(bad.received, stream, 'libxc:STATIC_DATA_END');
+});
+
+test('usage mistakes exit 2 before anything runs', async () => {
+  const s = scene();
+  const m = await migrate(s, await testStream(), xlRune(`xenmig guard --host-policy ${COMPATIBLE} --host-policy-command true --`, 'desthost'));
+  assert.equal(m.guardExit, 2);
+  assert.equal(m.sender.outcome, 'no-banner');
+  assert.match(m.stderr, /xenmig: guard: give --host-policy or --host-policy-command, not both/);
+  assert.equal(existsSync(join(s.dir, 'ssh-args')), false);
+});
