@@ -631,12 +631,12 @@ class Batches {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
     // While bytes keep coming, gather up to `gather` of them: one parse and one write per
-    // burst instead of per 64 KiB pipe read. A turn of the event loop without new bytes
-    // means the sender paused (the handshake waits for an answer): go at once.
-    while (this.queued < this.gather && !this.ended && !quit()) {
+    // burst instead of per 64 KiB pipe read. A few turns of the event loop without new
+    // bytes (microseconds) mean the sender paused (the handshake waits for an answer): go.
+    for (let quiet = 0; quiet < 3 && this.queued < this.gather && !this.ended && !quit(); ) {
       const before = this.queued;
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.queued === before) break;
+      quiet = this.queued === before ? quiet + 1 : 0;
     }
     if (this.queue.length === 0 || quit()) return null;
     const batch = this.queue;
