@@ -62,8 +62,8 @@ test('an incompatible host stops it before the first PAGE_DATA reaches the recei
   assert.equal(m.receiver!.items.at(-1), 'libxc:X86_MSR_POLICY', 'STATIC_DATA_END itself was held');
   await assertHeldAt(m.received, stream, 'libxc:STATIC_DATA_END');
   assert.match(m.stderr, /stopped the migration: the destination cannot run this guest \(.*STATIC_DATA_END\)/);
-  assert.match(m.stderr, /xenmig guard: {3}- vendor differs: the guest's is Intel, the host's is AMD\n/);
-  assert.match(m.stderr, /xenmig guard: {3}- feature AVX512F \(word 5 bit 16, CPUID 0x00000007:0\.ebx\): the guest sees it, the host cannot offer it\n/);
+  assert.match(m.stderr, /xenmig guard: {3}- CPU policy \(host "HVM Max"\): vendor differs: the guest's is Intel, the host's is AMD\n/);
+  assert.match(m.stderr, /xenmig guard: {3}- CPU policy \(host "HVM Max"\): feature AVX512F \(word 5 bit 16, CPUID 0x00000007:0\.ebx\): the guest sees it, the host cannot offer it\n/);
   assert.match(m.stderr, new RegExp(`note: ${tee.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} kept although the guard stopped`));
   // The copy holds what the sender managed to send, from its start.
   const kept = new Uint8Array(readFileSync(tee));

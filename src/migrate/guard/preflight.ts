@@ -5,11 +5,10 @@
  * started with the guard so its round trip overlaps the start of the migration.
  */
 import { spawn } from 'node:child_process';
-import { type GuestType } from '../../format/constants.js';
-import { checkCompatibility } from '../../policy/compat.js';
-import { parsePolicyText, readPolicyFile, selectPolicy } from '../../policy/load.js';
+import { parsePolicyText, readPolicyFile } from '../../policy/load.js';
 import type { NamedPolicy } from '../../policy/xen-cpuid.js';
 import type { StaticDataEnd } from '../../stream/static-data.js';
+import { judgeStaticData as receiverJudgement } from '../preflight.js';
 
 export interface Verdict {
   go: boolean;
@@ -60,12 +59,12 @@ export function hostPolicyFromCommand(command: string): HostPolicySource {
   return { what: `"${command}"`, policies: () => result };
 }
 
-const TYPE_NAME: Record<GuestType, string> = { hvm: 'HVM', pv: 'PV' };
-
 /**
- * Go or stop at the end of the static data. A stream without a CPUID policy (a v2
- * sender, or a v3 one that sent none) gives nothing to compare: libxl on the
- * destination derives a policy from first principles, so it goes with a note.
+ * Go or stop at the end of the static data, with the receiver's own check
+ * (src/migrate/preflight.ts). A stream without a CPUID policy (a v2 sender, or a v3 one
+ * that sent none) gives nothing to compare: libxl on the destination derives a policy
+ * from first principles, so it goes with a note. The stream version was judged at the
+ * libxc header already (--min-version).
  */
 export async function judgeStaticData(
   end: StaticDataEnd,
@@ -82,19 +81,17 @@ export async function judgeStaticData(
     );
     return { go: true, reasons: [], notes };
   }
-  let hostPolicy: NamedPolicy;
+  let reasons: string[];
   try {
-    const selectOpts = { ...(policyName !== undefined ? { policyName } : {}), ...(d.guestType ? { guestType: d.guestType } : {}) };
-    hostPolicy = selectPolicy(await host.policies(), selectOpts, host.what);
+    reasons = receiverJudgement(d, { hostPolicies: await host.policies(), ...(policyName !== undefined ? { hostPolicyName: policyName } : {}) });
   } catch (e) {
     return { go: false, reasons: [`cannot judge the guest's CPU policy: ${(e as Error).message}`], notes };
   }
-  const result = checkCompatibility({ cpuid: d.cpuid, ...(d.msrs ? { msrs: d.msrs } : {}) }, hostPolicy.policy);
-  const against = `the ${d.guestType ? TYPE_NAME[d.guestType] + ' ' : ''}guest's CPU policy against "${hostPolicy.name}" from ${host.what}`;
-  if (result.compatible) {
-    notes.push(`compatible: ${against}`);
+  const what = `the ${d.guestType?.toUpperCase() ?? ''} guest's CPU policy against ${host.what}`;
+  if (reasons.length === 0) {
+    notes.push(`compatible: ${what}`);
     return { go: true, reasons: [], notes };
   }
-  notes.push(`incompatible: ${against} (${result.reasons.length} blocking reason(s))`);
-  return { go: false, reasons: result.reasons.map((r) => r.text), notes };
+  notes.push(`incompatible: ${what} (${reasons.length} blocking reason(s))`);
+  return { go: false, reasons, notes };
 }
