@@ -4,20 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { migrate, scene, xlRune } from './harness.js';
-import { spanOf, testStream } from './streams.js';
+import { assertHeldAt, testStream } from './streams.js';
 
 const COMPATIBLE = samplePolicyPath('intel-icelake-sp.txt');
 const INCOMPATIBLE = samplePolicyPath('amd-zen2-rome.txt');
 
 const pageItems = (items: string[]): string[] => items.filter((i) => i === 'libxc:PAGE_DATA');
-
-/** The receiver got the stream up to the held record, and none of that record's last octet. */
-async function assertHeldAt(received: Uint8Array | undefined, stream: Uint8Array, label: string): Promise<void> {
-  const span = await spanOf(stream, label);
-  assert.ok(received !== undefined);
-  assert.ok(received.length >= span.offset && received.length < span.end, `receiver got ${received.length} octets; ${label} spans ${span.offset}..${span.end}`);
-  assert.deepEqual(received, stream.subarray(0, received.length));
-}
 
 test('a compatible migration passes byte for byte; the tee equals the sender stream; the log tells the story', async () => {
   const s = scene();

@@ -2,6 +2,7 @@
  * Migration streams for the guard tests: an xl-wrapped HVM guest whose CPU policy is
  * the sample Skylake-SP guest's, in v3 or v2, with an optional broken record.
  */
+import assert from 'node:assert/strict';
 import { DHDR_TYPE_X86_HVM, LIBXL_REC_TYPE, REC_TYPE } from '../../src/format/constants.js';
 import { makeImageHeader, makeLibxlHeader, makeXlHeader } from '../../src/format/headers.js';
 import type { PfnEntry } from '../../src/format/records.js';
@@ -80,4 +81,12 @@ export async function spanOf(bytes: Uint8Array, label: string): Promise<{ offset
   const found = (await itemSpans(bytes)).find((s) => s.label === label);
   if (!found) throw new Error(`no ${label} in the test stream`);
   return found;
+}
+
+/** What reached the receiver is the stream up to the held record, without that record's last octet. */
+export async function assertHeldAt(received: Uint8Array | undefined, stream: Uint8Array, label: string): Promise<void> {
+  const span = await spanOf(stream, label);
+  assert.ok(received !== undefined);
+  assert.ok(received.length >= span.offset && received.length < span.end, `receiver got ${received.length} octets; ${label} spans ${span.offset}..${span.end}`);
+  assert.deepEqual(received, stream.subarray(0, received.length));
 }
