@@ -19,6 +19,11 @@ export interface RawSource {
   read(into: Uint8Array, position: number): Promise<number>;
   /** True when positions can be jumped over without reading (regular files). */
   readonly canSeek: boolean;
+  /**
+   * Optional, for sources that cannot seek but hold bytes in memory: pass over up to
+   * `n` octets without copying them anywhere. Returns how many; 0 only at the end.
+   */
+  discard?(n: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -265,12 +270,21 @@ export class PushRawSource implements RawSource {
     w?.();
   }
 
-  async read(into: Uint8Array): Promise<number> {
+  read(into: Uint8Array): Promise<number> {
+    return this.take(into.length, into);
+  }
+
+  /** Page contents a parser skips are dropped from the queue, never copied. */
+  discard(n: number): Promise<number> {
+    return this.take(n, undefined);
+  }
+
+  private async take(want: number, into: Uint8Array | undefined): Promise<number> {
     for (;;) {
       const head = this.queue[0];
       if (head !== undefined) {
-        const n = Math.min(into.length, head.chunk.length - this.pos);
-        into.set(head.chunk.subarray(this.pos, this.pos + n));
+        const n = Math.min(want, head.chunk.length - this.pos);
+        into?.set(head.chunk.subarray(this.pos, this.pos + n));
         this.pos += n;
         if (this.pos >= head.chunk.length) {
           this.queue.shift();
