@@ -45,8 +45,6 @@ export interface ReceiverCommand {
 export interface RealCommand {
   /** What is spawned: program and arguments (for rule 1: sh, -c, line). */
   argv: string[];
-  /** The words after `--` as given. */
-  given: string[];
   /** Rule 2's prefix was added. */
   sshPrefixed: boolean;
   host: string | undefined;
@@ -124,19 +122,18 @@ export function planRealCommand(given: readonly string[]): RealCommand {
     const at = findReceiver(inner);
     return {
       argv: ['sh', '-c', given[0]!],
-      given: [...given],
       sshPrefixed: false,
       host: at >= 1 ? inner[at - 1] : undefined,
       receiver: at >= 0 ? parseReceiver(inner.slice(at)) : undefined,
     };
   }
   const at = findReceiver(given);
-  if (at < 0) return { argv: [...given], given: [...given], sshPrefixed: false, host: undefined, receiver: undefined };
+  if (at < 0) return { argv: [...given], sshPrefixed: false, host: undefined, receiver: undefined };
   const receiver = parseReceiver(given.slice(at));
   const host = at >= 1 ? given[at - 1] : undefined;
   // Only xl puts a host where the program goes; `node xenmig receive` is a program and its script.
   const sshPrefixed = at === 1 && receiver.program === 'xl';
-  return { argv: sshPrefixed ? ['ssh', ...given] : [...given], given: [...given], sshPrefixed, host, receiver };
+  return { argv: sshPrefixed ? ['ssh', ...given] : [...given], sshPrefixed, host, receiver };
 }
 
 /**
