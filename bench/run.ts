@@ -6,6 +6,7 @@
 import * as verify from './verify.bench.js';
 import * as migrate from './migrate.bench.js';
 import * as restore from './restore.bench.js';
+import * as guard from './guard.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -15,6 +16,7 @@ const BENCHES: [string, BenchModule][] = [
   ['verify', verify],
   ['migrate', migrate],
   ['restore', restore],
+  ['guard', guard],
 ];
 
 async function main(): Promise<void> {

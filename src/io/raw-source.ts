@@ -19,6 +19,11 @@ export interface RawSource {
   read(into: Uint8Array, position: number): Promise<number>;
   /** True when positions can be jumped over without reading (regular files). */
   readonly canSeek: boolean;
+  /**
+   * Optional, for sources that cannot seek but hold bytes in memory: pass over up to
+   * `n` octets without copying them anywhere. Returns how many; 0 only at the end.
+   */
+  discard?(n: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -239,7 +244,15 @@ export class PushRawSource implements RawSource {
   private ended = false;
   private wake: (() => void) | null = null;
 
-  constructor(readonly name = 'relay') {}
+  constructor(
+    readonly name = 'relay',
+    /**
+     * Called each time the reader asks for bytes and none are queued: everything pushed
+     * so far has been taken and the reader cannot finish what it is reading without
+     * more. A relay uses it to know the parser has caught up with the bytes it holds.
+     */
+    private readonly onStarved?: () => void,
+  ) {}
 
   push(chunk: Uint8Array): Promise<void> {
     return new Promise((resolve) => {
@@ -257,12 +270,21 @@ export class PushRawSource implements RawSource {
     w?.();
   }
 
-  async read(into: Uint8Array): Promise<number> {
+  read(into: Uint8Array): Promise<number> {
+    return this.take(into.length, into);
+  }
+
+  /** Page contents a parser skips are dropped from the queue, never copied. */
+  discard(n: number): Promise<number> {
+    return this.take(n, undefined);
+  }
+
+  private async take(want: number, into: Uint8Array | undefined): Promise<number> {
     for (;;) {
       const head = this.queue[0];
       if (head !== undefined) {
-        const n = Math.min(into.length, head.chunk.length - this.pos);
-        into.set(head.chunk.subarray(this.pos, this.pos + n));
+        const n = Math.min(want, head.chunk.length - this.pos);
+        into?.set(head.chunk.subarray(this.pos, this.pos + n));
         this.pos += n;
         if (this.pos >= head.chunk.length) {
           this.queue.shift();
@@ -272,6 +294,7 @@ export class PushRawSource implements RawSource {
         return n;
       }
       if (this.ended) return 0;
+      this.onStarved?.();
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
