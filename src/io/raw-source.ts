@@ -150,14 +150,20 @@ export class FdRawSource implements RawSource {
   }
 }
 
+/** How far a Readable may run ahead of its reader before the peer is held back. */
+export const DEFAULT_READ_AHEAD = 1024 * 1024;
+
 /**
- * A Node Readable (socket, child process stdout): chunks are taken as they arrive and
- * handed out by copy; the stream is paused while nobody asks, which is its backpressure.
+ * A Node Readable (socket, child process stdout). It keeps reading ahead, up to
+ * `readAhead` octets, while its consumer is busy (writing pages to disk, say), and
+ * pauses the stream beyond that: the pause is the peer's backpressure. Chunks are
+ * handed out by copy, in order.
  */
 export class ReadableRawSource implements RawSource {
   readonly canSeek = false;
-  private chunk: Uint8Array | null = null;
-  private chunkPos = 0;
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  private queued = 0;
   private ended = false;
   private error: Error | null = null;
   private wake: (() => void) | null = null;
@@ -165,16 +171,20 @@ export class ReadableRawSource implements RawSource {
   constructor(
     readonly name: string,
     private readonly stream: Readable,
+    private readonly readAhead = DEFAULT_READ_AHEAD,
   ) {
-    stream.on('readable', () => this.notify());
-    stream.on('end', () => {
-      this.ended = true;
+    stream.on('data', (chunk: Uint8Array) => {
+      this.chunks.push(chunk);
+      this.queued += chunk.length;
+      if (this.queued > this.readAhead) stream.pause();
       this.notify();
     });
-    stream.on('close', () => {
+    const end = (): void => {
       this.ended = true;
       this.notify();
-    });
+    };
+    stream.on('end', end);
+    stream.on('close', end);
     stream.on('error', (err) => {
       this.error = err;
       this.notify();
@@ -189,20 +199,25 @@ export class ReadableRawSource implements RawSource {
 
   async read(into: Uint8Array): Promise<number> {
     for (;;) {
-      if (this.chunk !== null && this.chunkPos < this.chunk.length) {
-        const n = Math.min(into.length, this.chunk.length - this.chunkPos);
-        into.set(this.chunk.subarray(this.chunkPos, this.chunkPos + n));
-        this.chunkPos += n;
+      if (this.chunks.length > 0) {
+        let n = 0;
+        while (n < into.length && this.chunks.length > 0) {
+          const c = this.chunks[0]!;
+          const k = Math.min(into.length - n, c.length - this.head);
+          into.set(c.subarray(this.head, this.head + k), n);
+          n += k;
+          this.head += k;
+          if (this.head === c.length) {
+            this.chunks.shift();
+            this.head = 0;
+          }
+        }
+        this.queued -= n;
+        if (this.queued <= this.readAhead / 2 && this.stream.isPaused()) this.stream.resume();
         return n;
       }
-      const next = this.stream.read() as Uint8Array | null;
-      if (next !== null) {
-        this.chunk = next;
-        this.chunkPos = 0;
-        continue;
-      }
       if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended || this.stream.readableEnded) return 0;
+      if (this.ended) return 0;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
-import type { RawSource } from '../io/raw-source.js';
+import { ReadableRawSource } from '../io/raw-source.js';
 import type { ByteSink } from '../io/sink.js';
 
 /** Writes smaller than this are gathered into one buffer; larger ones go out on their own. */
@@ -106,82 +106,6 @@ export class ChannelSink implements ByteSink {
   }
 }
 
-/** How far the input may run ahead of its reader before the peer is held back. */
-const READ_AHEAD = 1024 * 1024;
-
-/**
- * A RawSource over a Readable that keeps reading ahead (up to READ_AHEAD octets) while
- * its consumer is busy, e.g. writing pages to disk: the sender is held back only when
- * that much is waiting. Chunks are handed out by copy, in order.
- */
-export class ReadAheadSource implements RawSource {
-  readonly canSeek = false;
-  private chunks: Buffer[] = [];
-  private head = 0;
-  private queued = 0;
-  private ended = false;
-  private error: Error | null = null;
-  private wake: (() => void) | null = null;
-
-  constructor(
-    readonly name: string,
-    private readonly stream: Readable,
-  ) {
-    stream.on('data', (chunk: Buffer) => {
-      this.chunks.push(chunk);
-      this.queued += chunk.length;
-      if (this.queued > READ_AHEAD) stream.pause();
-      this.notify();
-    });
-    const end = (): void => {
-      this.ended = true;
-      this.notify();
-    };
-    stream.on('end', end);
-    stream.on('close', end);
-    stream.on('error', (err) => {
-      this.error = err;
-      this.notify();
-    });
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  async read(into: Uint8Array): Promise<number> {
-    for (;;) {
-      const chunk = this.chunks[0];
-      if (chunk !== undefined) {
-        let n = 0;
-        while (n < into.length && this.chunks.length > 0) {
-          const c = this.chunks[0]!;
-          const k = Math.min(into.length - n, c.length - this.head);
-          into.set(c.subarray(this.head, this.head + k), n);
-          n += k;
-          this.head += k;
-          if (this.head === c.length) {
-            this.chunks.shift();
-            this.head = 0;
-          }
-        }
-        this.queued -= n;
-        if (this.queued <= READ_AHEAD / 2 && this.stream.isPaused()) this.stream.resume();
-        return n;
-      }
-      if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended) return 0;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  async close(): Promise<void> {
-    this.stream.destroy();
-  }
-}
-
 export interface Channel {
   readonly name: string;
   readonly reader: ByteReader;
@@ -194,7 +118,7 @@ export interface Channel {
 
 function channelOf(name: string, input: Readable, output: Writable, kernelCopies: boolean, extra?: () => void): Channel {
   const sink = new ChannelSink(name, output, kernelCopies);
-  const reader = new ByteReader(new ReadAheadSource(name, input));
+  const reader = new ByteReader(new ReadableRawSource(name, input));
   return {
     name,
     reader,
