@@ -4,7 +4,9 @@
  * never pass or fail on time. Add a module to BENCHES to have it run.
  */
 import * as verify from './verify.bench.js';
+import * as migrate from './migrate.bench.js';
 import * as restore from './restore.bench.js';
+import * as guard from './guard.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -12,7 +14,9 @@ export interface BenchModule {
 
 const BENCHES: [string, BenchModule][] = [
   ['verify', verify],
+  ['migrate', migrate],
   ['restore', restore],
+  ['guard', guard],
 ];
 
 async function main(): Promise<void> {

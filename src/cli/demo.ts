@@ -1,34 +1,152 @@
 /**
- * `xenmig demo` (what `npm start` runs): build the embedded sample domain's stream in a
- * temporary folder, verify it and print its summary.
+ * `xenmig demo` (what `npm start` runs): the main job. A sample HVM domain (256 MiB, its
+ * workload dirtying pages) migrates live over loopback TCP from this process to a
+ * `xenmig receive` child process, preflight first; then the receiver's memory image is
+ * compared page by page (a hash each) with the source's memory at the moment of
+ * suspend, and the result printed.
  */
-import type { Command } from 'commander';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { IoError } from '../format/errors.js';
+import { MemoryImage } from '../domain/image/memory-image.js';
+import type { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
+import type { DomainSource } from '../domain/types.js';
+import { samplePolicyPath } from '../policy/samples.js';
 import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { migrationSummaryLines, runMigration, type MigrateCliOptions } from './migrate.js';
+import { addDomainOptions, openDomainFromOptions, type DomainOptions } from './save.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/xenmig');
+
+export interface ReceiverProcess {
+  port: number;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  kill(): void;
+}
+
+/** Start `xenmig receive --listen 127.0.0.1:0` and learn its port from its first line. */
+export async function spawnReceiver(args: string[], onLine: (l: string) => void): Promise<ReceiverProcess> {
+  const child = spawn(process.execPath, [BIN, 'receive', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 70)));
+  child.stdout.resume();
+  const lines = createInterface({ input: child.stderr });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (l) => {
+      const m = /listening on [^\s]+:(\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+      else onLine(l);
+    });
+    void exited.then((code) => reject(new IoError(`the receiver exited (${code}) before listening`)));
+  });
+  return { port, exited, kill: () => child.kill() };
+}
+
+export interface MemoryComparison {
+  pages: number;
+  differing: number[];
+  sourceDigest: string;
+  receiverDigest: string;
+}
+
+/** Hash every page of both, in pfn order: which pfns differ, and one digest over all. */
+export async function compareMemory(source: SimulatedDomain, receiver: DomainSource): Promise<MemoryComparison> {
+  const pfns = await source.populatedPfns();
+  const theirs = await receiver.populatedPfns();
+  const differing: number[] = [];
+  const mine = new Set(pfns);
+  for (const pfn of theirs) if (!mine.has(pfn)) differing.push(pfn);
+  const srcAll = createHash('sha256');
+  const dstAll = createHash('sha256');
+  const buf = Buffer.alloc(1024 * 4096);
+  for (let i = 0; i < pfns.length; i += 1024) {
+    const batch = pfns.slice(i, i + 1024);
+    await receiver.readPages(batch, buf);
+    for (let k = 0; k < batch.length; k++) {
+      const a = createHash('sha1').update(source.pageRun(batch[k]!, 1)).digest();
+      const b = createHash('sha1').update(buf.subarray(k * 4096, (k + 1) * 4096)).digest();
+      srcAll.update(a);
+      dstAll.update(b);
+      if (!a.equals(b)) differing.push(batch[k]!);
+    }
+  }
+  return { pages: pfns.length, differing, sourceDigest: srcAll.digest('hex'), receiverDigest: dstAll.digest('hex') };
+}
+
+/** The image is a throwaway: tmpfs (/dev/shm) when there is one, so the disk does not set the pace. */
+export async function scratchBase(): Promise<string> {
+  try {
+    await access('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
+interface DemoOptions extends DomainOptions {
+  hostPolicy?: string;
+  keep?: boolean;
+  quiet?: boolean;
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
-    .description('build the sample domain\'s stream (v3 HVM in libxl and xl), verify it and print its summary')
-    .option('--memory <MiB>', 'sample guest memory in MiB', '64')
-    .option('--keep', 'keep the stream file and print its path')
-    .action(async (o: { memory: string; keep?: boolean }) => {
-      const { AtomicFileSink } = await import('../io/sink.js');
-      const { writeSampleStream } = await import('../stream/sample.js');
-      const { verifyStream } = await import('../verify/index.js');
-      const { resultLines } = await import('./summary-text.js');
-      const dir = await mkdtemp(join(tmpdir(), 'xenmig-demo-'));
-      const path = join(dir, 'sample.xl');
+    .description('live-migrate the sample domain between two xenmig processes over loopback TCP and prove the copy exact');
+  addDomainOptions(cmd, { dirtyRate: '5000' })
+    .option('--host-policy <FILE>', 'the receiving host\'s CPU policy', samplePolicyPath('intel-icelake-sp.txt'))
+    .option('--keep', 'keep the receiver\'s memory image and print where it is')
+    .option('--quiet', 'no progress')
+    .action(async (o: DemoOptions) => {
+      const out = (l: string): void => void process.stdout.write(l + '\n');
+      const dir = await mkdtemp(join(await scratchBase(), 'xenmig-demo-'));
+      const into = join(dir, 'image');
       try {
-        const sink = await AtomicFileSink.create(path);
-        await writeSampleStream(sink, { memoryMiB: Number(o.memory) });
-        await sink.commit();
-        process.stdout.write(`built ${path}: sample domain, ${o.memory} MiB, v3 HVM in libxl in an xl save file\n`);
-        const result = await verifyStream(path);
-        process.stdout.write(resultLines(result).join('\n') + '\n');
-        if (!result.conforming) throw new ExitCode(EXIT_NONCONFORMING);
+        const domain = await openDomainFromOptions(o);
+        out(
+          `source: sample ${domain.guestType.toUpperCase()} domain, ${(domain.maxPfn * 4096) / 1048576} MiB, workload ${o.dirtyRate} pages/s (${o.pattern})`,
+        );
+        const receiver = await spawnReceiver(['--into', into, '--host-policy', o.hostPolicy!, '--min-version', '3'], (l) =>
+          out(`  [receiver] ${l.replace(/^xenmig receive: /, '')}`),
+        );
+        out(`receiver: a 'xenmig receive' process on 127.0.0.1:${receiver.port}, host policy ${o.hostPolicy}`);
+        domain.start();
+        const mo: MigrateCliOptions = { ...o, to: `127.0.0.1:${receiver.port}`, preflight: true, quiet: o.quiet };
+        let result;
+        try {
+          result = await runMigration(domain, mo);
+        } catch (err) {
+          receiver.kill();
+          throw err;
+        } finally {
+          domain.destroy();
+        }
+        const code = await receiver.exited;
+        if (code !== 0) throw new IoError(`the receiver exited with status ${code}`);
+        for (const l of migrationSummaryLines(result)) out(l);
+        const image = await MemoryImage.open(into);
+        let cmp: MemoryComparison;
+        try {
+          cmp = await compareMemory(domain, image);
+        } finally {
+          await image.close();
+        }
+        out(`memory at suspend vs the receiver's image: ${cmp.pages} pages hashed, ${cmp.differing.length} differ`);
+        out(`  source   sha256(page hashes) ${cmp.sourceDigest}`);
+        out(`  receiver sha256(page hashes) ${cmp.receiverDigest}`);
+        if (cmp.differing.length > 0) {
+          out(`RESULT: the copy is NOT exact (first differing pfns: ${cmp.differing.slice(0, 8).map((p) => '0x' + p.toString(16)).join(', ')})`);
+          throw new ExitCode(EXIT_NONCONFORMING);
+        }
+        out('RESULT: the copy is exact');
+        if (o.keep) out(`image kept in ${into}`);
       } finally {
         if (!o.keep) await rm(dir, { recursive: true, force: true });
       }

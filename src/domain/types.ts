@@ -112,6 +112,11 @@ export interface DomainSource {
    * presence flags, so one object can be both a source and a sink.
    */
   readPages(pfns: readonly number[], into: Uint8Array): Promise<void | boolean[]>;
+  /**
+   * Optional fast path: pages first..first+count-1 as one view of memory, without a
+   * copy. Offered by domains whose memory is one contiguous buffer.
+   */
+  pageRun?(firstPfn: number, count: number): Uint8Array;
   enableDirtyLogging(): Promise<DirtyLog>;
   disableDirtyLogging(): Promise<void>;
   /** Stop the guest's vcpus for the final round; `resume` undoes it when a migration fails. */

@@ -71,21 +71,29 @@ export const REC_TYPE = {
 
 export type RecTypeName = keyof typeof REC_TYPE;
 
-const REC_NAME_BY_TYPE = new Map<number, RecTypeName>(
-  Object.entries(REC_TYPE).map(([name, type]) => [type, name as RecTypeName]),
-);
+/**
+ * Names for one layer's record types: a known type by its name, an unknown one in hex,
+ * marked optional when bit 31 says a reader may skip it.
+ */
+function recordNamer(table: Readonly<Record<string, number>>): { name(type: number): string; known(type: number): boolean } {
+  const byType = new Map<number, string>(Object.entries(table).map(([name, type]) => [type, name]));
+  return {
+    name(type) {
+      const name = byType.get(type);
+      if (name !== undefined) return name;
+      const hex = `0x${(type >>> 0).toString(16).padStart(8, '0')}`;
+      return (type & REC_TYPE_OPTIONAL) !== 0 ? `UNKNOWN_OPTIONAL(${hex})` : `UNKNOWN(${hex})`;
+    },
+    known: (type) => byType.has(type),
+  };
+}
+
+const LIBXC_NAMES = recordNamer(REC_TYPE);
 
 /** The name of a libxc record type, with unknown types shown in hex (and optional ones marked). */
-export function recordTypeName(type: number): string {
-  const name = REC_NAME_BY_TYPE.get(type);
-  if (name !== undefined) return name;
-  const hex = `0x${(type >>> 0).toString(16).padStart(8, '0')}`;
-  return (type & REC_TYPE_OPTIONAL) !== 0 ? `UNKNOWN_OPTIONAL(${hex})` : `UNKNOWN(${hex})`;
-}
+export const recordTypeName = LIBXC_NAMES.name;
 
-export function isKnownRecordType(type: number): boolean {
-  return REC_NAME_BY_TYPE.has(type);
-}
+export const isKnownRecordType = LIBXC_NAMES.known;
 
 export function isOptionalRecordType(type: number): boolean {
   return ((type >>> 0) & REC_TYPE_OPTIONAL) !== 0;
@@ -200,20 +208,11 @@ export const LIBXL_REC_TYPE = {
 
 export type LibxlRecTypeName = keyof typeof LIBXL_REC_TYPE;
 
-const LIBXL_NAME_BY_TYPE = new Map<number, LibxlRecTypeName>(
-  Object.entries(LIBXL_REC_TYPE).map(([name, type]) => [type, name as LibxlRecTypeName]),
-);
+const LIBXL_NAMES = recordNamer(LIBXL_REC_TYPE);
 
-export function libxlRecordTypeName(type: number): string {
-  const name = LIBXL_NAME_BY_TYPE.get(type);
-  if (name !== undefined) return name;
-  const hex = `0x${(type >>> 0).toString(16).padStart(8, '0')}`;
-  return (type & REC_TYPE_OPTIONAL) !== 0 ? `UNKNOWN_OPTIONAL(${hex})` : `UNKNOWN(${hex})`;
-}
+export const libxlRecordTypeName = LIBXL_NAMES.name;
 
-export function isKnownLibxlRecordType(type: number): boolean {
-  return LIBXL_NAME_BY_TYPE.has(type);
-}
+export const isKnownLibxlRecordType = LIBXL_NAMES.known;
 
 export const EMULATOR_ID = {
   UNKNOWN: 0,

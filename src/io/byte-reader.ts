@@ -176,7 +176,9 @@ export class ByteReader {
       return;
     }
     while (left > 0) {
-      const k = await this.source.read(this.buf.subarray(0, Math.min(left, this.buf.length)), this.sourcePos);
+      const k = this.source.discard
+        ? await this.source.discard(left)
+        : await this.source.read(this.buf.subarray(0, Math.min(left, this.buf.length)), this.sourcePos);
       if (k === 0) {
         this.eof = true;
         this.truncated(n, what, n - left);

@@ -19,6 +19,11 @@ export interface RawSource {
   read(into: Uint8Array, position: number): Promise<number>;
   /** True when positions can be jumped over without reading (regular files). */
   readonly canSeek: boolean;
+  /**
+   * Optional, for sources that cannot seek but hold bytes in memory: pass over up to
+   * `n` octets without copying them anywhere. Returns how many; 0 only at the end.
+   */
+  discard?(n: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -145,14 +150,20 @@ export class FdRawSource implements RawSource {
   }
 }
 
+/** How far a Readable may run ahead of its reader before the peer is held back. */
+export const DEFAULT_READ_AHEAD = 1024 * 1024;
+
 /**
- * A Node Readable (socket, child process stdout): chunks are taken as they arrive and
- * handed out by copy; the stream is paused while nobody asks, which is its backpressure.
+ * A Node Readable (socket, child process stdout). It keeps reading ahead, up to
+ * `readAhead` octets, while its consumer is busy (writing pages to disk, say), and
+ * pauses the stream beyond that: the pause is the peer's backpressure. Chunks are
+ * handed out by copy, in order.
  */
 export class ReadableRawSource implements RawSource {
   readonly canSeek = false;
-  private chunk: Uint8Array | null = null;
-  private chunkPos = 0;
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  private queued = 0;
   private ended = false;
   private error: Error | null = null;
   private wake: (() => void) | null = null;
@@ -160,16 +171,20 @@ export class ReadableRawSource implements RawSource {
   constructor(
     readonly name: string,
     private readonly stream: Readable,
+    private readonly readAhead = DEFAULT_READ_AHEAD,
   ) {
-    stream.on('readable', () => this.notify());
-    stream.on('end', () => {
-      this.ended = true;
+    stream.on('data', (chunk: Uint8Array) => {
+      this.chunks.push(chunk);
+      this.queued += chunk.length;
+      if (this.queued > this.readAhead) stream.pause();
       this.notify();
     });
-    stream.on('close', () => {
+    const end = (): void => {
       this.ended = true;
       this.notify();
-    });
+    };
+    stream.on('end', end);
+    stream.on('close', end);
     stream.on('error', (err) => {
       this.error = err;
       this.notify();
@@ -184,20 +199,25 @@ export class ReadableRawSource implements RawSource {
 
   async read(into: Uint8Array): Promise<number> {
     for (;;) {
-      if (this.chunk !== null && this.chunkPos < this.chunk.length) {
-        const n = Math.min(into.length, this.chunk.length - this.chunkPos);
-        into.set(this.chunk.subarray(this.chunkPos, this.chunkPos + n));
-        this.chunkPos += n;
+      if (this.chunks.length > 0) {
+        let n = 0;
+        while (n < into.length && this.chunks.length > 0) {
+          const c = this.chunks[0]!;
+          const k = Math.min(into.length - n, c.length - this.head);
+          into.set(c.subarray(this.head, this.head + k), n);
+          n += k;
+          this.head += k;
+          if (this.head === c.length) {
+            this.chunks.shift();
+            this.head = 0;
+          }
+        }
+        this.queued -= n;
+        if (this.queued <= this.readAhead / 2 && this.stream.isPaused()) this.stream.resume();
         return n;
       }
-      const next = this.stream.read() as Uint8Array | null;
-      if (next !== null) {
-        this.chunk = next;
-        this.chunkPos = 0;
-        continue;
-      }
       if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended || this.stream.readableEnded) return 0;
+      if (this.ended) return 0;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -239,7 +259,15 @@ export class PushRawSource implements RawSource {
   private ended = false;
   private wake: (() => void) | null = null;
 
-  constructor(readonly name = 'relay') {}
+  constructor(
+    readonly name = 'relay',
+    /**
+     * Called each time the reader asks for bytes and none are queued: everything pushed
+     * so far has been taken and the reader cannot finish what it is reading without
+     * more. A relay uses it to know the parser has caught up with the bytes it holds.
+     */
+    private readonly onStarved?: () => void,
+  ) {}
 
   push(chunk: Uint8Array): Promise<void> {
     return new Promise((resolve) => {
@@ -257,12 +285,21 @@ export class PushRawSource implements RawSource {
     w?.();
   }
 
-  async read(into: Uint8Array): Promise<number> {
+  read(into: Uint8Array): Promise<number> {
+    return this.take(into.length, into);
+  }
+
+  /** Page contents a parser skips are dropped from the queue, never copied. */
+  discard(n: number): Promise<number> {
+    return this.take(n, undefined);
+  }
+
+  private async take(want: number, into: Uint8Array | undefined): Promise<number> {
     for (;;) {
       const head = this.queue[0];
       if (head !== undefined) {
-        const n = Math.min(into.length, head.chunk.length - this.pos);
-        into.set(head.chunk.subarray(this.pos, this.pos + n));
+        const n = Math.min(want, head.chunk.length - this.pos);
+        into?.set(head.chunk.subarray(this.pos, this.pos + n));
         this.pos += n;
         if (this.pos >= head.chunk.length) {
           this.queue.shift();
@@ -272,6 +309,7 @@ export class PushRawSource implements RawSource {
         return n;
       }
       if (this.ended) return 0;
+      this.onStarved?.();
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

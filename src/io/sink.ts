@@ -37,13 +37,12 @@ export class AtomicFileSink implements ByteSink {
 
   /** Refuses to replace an existing file unless `force`. */
   static async create(path: string, opts: { force?: boolean } = {}): Promise<AtomicFileSink> {
-    if (!opts.force) {
-      const exists = await stat(path).then(
-        () => true,
-        () => false,
-      );
-      if (exists) throw new UsageError(`${path} exists; use --force to replace it`);
+    const existing = await stat(path).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile()) {
+      // Renaming over a device or FIFO would replace the node itself (openSink writes those in place).
+      throw new UsageError(`${path} exists and is not a regular file`);
     }
+    if (existing !== undefined && !opts.force) throw new UsageError(`${path} exists; use --force to replace it`);
     const tempPath = tempPathFor(path);
     let handle: FileHandle;
     try {
@@ -170,7 +169,8 @@ export class BufferSink implements ByteSink {
   written = 0;
 
   async write(bytes: Uint8Array): Promise<void> {
-    this.chunks.push(bytes.slice());
+    // Uint8Array's own slice: a Node Buffer's slice would share memory with the caller's reused buffer.
+    this.chunks.push(Uint8Array.prototype.slice.call(bytes));
     this.written += bytes.length;
   }
 
@@ -188,8 +188,53 @@ export class BufferSink implements ByteSink {
   }
 }
 
-/** A path, or "-" for standard output. */
+/**
+ * A device, FIFO or socket that already exists (/dev/null, a named pipe): written in
+ * place. A rename would swap the node itself for a regular file, and such outputs
+ * have no half-written state a rename could hide anyway.
+ */
+export class DeviceSink implements ByteSink {
+  written = 0;
+  private constructor(
+    readonly name: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<DeviceSink> {
+    try {
+      return new DeviceSink(path, await open(path, 'w'));
+    } catch (err) {
+      throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    try {
+      while (off < bytes.length) off += (await this.handle.write(bytes, off, bytes.length - off)).bytesWritten;
+    } catch (err) {
+      throw new IoError(`writing ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
+    this.written += bytes.length;
+  }
+
+  async commit(): Promise<void> {
+    await this.handle.close();
+  }
+
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A path, or "-" for standard output. A regular file (new, or replaced with `force`)
+ * is written atomically; an existing device or FIFO is written in place.
+ */
 export async function openSink(pathOrDash: string, opts: { force?: boolean } = {}): Promise<ByteSink> {
   if (pathOrDash === '-') return new FdSink('stdout', 1);
+  const st = await stat(pathOrDash).catch(() => undefined);
+  if (st?.isDirectory()) throw new UsageError(`${pathOrDash} is a directory, expected a file name`);
+  if (st !== undefined && !st.isFile()) return DeviceSink.open(pathOrDash);
   return AtomicFileSink.create(pathOrDash, opts);
 }

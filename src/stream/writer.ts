@@ -81,10 +81,11 @@ export class StreamWriter {
   }
 
   /**
-   * PAGE_DATA from pfn entries and the pages that carry data, concatenated. Reuses one
+   * PAGE_DATA from pfn entries and the pages that carry data, concatenated, or as
+   * several views (runs of pages straight out of a domain's memory). Reuses one
    * scratch buffer for the count and pfn array.
    */
-  async pageData(entries: readonly PfnEntry[], pages: Uint8Array): Promise<void> {
+  async pageData(entries: readonly PfnEntry[], pages: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const need = 8 + 8 * entries.length;
     if (this.pfnScratch.length < need) this.pfnScratch = new Uint8Array(need);
     const view = new DataView(this.pfnScratch.buffer, 0, need);
@@ -96,7 +97,8 @@ export class StreamWriter {
       view.setUint32(8 + 8 * i, le ? lo : hi, le);
       view.setUint32(12 + 8 * i, le ? hi : lo, le);
     }
-    await this.recordParts(1, [this.pfnScratch.subarray(0, need), pages]);
+    const head = this.pfnScratch.subarray(0, need);
+    await this.recordParts(1, pages instanceof Uint8Array ? [head, pages] : [head, ...pages]);
   }
 }
 

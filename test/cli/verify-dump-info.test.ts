@@ -129,11 +129,3 @@ test('info: one screen about the stream, exit 0 when conforming', () => {
   assert.equal(rows['verdict'], 'conforming, 0 error(s), 0 warning(s)');
   assert.equal(xenmig(['info', files.toolstack!]).code, 1);
 });
-
-test('demo builds, verifies and summarises the sample domain', () => {
-  const res = xenmig(['demo', '--memory', '4']);
-  assert.equal(res.code, 0);
-  assert.match(res.stdout, /^built .*sample\.xl: sample domain, 4 MiB, v3 HVM in libxl in an xl save file\n/);
-  assert.match(res.stdout, /\nmemory: +4\.00 MiB \(1024 distinct pfns/);
-  assert.match(res.stdout, /\nverdict: +conforming, 0 error\(s\), 0 warning\(s\)\n$/);
-});

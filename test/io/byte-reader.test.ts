@@ -90,13 +90,15 @@ test('FdRawSource reads a pipe (a FIFO fed by a child in small bursts) onward, b
       const fifo = join(dir, `p${blocking}`);
       execFileSync('mkfifo', [fifo]);
       const writer = spawn(process.execPath, ['-e', `const fs=require('fs');const b=Buffer.alloc(10000);for(let i=0;i<b.length;i++)b[i]=(i*31)&255;const fd=fs.openSync(${JSON.stringify(fifo)},'w');for(let o=0;o<b.length;o+=777)fs.writeSync(fd,b.subarray(o,o+777));fs.closeSync(fd)`], { stdio: 'inherit' });
+      // Listen before reading: the writer may exit while the reads are awaited.
+      const exited = new Promise((resolve) => writer.on('exit', resolve));
       const fd = openSync(fifo, 'r');
       const r = new ByteReader(new FdRawSource('fifo', fd, { blocking }), 4096);
       await r.skip(3000, 'skip');
       assert.deepEqual(await r.read(7000, 'rest'), data.subarray(3000));
       assert.equal(await r.atEnd(), true);
       closeSync(fd);
-      await new Promise((resolve) => writer.on('exit', resolve));
+      await exited;
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

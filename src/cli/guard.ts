@@ -1,0 +1,126 @@
+/**
+ * `xenmig guard [options] -- <command...>`: run as xl's migration transport
+ * (`xl migrate -s "xenmig guard --host-policy dest.txt --" vm desthost`), relay the
+ * migration through the real command and stop it before memory moves when the stream
+ * breaks a rule or the destination cannot run the guest.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../format/errors.js';
+import { AtomicFileSink } from '../io/sink.js';
+import { planRealCommand } from '../migrate/guard/command.js';
+import { Guard } from '../migrate/guard/guard.js';
+import { hostPolicyFromCommand, hostPolicyFromFile, judgeStaticData, type HostPolicySource } from '../migrate/guard/preflight.js';
+import { createVerifier } from '../verify/index.js';
+import { ExitCode } from './main.js';
+
+interface GuardFlags {
+  hostPolicy?: string;
+  hostPolicyCommand?: string;
+  policy?: string;
+  minVersion?: string;
+  warnOnly?: boolean;
+  tee?: string;
+  force?: boolean;
+  log?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('guard')
+    .summary("check a real xl migrate in flight and stop it before memory moves")
+    .description(
+      [
+        "Runs <command...>, relays the migration through it byte for byte, and verifies the sender's stream as it passes. Used as xl's transport:",
+        '',
+        '  xl migrate -s "xenmig guard --host-policy dest.txt --" vm desthost',
+        '',
+        'xl then runs `xenmig guard ... -- desthost xl migrate-receive`: exactly one word before the word `xl` is the destination host, and the guard runs `ssh <host> xl ...` like xl would. More words before it are the transport itself (`-- ssh -p 2222 desthost xl migrate-receive`); one word with spaces runs under `sh -c`; anything else runs as given.',
+        '',
+        "At the end of the static data (STATIC_DATA_END, or where a v2 stream implies it) the guard holds the stream and checks the guest's CPU policy against the destination's; the first broken stream rule stops the migration at that record. Stopping closes both directions: the receiving xl destroys its half-made domain, the sending xl resumes the guest.",
+        '',
+        "Exit status: the command's; 1 when the guard stopped the migration; 2 when the command could not run.",
+      ].join('\n'),
+    )
+    .argument('<command...>', 'the real transport command, after "--"')
+    .option('--host-policy <file>', "the destination's CPU policies (xen-cpuid -p output or xenmig policy JSON)")
+    .option('--host-policy-command <cmd>', 'a shell command printing them, e.g. "ssh desthost xen-cpuid -p" (started at once)')
+    .option('--policy <name>', 'which policy of the file to compare with (default "HVM Max" or "PV Max" by guest type)')
+    .option('--min-version <n>', 'refuse libxc streams older than this version (3 refuses v2 senders)')
+    .option('--warn-only', 'report stream rule errors and let the stream through (policy and version checks still stop)')
+    .option('--tee <file>', "keep a byte-exact copy of the sender's stream (for xenmig dump)")
+    .option('--force', 'replace an existing --tee file')
+    .option('--log <file>', 'append the log here instead of stderr')
+    .action(async (words: string[], flags: GuardFlags) => {
+      const code = await runGuard(words, flags);
+      throw new ExitCode(code);
+    });
+}
+
+async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
+  if (flags.hostPolicy !== undefined && flags.hostPolicyCommand !== undefined) {
+    throw new UsageError('guard: give --host-policy or --host-policy-command, not both');
+  }
+  let minVersion: number | undefined;
+  if (flags.minVersion !== undefined) {
+    minVersion = Number(flags.minVersion);
+    if (!Number.isInteger(minVersion) || minVersion < 2) throw new UsageError(`guard: --min-version wants 2 or 3, not "${flags.minVersion}"`);
+  }
+  if (flags.policy !== undefined && flags.hostPolicy === undefined && flags.hostPolicyCommand === undefined) {
+    throw new UsageError('guard: --policy names a policy of --host-policy or --host-policy-command');
+  }
+  const command = planRealCommand(words);
+  let host: HostPolicySource | undefined;
+  if (flags.hostPolicy !== undefined) host = hostPolicyFromFile(flags.hostPolicy);
+  else if (flags.hostPolicyCommand !== undefined) host = hostPolicyFromCommand(flags.hostPolicyCommand);
+
+  const logFd = flags.log !== undefined ? openLog(flags.log) : 2;
+  const write = (fd: number, line: string): void => {
+    try {
+      writeSync(fd, line + '\n');
+    } catch {
+      // A log that cannot be written must not end the migration.
+    }
+  };
+  const stamp = (): string => new Date().toISOString();
+  const log = (line: string): void => write(logFd, logFd === 2 ? `xenmig guard: ${line}` : `${stamp()} ${line}`);
+  const report = (line: string): void => {
+    write(2, line);
+    if (logFd !== 2) write(logFd, `${stamp()} ${line.replace(/^xenmig guard: /, '')}`);
+  };
+  const tee = flags.tee !== undefined ? await AtomicFileSink.create(flags.tee, { force: flags.force ?? false }) : undefined;
+  const policyName = flags.policy;
+  const guard = new Guard({
+    command,
+    input: process.stdin,
+    output: process.stdout,
+    closeSenderSide: () => {
+      // Node's stdio handles may keep the descriptors; the sending xl must see them closed.
+      for (const fd of [0, 1]) {
+        try {
+          closeSync(fd);
+        } catch {
+          // Already closed with its stream.
+        }
+      }
+    },
+    verifier: createVerifier({ checkpointed: command.receiver?.checkpointed !== undefined }),
+    judgeStaticData: (end) => judgeStaticData(end, host, policyName),
+    ...(minVersion !== undefined ? { minVersion } : {}),
+    warnOnly: flags.warnOnly ?? false,
+    ...(tee ? { tee } : {}),
+    log,
+    report,
+  });
+  const result = await guard.run();
+  if (logFd !== 2) closeSync(logFd);
+  return result.exitCode;
+}
+
+function openLog(path: string): number {
+  try {
+    return openSync(path, 'a');
+  } catch (err) {
+    throw new UsageError(`guard: cannot open the log ${path}: ${(err as Error).message}`);
+  }
+}

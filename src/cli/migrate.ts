@@ -1,0 +1,115 @@
+/**
+ * `xenmig migrate`: move a running domain to a receiver, like `xl migrate`: over TCP
+ * (`--to HOST:PORT`) or through a command's stdin/stdout (`--ssh-command "ssh host
+ * xenmig receive --stdio --into DIR"`). A xenmig receiver is asked first whether it can
+ * run the domain (the preflight); `--preflight-only` asks just that (exit 0 accepted,
+ * 1 refused, 2 could not ask).
+ */
+import type { Command } from 'commander';
+import { IoError, RefusedError, UsageError } from '../format/errors.js';
+import { migrateDomain, type MigrateResult } from '../migrate/sender.js';
+import { commandChannel, connectChannel, type Channel } from '../migrate/transport.js';
+import type { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
+import { parseHostPort } from './receive.js';
+import { addDomainOptions, openDomainFromOptions, policyFromOptions, progressReporter, type DomainOptions } from './save.js';
+
+const MiB = 1024 * 1024;
+
+export interface MigrateCliOptions extends DomainOptions {
+  to?: string;
+  sshCommand?: string;
+  preflight: boolean;
+  preflightOnly?: boolean;
+  debug?: boolean;
+  maxRounds?: string;
+  targetDirty?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function migrationSummaryLines(r: MigrateResult): string[] {
+  if (!r.save) return [`preflight accepted in ${r.totalMs.toFixed(0)} ms`];
+  const s = r.save;
+  const secs = r.totalMs / 1000;
+  return [
+    `migrated: ${s.bytes} octets (${(s.bytes / MiB).toFixed(1)} MiB) in ${r.totalMs.toFixed(0)} ms, ${(s.bytes / MiB / secs).toFixed(0)} MiB/s`,
+    `rounds: ${s.rounds}, pages per round: ${s.pagesPerRound.join(', ')}`,
+    `downtime (suspend to the receiver's ready): ${r.downtimeMs!.toFixed(1)} ms`,
+  ];
+}
+
+/** Open the channel the options name; a child process is reaped when it closes. */
+export async function openSenderChannel(o: { to?: string; sshCommand?: string }): Promise<Channel> {
+  if ((o.to === undefined) === (o.sshCommand === undefined)) throw new UsageError('give exactly one of --to HOST:PORT and --ssh-command CMD');
+  if (o.to !== undefined) {
+    const { host, port } = parseHostPort(o.to, '--to');
+    return connectChannel(host, port);
+  }
+  return commandChannel(o.sshCommand!).channel;
+}
+
+/** Run one migration of `domain` (already running) as the options say. */
+export async function runMigration(domain: SimulatedDomain, o: MigrateCliOptions): Promise<MigrateResult> {
+  const say = (l: string): void => {
+    if (!o.quiet) process.stderr.write(`xenmig migrate: ${l}\n`);
+  };
+  let channel: Channel;
+  try {
+    channel = await openSenderChannel(o);
+  } catch (err) {
+    if (o.preflightOnly && !(err instanceof UsageError)) throw new IoError(`could not ask the receiver: ${(err as Error).message}`);
+    throw err;
+  }
+  const progress = progressReporter(Boolean(o.quiet));
+  try {
+    const result = await migrateDomain(domain, channel, {
+      preflight: o.preflight,
+      preflightOnly: Boolean(o.preflightOnly),
+      debug: Boolean(o.debug),
+      precopyPolicy: policyFromOptions(o),
+      onProgress: (p) => progress.update(p),
+      log: say,
+    });
+    progress.stop();
+    await channel.close();
+    return result;
+  } catch (err) {
+    progress.stop();
+    channel.destroy();
+    if (o.preflightOnly && !(err instanceof RefusedError) && !(err instanceof UsageError)) {
+      throw new IoError(`could not ask the receiver: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('migrate')
+    .description('live-migrate a domain (the sample, or a memory image) to `xenmig receive`, xl-style');
+  addDomainOptions(cmd, { dirtyRate: '2000' })
+    .option('--to <HOST:PORT>', 'the receiver\'s address (`xenmig receive --listen`)')
+    .option('--ssh-command <CMD>', 'a command whose stdin/stdout reach a receiver, e.g. "ssh host xenmig receive --stdio --into DIR"')
+    .option('--no-preflight', 'do not ask first (a plain `xl migrate-receive` on the other end)')
+    .option('--preflight-only', 'only ask whether the receiver can run the domain (exit 0 yes, 1 no, 2 could not ask)')
+    .option('--debug', 'append VERIFY and every page again')
+    .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
+    .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
+    .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress')
+    .action(async (o: MigrateCliOptions) => {
+      if (o.preflightOnly && !o.preflight) throw new UsageError('--preflight-only and --no-preflight exclude each other');
+      const domain = await openDomainFromOptions(o);
+      domain.start();
+      let result: MigrateResult;
+      try {
+        result = await runMigration(domain, o);
+      } finally {
+        // After success the domain lives at the receiver; after a failure it was resumed,
+        // but this process is its only host and ends here.
+        domain.destroy();
+      }
+      if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
+      else for (const l of migrationSummaryLines(result)) process.stdout.write(l + '\n');
+    });
+}

@@ -1,0 +1,168 @@
+/**
+ * What the sample domain carries besides memory: a CPU policy shaped like a recent
+ * Intel host's default HVM/PV policy, an HVM save blob laid out the way Xen lays out
+ * its own (descriptor + header, per-vcpu CPU records, END), the HVM params libxc saves,
+ * PV vcpu contexts, and the xl JSON config. Contents are deterministic from a seed.
+ */
+import type { GuestType } from '../../format/constants.js';
+import type { CpuidEntry, HvmParam, MsrEntry } from '../../format/records.js';
+import type { CpuPolicyData, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext } from '../types.js';
+import { Prng } from './prng.js';
+
+const NO_SUBLEAF = 0xffffffff;
+
+/** "GenuineIntel" in ebx, edx, ecx order, as CPUID leaf 0 returns it. */
+const GENUINE_INTEL = { ebx: 0x756e6547, edx: 0x49656e69, ecx: 0x6c65746e };
+
+export function sampleCpuid(guest: GuestType): CpuidEntry[] {
+  const e = (leaf: number, subleaf: number, eax: number, ebx: number, ecx: number, edx: number): CpuidEntry => ({
+    leaf,
+    subleaf,
+    eax: eax >>> 0,
+    ebx: ebx >>> 0,
+    ecx: ecx >>> 0,
+    edx: edx >>> 0,
+  });
+  // Leaf 1 ecx: SSE3 PCLMULQDQ SSSE3 FMA CX16 SSE4.1 SSE4.2 MOVBE POPCNT AES XSAVE AVX F16C RDRAND, HYPERVISOR.
+  const l1ecx = 0x1 | 0x2 | 0x200 | 0x1000 | 0x2000 | 0x80000 | 0x100000 | 0x400000 | 0x800000 | 0x2000000 | 0x4000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80000000;
+  // Leaf 1 edx: FPU..SSE2 as every x86-64 host has them (HTT off: one socket per vcpu).
+  const l1edx = 0x078bfbff;
+  // Leaf 7.0 ebx: FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID RDSEED ADX SMAP CLFLUSHOPT.
+  const l7ebx = 0x1 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200 | 0x400 | 0x40000 | 0x80000 | 0x100000 | 0x800000;
+  const entries = [
+    e(0x0, NO_SUBLEAF, 0xd, GENUINE_INTEL.ebx, GENUINE_INTEL.ecx, GENUINE_INTEL.edx),
+    e(0x1, NO_SUBLEAF, 0x000906ea, 0x00010800, l1ecx, l1edx),
+    e(0x7, 0x0, 0x0, l7ebx, 0x0, 0x0),
+    e(0xd, 0x0, 0x7, 0x340, 0x340, 0x0),
+    e(0xd, 0x1, 0x1, 0x0, 0x0, 0x0),
+    e(0xd, 0x2, 0x100, 0x240, 0x0, 0x0),
+    e(0x80000000, NO_SUBLEAF, 0x80000008, 0x0, 0x0, 0x0),
+    e(0x80000001, NO_SUBLEAF, 0x0, 0x0, 0x121, guest === 'hvm' ? 0x2c100800 : 0x28100800),
+    e(0x80000007, NO_SUBLEAF, 0x0, 0x0, 0x0, 0x100),
+    e(0x80000008, NO_SUBLEAF, 0x3027, 0x0, 0x0, 0x0),
+  ];
+  return entries;
+}
+
+export function sampleMsrs(): MsrEntry[] {
+  return [
+    // MSR_INTEL_PLATFORM_INFO: bit 31 CPUID faulting available.
+    { index: 0xce, flags: 0, value: 0x80000000n },
+    // MSR_ARCH_CAPABILITIES: RDCL_NO IBRS_ALL SKIP_L1DFL MDS_NO.
+    { index: 0x10a, flags: 0, value: 0x2bn },
+  ];
+}
+
+export function sampleCpuPolicy(guest: GuestType): CpuPolicyData {
+  return { cpuid: sampleCpuid(guest), msrs: sampleMsrs() };
+}
+
+function bytesFrom(prng: Prng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 4) {
+    const v = prng.next();
+    out[i] = v & 0xff;
+    if (i + 1 < n) out[i + 1] = (v >>> 8) & 0xff;
+    if (i + 2 < n) out[i + 2] = (v >>> 16) & 0xff;
+    if (i + 3 < n) out[i + 3] = v >>> 24;
+  }
+  return out;
+}
+
+/** Xen's HVM save typecodes used here: HEADER (1), CPU (2), END (0). */
+const HVM_SAVE_HEADER = 1;
+const HVM_SAVE_CPU = 2;
+const HVM_SAVE_MAGIC = 0x54381286;
+/** sizeof(struct hvm_hw_cpu) in recent Xen. */
+const HVM_HW_CPU_SIZE = 1024;
+
+/** An HVM_CONTEXT blob: (typecode u16, instance u16, length u32) descriptors, each followed by its data. */
+export function sampleHvmContext(vcpus: number, seed: number): Uint8Array {
+  const prng = new Prng(seed ^ 0x48564d43);
+  const parts: Uint8Array[] = [];
+  const desc = (type: number, instance: number, length: number): Uint8Array => {
+    const d = new Uint8Array(8);
+    const v = new DataView(d.buffer);
+    v.setUint16(0, type, true);
+    v.setUint16(2, instance, true);
+    v.setUint32(4, length, true);
+    return d;
+  };
+  const header = new Uint8Array(24);
+  const hv = new DataView(header.buffer);
+  hv.setUint32(0, HVM_SAVE_MAGIC, true);
+  hv.setUint32(4, 1, true); // version
+  hv.setBigUint64(8, 0n, true); // changeset
+  hv.setUint32(16, 0x000906ea, true); // cpuid leaf 1 eax of the saving host
+  hv.setUint32(20, 2_400_000, true); // guest TSC kHz
+  parts.push(desc(HVM_SAVE_HEADER, 0, header.length), header);
+  for (let i = 0; i < vcpus; i++) parts.push(desc(HVM_SAVE_CPU, i, HVM_HW_CPU_SIZE), bytesFrom(prng, HVM_HW_CPU_SIZE));
+  parts.push(desc(0, 0, 0));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** The params libxc saves that are non-zero for a typical guest; pfns sit just below the top of memory. */
+export function sampleHvmParams(maxPfn: number): HvmParam[] {
+  const top = BigInt(maxPfn);
+  return [
+    { index: 1n, value: top - 1n }, // STORE_PFN
+    { index: 5n, value: top - 3n }, // IOREQ_PFN
+    { index: 6n, value: top - 2n }, // BUFIOREQ_PFN
+    { index: 16n, value: top - 4n }, // CONSOLE_PFN
+    { index: 18n, value: 1n }, // ACPI_IOPORTS_LOCATION
+    { index: 31n, value: 8n }, // X87_FIP_WIDTH
+  ];
+}
+
+export function sampleTscInfo(): TscInfo {
+  return { mode: 0, khz: 2_400_000, nsec: 1_000_000_000n, incarnation: 0 };
+}
+
+export const SAMPLE_PV_INFO: PvInfo = { guestWidth: 8, ptLevels: 4 };
+
+/** Sizes of the PV vcpu context blobs for a 64-bit guest. */
+const PV_VCPU_SIZES: Record<VcpuContext['kind'], number> = { basic: 5168, extended: 128, xsave: 832, msrs: 32 };
+
+export function samplePvVcpus(vcpus: number, seed: number): VcpuContext[] {
+  const prng = new Prng(seed ^ 0x50564350);
+  const out: VcpuContext[] = [];
+  for (let id = 0; id < vcpus; id++) {
+    for (const kind of ['basic', 'extended', 'xsave', 'msrs'] as const) {
+      out.push({ vcpuId: id, kind, data: bytesFrom(prng, PV_VCPU_SIZES[kind]) });
+    }
+  }
+  return out;
+}
+
+export function sampleSharedInfo(seed: number): Uint8Array {
+  return bytesFrom(new Prng(seed ^ 0x53484946), 4096);
+}
+
+/** A PV guest keeps its P2M (8 octets per pfn) in its own frames; here the last frames of memory. */
+export function sampleP2mFrames(maxPfn: number): P2mFrames {
+  const frames = Math.ceil((maxPfn * 8) / 4096);
+  const p2mPfns: bigint[] = [];
+  for (let i = 0; i < frames; i++) p2mPfns.push(BigInt(maxPfn - frames + i));
+  return { startPfn: 0, endPfn: maxPfn - 1, p2mPfns };
+}
+
+/** What libxl adds for an HVM guest after the libxc stream: the device model's xenstore keys and state. */
+export function sampleEmulatorData(seed: number): EmulatorData[] {
+  const enc = new TextEncoder();
+  return [
+    { kind: 'xenstore', emulatorId: 2, index: 0, data: enc.encode('physmap/f0000000/start_addr\x00f0000000\x00physmap/f0000000/size\x00800000\x00') },
+    { kind: 'context', emulatorId: 2, index: 0, data: bytesFrom(new Prng(seed ^ 0x514d5530), 4000) },
+  ];
+}
+
+export function sampleConfig(opts: { guest: GuestType; name: string; memoryMiB: number; vcpus: number }): string {
+  return JSON.stringify({
+    c_info: { type: opts.guest, name: opts.name },
+    b_info: {
+      max_vcpus: opts.vcpus,
+      max_memkb: opts.memoryMiB * 1024,
+      target_memkb: opts.memoryMiB * 1024,
+      type: { [opts.guest]: {} },
+    },
+  });
+}

@@ -1,0 +1,426 @@
+/**
+ * A domain that lives in this process: pfn-addressed memory in one Buffer (1 GiB is one
+ * allocation, zero pages cost nothing until written), dirty logging as a byte map plus
+ * a list, vcpus that "run" a Workload on timers, and the context records a saver
+ * needs. It is both a DomainSource (the saver reads it) and a DomainSink (a restorer
+ * can fill it), like the memory image on disk.
+ */
+import { createHash } from 'node:crypto';
+import { PAGE_SIZE, PAGE_TYPE, pageTypeHasData, type GuestType } from '../../format/constants.js';
+import type { HvmParam } from '../../format/records.js';
+import type {
+  CpuPolicyData,
+  DirtyLog,
+  DomainDescription,
+  DomainSink,
+  DomainSource,
+  EmulatorData,
+  P2mFrames,
+  PvInfo,
+  TscInfo,
+  VcpuContext,
+} from '../types.js';
+import { Prng } from './prng.js';
+import {
+  SAMPLE_PV_INFO,
+  sampleConfig,
+  sampleCpuPolicy,
+  sampleEmulatorData,
+  sampleHvmContext,
+  sampleHvmParams,
+  sampleP2mFrames,
+  samplePvVcpus,
+  sampleSharedInfo,
+  sampleTscInfo,
+} from './sample.js';
+import { Workload, type WorkloadOptions } from './workload.js';
+
+export interface SimulatedDomainOptions {
+  guest: GuestType;
+  /** Memory size in MiB (a whole number of pages). */
+  memoryMiB: number;
+  seed?: number;
+  vcpus?: number;
+  name?: string;
+  workload?: WorkloadOptions;
+}
+
+/** The legacy VGA hole an HVM guest has no RAM in (pfns 0xa0-0xbf). */
+const HVM_HOLE_START = 0xa0;
+const HVM_HOLE_END = 0xc0;
+
+/** The pfns a sample PV guest uses for its page tables: one L4, one L3, one L2, four L1. */
+const PV_PAGE_TABLES: readonly [number, number][] = [
+  [1, PAGE_TYPE.L4TAB_PINNED],
+  [2, PAGE_TYPE.L3TAB],
+  [3, PAGE_TYPE.L2TAB],
+  [4, PAGE_TYPE.L1TAB],
+  [5, PAGE_TYPE.L1TAB],
+  [6, PAGE_TYPE.L1TAB],
+  [7, PAGE_TYPE.L1TAB],
+];
+
+/** Bytes of each page the fresh domain fills with seeded data (the rest starts zero, as in an idle guest). */
+const STAMP_BYTES = 64;
+
+export class SimulatedDomain implements DomainSource, DomainSink {
+  guestType: GuestType;
+  maxPfn: number;
+  /** pfn * 4096 is where a page lives. */
+  memory: Buffer;
+  /** Per pfn: 0xff not populated, else the page type. */
+  private types: Uint8Array;
+  private dirtyMap: Uint8Array | undefined;
+  private dirtyList: number[] = [];
+  private isRunning = false;
+  private desc: DomainDescription;
+  workload: Workload | undefined;
+
+  cpuPolicy: CpuPolicyData = {};
+  pvInfo: PvInfo | undefined;
+  p2mFrames: P2mFrames | undefined;
+  tscInfo: TscInfo = sampleTscInfo();
+  hvmParams: HvmParam[] = [];
+  hvmContext: Uint8Array | undefined;
+  vcpuContexts: VcpuContext[] = [];
+  sharedInfo: Uint8Array | undefined;
+  emulatorData: EmulatorData[] = [];
+  config: string | undefined;
+  /** Set once a restorer has committed into this domain. */
+  committed = false;
+  abortedWith: string | undefined;
+
+  private constructor(guest: GuestType, maxPfn: number) {
+    this.guestType = guest;
+    this.maxPfn = maxPfn;
+    this.memory = Buffer.alloc(maxPfn * PAGE_SIZE);
+    this.types = new Uint8Array(maxPfn).fill(0xff);
+    this.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
+  }
+
+  /** A fresh sample domain: memory stamped from the seed, contexts and CPU policy filled in, paused. */
+  static create(opts: SimulatedDomainOptions): SimulatedDomain {
+    const pages = Math.floor((opts.memoryMiB * 1024 * 1024) / PAGE_SIZE);
+    if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB <= 0 || pages < 256) {
+      throw new RangeError(`memory must be a whole number of MiB, at least 1 (got ${opts.memoryMiB})`);
+    }
+    const seed = opts.seed ?? 1;
+    const vcpus = opts.vcpus ?? 2;
+    const d = new SimulatedDomain(opts.guest, pages);
+    const prng = new Prng(seed);
+    // Page stamps are little-endian u32s, as the guest (x86) would store them.
+    const words = new Uint32Array(d.memory.buffer, d.memory.byteOffset, d.memory.length / 4);
+    const le = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+    const word = le ? (v: number) => v : (v: number) => ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+    for (let pfn = 0; pfn < pages; pfn++) {
+      if (opts.guest === 'hvm' && pfn >= HVM_HOLE_START && pfn < HVM_HOLE_END) continue;
+      d.types[pfn] = PAGE_TYPE.NOTAB;
+      const base = (pfn * PAGE_SIZE) / 4;
+      words[base] = word(pfn);
+      for (let o = 1; o < STAMP_BYTES / 4; o++) words[base + o] = word(prng.next());
+    }
+    d.cpuPolicy = sampleCpuPolicy(opts.guest);
+    d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
+    if (opts.guest === 'hvm') {
+      d.hvmParams = sampleHvmParams(pages);
+      d.hvmContext = sampleHvmContext(vcpus, seed);
+      d.emulatorData = sampleEmulatorData(seed);
+    } else {
+      d.pvInfo = { ...SAMPLE_PV_INFO };
+      d.p2mFrames = sampleP2mFrames(pages);
+      for (const [pfn, type] of PV_PAGE_TABLES) d.types[pfn] = type;
+      d.vcpuContexts = samplePvVcpus(vcpus, seed);
+      d.sharedInfo = sampleSharedInfo(seed);
+    }
+    if (opts.workload) d.workload = new Workload(d.workloadTarget(), { seed, ...opts.workload });
+    return d;
+  }
+
+  /** A domain with the memory and state of any DomainSource (a memory image), to run a workload on. */
+  static async fromSource(src: DomainSource, workload?: WorkloadOptions): Promise<SimulatedDomain> {
+    const d = new SimulatedDomain(src.guestType, src.maxPfn);
+    d.desc = { ...src.describe() };
+    const pfns = await src.populatedPfns();
+    const types = await src.pageTypes(pfns);
+    const BATCH = 1024;
+    for (let i = 0; i < pfns.length; i += BATCH) {
+      const chunk = pfns.slice(i, i + BATCH);
+      const ctypes = types.slice(i, i + BATCH);
+      const withData = chunk.filter((_, k) => pageTypeHasData(ctypes[k]!));
+      const buf = Buffer.alloc(withData.length * PAGE_SIZE);
+      if (withData.length > 0) await src.readPages(withData, buf);
+      let w = 0;
+      for (let k = 0; k < chunk.length; k++) {
+        const pfn = chunk[k]!;
+        d.types[pfn] = ctypes[k]!;
+        if (pageTypeHasData(ctypes[k]!)) buf.copy(d.memory, pfn * PAGE_SIZE, w * PAGE_SIZE, (w + 1) * PAGE_SIZE), w++;
+      }
+    }
+    d.cpuPolicy = await src.getCpuPolicy();
+    d.pvInfo = await src.getPvInfo();
+    d.p2mFrames = await src.getP2mFrames();
+    d.tscInfo = await src.getTscInfo();
+    d.hvmParams = await src.getHvmParams();
+    d.hvmContext = await src.getHvmContext();
+    d.vcpuContexts = await src.getVcpuContexts();
+    d.sharedInfo = await src.getSharedInfo();
+    d.emulatorData = await src.getEmulatorData();
+    d.config = await src.getConfig();
+    if (workload) d.workload = new Workload(d.workloadTarget(), workload);
+    return d;
+  }
+
+  private workloadTarget() {
+    return {
+      writablePfns: (): number[] => {
+        const out: number[] = [];
+        for (let pfn = 0; pfn < this.maxPfn; pfn++) if (this.types[pfn] === PAGE_TYPE.NOTAB) out.push(pfn);
+        return out;
+      },
+      touch: (pfn: number, value: number): void => this.touch(pfn, value),
+    };
+  }
+
+  /** A guest write: the value lands at an offset that moves with it, and the page becomes dirty. */
+  touch(pfn: number, value: number): void {
+    // A page the guest gave back (ballooned out) is not its memory any more.
+    if (this.types[pfn] === 0xff) return;
+    const off = pfn * PAGE_SIZE + STAMP_BYTES + ((value * 8) % (PAGE_SIZE - STAMP_BYTES));
+    this.memory.writeUInt32LE(value >>> 0, off);
+    this.memory.writeUInt32LE(pfn, off + 4);
+    this.markDirty(pfn);
+  }
+
+  /** The guest gives a page back (ballooning): it stops being valid memory. */
+  balloonOut(pfn: number): void {
+    this.types[pfn] = 0xff;
+    this.memory.fill(0, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+    this.markDirty(pfn);
+  }
+
+  private markDirty(pfn: number): void {
+    const map = this.dirtyMap;
+    if (map !== undefined && map[pfn] === 0) {
+      map[pfn] = 1;
+      this.dirtyList.push(pfn);
+    }
+  }
+
+  // ---- DomainSource ----------------------------------------------------------------
+
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  describe(): DomainDescription {
+    return { ...this.desc, guestType: this.guestType };
+  }
+
+  async populatedPfns(): Promise<number[]> {
+    const out: number[] = [];
+    for (let pfn = 0; pfn < this.maxPfn; pfn++) if (this.types[pfn] !== 0xff) out.push(pfn);
+    return out;
+  }
+
+  async pageTypes(pfns: readonly number[]): Promise<number[]> {
+    return this.pageTypesSync(pfns);
+  }
+
+  pageTypesSync(pfns: readonly number[]): number[] {
+    const out = new Array<number>(pfns.length);
+    for (let i = 0; i < pfns.length; i++) {
+      const t = pfns[i]! < this.maxPfn ? this.types[pfns[i]!]! : 0xff;
+      out[i] = t === 0xff ? PAGE_TYPE.XTAB : t;
+    }
+    return out;
+  }
+
+  /** Copies pages out; false (and a zero page) where a pfn holds no memory. */
+  async readPages(pfns: readonly number[], into: Uint8Array): Promise<boolean[]> {
+    const found = new Array<boolean>(pfns.length);
+    for (let i = 0; i < pfns.length; i++) {
+      const pfn = pfns[i]!;
+      found[i] = pfn < this.maxPfn && this.types[pfn] !== 0xff;
+      if (found[i]) into.set(this.memory.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE), i * PAGE_SIZE);
+      else into.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+    }
+    return found;
+  }
+
+  /** Pages first..first+count-1 as one view of memory (no copy): the saver's fast path. */
+  pageRun(firstPfn: number, count: number): Uint8Array {
+    // A plain Uint8Array, not a Buffer: Buffer#slice makes a view, and sinks that keep
+    // what they are given copy with slice().
+    return new Uint8Array(this.memory.buffer, this.memory.byteOffset + firstPfn * PAGE_SIZE, count * PAGE_SIZE);
+  }
+
+  async enableDirtyLogging(): Promise<DirtyLog> {
+    this.dirtyMap = new Uint8Array(this.maxPfn);
+    this.dirtyList = [];
+    return {
+      readAndClear: async () => this.readAndClearDirty(),
+      peek: async () => this.dirtyList.length,
+    };
+  }
+
+  private readAndClearDirty(): number[] {
+    const list = Uint32Array.from(this.dirtyList).sort();
+    const map = this.dirtyMap!;
+    for (const pfn of list) map[pfn] = 0;
+    this.dirtyList = [];
+    return Array.from(list);
+  }
+
+  async disableDirtyLogging(): Promise<void> {
+    this.dirtyMap = undefined;
+    this.dirtyList = [];
+  }
+
+  /** Unpause: the workload (if any) starts writing. */
+  start(): void {
+    this.isRunning = true;
+    this.workload?.start();
+  }
+
+  async suspend(): Promise<void> {
+    this.workload?.stop();
+    this.isRunning = false;
+  }
+
+  async resume(): Promise<void> {
+    this.start();
+  }
+
+  /** The domain has moved away or been destroyed: it never runs again. */
+  destroy(): void {
+    this.workload?.stop();
+    this.isRunning = false;
+  }
+
+  async getPvInfo(): Promise<PvInfo | undefined> {
+    return this.pvInfo;
+  }
+  async getCpuPolicy(): Promise<CpuPolicyData> {
+    return this.cpuPolicy;
+  }
+  async getP2mFrames(): Promise<P2mFrames | undefined> {
+    return this.p2mFrames;
+  }
+  async getTscInfo(): Promise<TscInfo> {
+    return this.tscInfo;
+  }
+  async getHvmParams(): Promise<HvmParam[]> {
+    return this.hvmParams;
+  }
+  async getHvmContext(): Promise<Uint8Array | undefined> {
+    return this.hvmContext;
+  }
+  async getVcpuContexts(): Promise<VcpuContext[]> {
+    return this.vcpuContexts;
+  }
+  async getSharedInfo(): Promise<Uint8Array | undefined> {
+    return this.sharedInfo;
+  }
+  async getEmulatorData(): Promise<EmulatorData[]> {
+    return this.emulatorData;
+  }
+  async getConfig(): Promise<string | undefined> {
+    return this.config;
+  }
+
+  /** One digest per populated pfn (hex sha1), for comparing two copies of a domain's memory. */
+  pageHashes(): Map<number, string> {
+    const out = new Map<number, string>();
+    for (let pfn = 0; pfn < this.maxPfn; pfn++) {
+      if (this.types[pfn] === 0xff || !pageTypeHasData(this.types[pfn]!)) continue;
+      out.set(pfn, createHash('sha1').update(this.memory.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE)).digest('hex'));
+    }
+    return out;
+  }
+
+  // ---- DomainSink (a restorer filling this domain) ---------------------------------
+
+  /** An empty domain for a restorer to fill; memory grows as pfns are populated. */
+  static empty(): SimulatedDomain {
+    return new SimulatedDomain('hvm', 0);
+  }
+
+  private ensure(pfn: number): void {
+    if (pfn < this.maxPfn) return;
+    // Grow by 4x: a restore populates upwards, and every growth copies all of memory.
+    let size = Math.max(4096, this.maxPfn);
+    while (size <= pfn) size *= 4;
+    const mem = Buffer.alloc(size * PAGE_SIZE);
+    this.memory.copy(mem);
+    const types = new Uint8Array(size).fill(0xff);
+    types.set(this.types);
+    this.memory = mem;
+    this.types = types;
+    this.maxPfn = size;
+  }
+
+  async begin(desc: DomainDescription): Promise<void> {
+    this.desc = { ...desc };
+    this.guestType = desc.guestType;
+  }
+  async setPvInfo(info: PvInfo): Promise<void> {
+    this.pvInfo = info;
+  }
+  async setCpuPolicy(policy: CpuPolicyData): Promise<void> {
+    this.cpuPolicy = policy;
+  }
+  async setP2mFrames(frames: P2mFrames): Promise<void> {
+    this.p2mFrames = frames;
+  }
+  async populate(pfns: readonly number[]): Promise<void> {
+    for (const pfn of pfns) {
+      this.ensure(pfn);
+      if (this.types[pfn] === 0xff) this.types[pfn] = PAGE_TYPE.NOTAB;
+    }
+  }
+  async setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void> {
+    for (let i = 0; i < pfns.length; i++) {
+      this.ensure(pfns[i]!);
+      this.types[pfns[i]!] = types[i] === PAGE_TYPE.XTAB ? 0xff : types[i]!;
+    }
+  }
+  async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
+    if (pfns.length === 0) return;
+    this.ensure(Math.max(...pfns));
+    let i = 0;
+    while (i < pfns.length) {
+      let j = i + 1;
+      while (j < pfns.length && pfns[j] === pfns[i]! + (j - i)) j++;
+      for (let k = i; k < j; k++) if (this.types[pfns[k]!] === 0xff) this.types[pfns[k]!] = PAGE_TYPE.NOTAB;
+      this.memory.set(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), pfns[i]! * PAGE_SIZE);
+      i = j;
+    }
+  }
+  async setTscInfo(tsc: TscInfo): Promise<void> {
+    this.tscInfo = tsc;
+  }
+  async setHvmParams(params: readonly HvmParam[]): Promise<void> {
+    this.hvmParams = [...params];
+  }
+  async setHvmContext(blob: Uint8Array): Promise<void> {
+    this.hvmContext = blob.slice();
+  }
+  async setVcpuContext(ctx: VcpuContext): Promise<void> {
+    this.vcpuContexts.push({ ...ctx, data: ctx.data.slice() });
+  }
+  async setSharedInfo(page: Uint8Array): Promise<void> {
+    this.sharedInfo = page.slice();
+  }
+  async setEmulatorData(data: EmulatorData): Promise<void> {
+    this.emulatorData.push({ ...data, data: data.data.slice() });
+  }
+  async setConfig(config: string): Promise<void> {
+    this.config = config;
+  }
+  async commit(): Promise<void> {
+    this.committed = true;
+  }
+  async abort(reason: string): Promise<void> {
+    this.abortedWith = reason;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './handshake.js';
+export * from './transport.js';
+export * from './preflight.js';
+export * from './sender.js';
+export * from './receiver.js';

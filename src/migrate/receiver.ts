@@ -1,0 +1,143 @@
+/**
+ * The receiving end of a migration (what `xl migrate-receive` does), over a Channel:
+ * banner, optional preflight, the stream restored into a fresh DomainSink, then the
+ * ready / go / report exchange. The sink is committed only after the sender's "go", so
+ * a sender that goes away, a stream that breaks, or a refusal at STATIC_DATA_END leave
+ * nothing behind (the sink is aborted), and the sender keeps its domain.
+ */
+import { RefusedError } from '../format/errors.js';
+import type { DomainSink } from '../domain/types.js';
+import { restoreStream } from '../restore/index.js';
+import type { RestoreResult } from '../restore/types.js';
+import { readStream } from '../stream/reader.js';
+import type { Channel } from './transport.js';
+import {
+  BANNER,
+  PERMISSION,
+  PREFLIGHT_REQUEST,
+  READY,
+  REPORT,
+  encodeVerdict,
+  expectMessage,
+  peekOpening,
+  readPreflightBody,
+  sendMessage,
+} from './handshake.js';
+import { judgeStaticData, staticDataOf, type StaticCheckOptions } from './preflight.js';
+
+export interface ReceiveOptions extends StaticCheckOptions {
+  /** A new, empty domain to restore into (a memory image in a temporary place until commit). */
+  createSink(): Promise<DomainSink>;
+  checkpointed?: boolean;
+  /** One line per event, for the operator (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export type ReceiveOutcome = 'received' | 'preflight-only' | 'refused-at-preflight' | 'failover';
+
+export interface ReceiveResult {
+  outcome: ReceiveOutcome;
+  preflight?: { accepted: boolean; reasons: string[] };
+  restore?: RestoreResult;
+}
+
+/** Passes everything through but holds `commit` until the migration's "go". */
+class HeldSink {
+  commitAsked = false;
+  constructor(readonly inner: DomainSink) {}
+  wrap(): DomainSink {
+    return new Proxy(this.inner, {
+      get: (target, prop, receiver) => {
+        if (prop === 'commit') return async () => void (this.commitAsked = true);
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+}
+
+export async function receiveMigration(channel: Channel, opts: ReceiveOptions): Promise<ReceiveResult> {
+  const log = opts.log ?? (() => undefined);
+  const { reader, sink: out } = channel;
+  await sendMessage(out, BANNER);
+  const result: ReceiveResult = { outcome: 'received' };
+
+  let opening = await peekOpening(reader);
+  if (opening === 'preflight') {
+    await expectMessage(reader, PREFLIGHT_REQUEST, 'preflight request');
+    const body = await readPreflightBody(reader);
+    let reasons: string[];
+    try {
+      reasons = judgeStaticData(await staticDataOf(body), opts);
+    } catch (err) {
+      reasons = [`the preflight static data cannot be read: ${(err as Error).message}`];
+    }
+    const accepted = reasons.length === 0;
+    result.preflight = { accepted, reasons };
+    await sendMessage(out, ...encodeVerdict(accepted, reasons));
+    if (!accepted) {
+      log(`preflight: refused the domain: ${reasons.join('; ')}`);
+      result.outcome = 'refused-at-preflight';
+      return result;
+    }
+    log('preflight: static data accepted');
+    opening = await peekOpening(reader);
+    if (opening === 'end') {
+      result.outcome = 'preflight-only';
+      return result;
+    }
+  }
+  if (opening !== 'xl') {
+    throw new RefusedError(
+      opening === 'end' ? 'the sender closed the connection before sending a domain' : 'migration stream contained unexpected data instead of the xl header',
+    );
+  }
+
+  const held = new HeldSink(await opts.createSink());
+  const restored = await restoreStream(readStream(reader, { format: 'xl', expectEndOfInput: false }), held.wrap(), {
+    minVersion: opts.minVersion,
+    checkpointed: opts.checkpointed,
+    staticDataDone: (_missing, data) => {
+      const reasons = judgeStaticData(data, opts);
+      if (reasons.length > 0) {
+        log(`refused the domain at STATIC_DATA_END: ${reasons.join('; ')}`);
+        return { refuse: reasons.join('; ') };
+      }
+      return undefined;
+    },
+  });
+  result.restore = restored;
+  if (restored.failover) {
+    // Remus: the primary is gone; its last complete checkpoint is the domain now.
+    await held.inner.commit();
+    log(`failover to checkpoint ${restored.checkpoints}: ${restored.failover.reason}`);
+    result.outcome = 'failover';
+    return result;
+  }
+  log(`transfer complete (${restored.pagesWritten} pages), requesting permission to start the domain`);
+  try {
+    await sendMessage(out, READY);
+    await expectMessage(reader, PERMISSION, 'permission to start the domain');
+  } catch (err) {
+    await held.inner.abort(`the sender did not give permission: ${(err as Error).message}`);
+    throw err;
+  }
+  log('got permission, starting the domain');
+  let status = 0;
+  let failure: Error | undefined;
+  try {
+    await held.inner.commit();
+  } catch (err) {
+    failure = err as Error;
+    status = 1;
+  }
+  await sendMessage(out, REPORT, Uint8Array.of(status));
+  if (failure) {
+    log(`could not start the domain (${failure.message}); destroying our copy, the sender may resume`);
+    await held.inner.abort(failure.message).catch(() => undefined);
+    await sendMessage(out, PERMISSION);
+    throw failure;
+  }
+  log('domain started');
+  return result;
+}

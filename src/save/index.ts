@@ -1,0 +1,3 @@
+export * from './save.js';
+export * from './precopy.js';
+export * from './ops.js';

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimulatedDomain } from '../../src/domain/simulated/simulated-domain.js';
+
+test('a fresh domain is reproducible from its seed and differs with another seed', () => {
+  const a = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 5 });
+  const b = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 5 });
+  const c = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 6 });
+  assert.ok(a.memory.equals(b.memory));
+  assert.ok(!a.memory.equals(c.memory));
+  assert.equal(a.memory.readUInt32LE(7 * 4096), 7, 'each page starts with its pfn');
+  assert.deepEqual(a.hvmContext, b.hvmContext);
+});
+
+test('HVM has no RAM in the VGA hole; PV has page tables and its P2M', async () => {
+  const h = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 1, seed: 1 });
+  const pfns = await h.populatedPfns();
+  assert.equal(pfns.length, 256 - 32);
+  assert.deepEqual(await h.pageTypes([0x9f, 0xa0, 0xbf, 0xc0]), [0, 15, 15, 0]);
+  const p = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 1 });
+  assert.deepEqual(await p.pageTypes([0, 1, 2, 3, 4, 8]), [0, 12, 3, 2, 1, 0]);
+  assert.deepEqual(p.p2mFrames, { startPfn: 0, endPfn: 255, p2mPfns: [255n] });
+  assert.equal(p.vcpuContexts.length, 8);
+});
+
+test('dirty log: off until enabled, read-and-clear gives each pfn once in order, peek counts', async () => {
+  const d = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 1 });
+  d.touch(50, 1);
+  const log = await d.enableDirtyLogging();
+  assert.equal(await log.peek(), 0);
+  for (const pfn of [90, 12, 90, 200, 12]) d.touch(pfn, pfn);
+  assert.equal(await log.peek(), 3);
+  assert.deepEqual(await log.readAndClear(), [12, 90, 200]);
+  assert.deepEqual(await log.readAndClear(), []);
+  d.balloonOut(33);
+  assert.deepEqual(await log.readAndClear(), [33]);
+  assert.deepEqual(await d.pageTypes([33]), [15]);
+  d.touch(33, 9);
+  assert.equal(await log.peek(), 0, 'a ballooned page takes no writes');
+  await d.disableDirtyLogging();
+});
+
+test('the workload: same seed, same pages; the hot set takes most writes; it stops on suspend', async () => {
+  const pick = (pattern: 'uniform' | 'hotset'): number[] => {
+    const d = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 4, seed: 3, workload: { rate: 1, pattern } });
+    const seen: number[] = [];
+    const orig = d.touch.bind(d);
+    d.touch = (pfn, v) => (seen.push(pfn), orig(pfn, v));
+    d.workload!.burst(2000);
+    return seen;
+  };
+  assert.deepEqual(pick('hotset'), pick('hotset'));
+  const hot = pick('hotset');
+  const distinctHot = new Set(hot).size;
+  const distinctUniform = new Set(pick('uniform')).size;
+  assert.ok(distinctHot < distinctUniform / 2, `${distinctHot} distinct pages under hotset vs ${distinctUniform} uniform`);
+
+  const d = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 1, seed: 3, workload: { rate: 100_000, tickMs: 1 } });
+  d.start();
+  await new Promise((r) => setTimeout(r, 30));
+  await d.suspend();
+  const n = d.workload!.written;
+  assert.ok(n > 0);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(d.workload!.written, n);
+  assert.equal(d.running, false);
+  d.destroy();
+});
+
+test('1 GiB is one allocation and quick to create', () => {
+  const d = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 1024, seed: 1 });
+  assert.equal(d.maxPfn, 262144);
+  assert.equal(d.memory.length, 1 << 30);
+  assert.equal(d.memory.readUInt32LE(262143 * 4096), 262143);
+});
+
+test('fromSource copies memory, types and contexts of another domain', async () => {
+  const a = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 9 });
+  const b = await SimulatedDomain.fromSource(a);
+  assert.ok(b.memory.equals(a.memory));
+  assert.deepEqual(await b.pageTypes([1, 4, 100]), [12, 1, 0]);
+  assert.deepEqual(b.vcpuContexts, a.vcpuContexts);
+  assert.equal(b.config, a.config);
+});
