@@ -18,7 +18,8 @@ export class ExitCode extends Error {
   }
 }
 
-export function buildProgram(): Command {
+/** `args` are the words after the program name; they decide which commands are loaded. */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const program = new Command();
   program
     .name('xenmig')
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, args);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
   });
-  const program = buildProgram();
+  const program = await buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
