@@ -24,6 +24,7 @@
  * guest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { REC_TYPE, guestTypeOf, type GuestType } from '../../format/constants.js';
@@ -36,6 +37,7 @@ import { itemLabel, type StreamItem } from '../../stream/items.js';
 import { readStream } from '../../stream/reader.js';
 import { StaticDataTracker, infersStaticDataEnd, type StaticDataEnd } from '../../stream/static-data.js';
 import type { Diagnostic, StreamVerifier } from '../../verify/types.js';
+import { openChildStdinPipe } from './fifo.js';
 import { describeRealCommand, type RealCommand } from './command.js';
 import { HandshakeWatcher, type HandshakeEvent } from './handshake.js';
 import { PassCounter, describePass } from './passes.js';
@@ -95,6 +97,8 @@ export class Guard {
   private readonly tracker = new StaticDataTracker();
   private readonly passes = new PassCounter();
   private child: ChildProcess | undefined;
+  /** The receiver's stdin: a real pipe when one can be made (see fifo.ts). */
+  private childIn: Writable | undefined;
 
   /** Received from the sender but not yet forwarded: [forwarded, received). */
   private pending: Buffer[] = [];
@@ -147,8 +151,15 @@ export class Guard {
     const { opts } = this;
     opts.log(describeRealCommand(opts.command));
     const [program, ...args] = opts.command.argv;
-    const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const pipe = openChildStdinPipe();
+    let child: ChildProcess;
+    try {
+      child = spawn(program!, args, { stdio: [pipe?.readFd ?? 'pipe', 'pipe', 'inherit'] });
+    } finally {
+      if (pipe) closeSync(pipe.readFd);
+    }
     this.child = child;
+    this.childIn = pipe?.writer ?? child.stdin!;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('error', (err) => {
         this.couldNotRun = `cannot run ${program}: ${err.message}`;
@@ -157,7 +168,7 @@ export class Guard {
       child.on('close', (code, signal) => resolve({ code, signal }));
     });
     // A receiver that is gone must not take the guard down with EPIPE.
-    child.stdin!.on('error', () => undefined);
+    this.childIn.on('error', () => undefined);
     opts.output.on('error', () => undefined);
 
     const parsing = this.consume();
@@ -173,6 +184,8 @@ export class Guard {
     this.signalIdle();
     opts.input.destroy();
     await Promise.allSettled([sending, receiving]);
+    // Our end of the pipe would keep the process alive; nobody reads it any more.
+    this.childIn!.destroy();
     this.source.end();
     await parsing;
     await this.finishTee();
@@ -201,7 +214,7 @@ export class Guard {
   // ---- the sender's direction --------------------------------------------------------
 
   private async relaySender(): Promise<void> {
-    const childIn = this.child!.stdin!;
+    const childIn = this.childIn!;
     const batches = new Batches(this.opts.input);
     for (;;) {
       const batch = await batches.next(() => this.stopInfo !== undefined || this.childGone);
@@ -306,7 +319,7 @@ export class Guard {
   }
 
   private forwardUpTo(limit: number): void {
-    const childIn = this.child!.stdin!;
+    const childIn = this.childIn!;
     if (this.forwarded >= limit) return;
     // One writev for the whole batch: a write per 64 KiB pipe read costs more than the copy.
     childIn.cork();
@@ -521,7 +534,7 @@ export class Guard {
     if (child && !this.childGone) {
       // Everything accepted goes, so the receiver fails where the guard stopped, not earlier.
       this.forwardUpTo(this.judgedEnd);
-      child.stdin?.end();
+      this.childIn?.end();
       child.stdout?.destroy();
       // The receiver sees its input end and cleans up; one that lingers is told to go.
       const grace = this.opts.stopGraceMs ?? 5000;
