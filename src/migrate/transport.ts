@@ -16,6 +16,12 @@ import type { ByteSink } from '../io/sink.js';
 /** Writes smaller than this are gathered into one buffer; larger ones go out on their own. */
 const COALESCE = 256 * 1024;
 const LARGE = 64 * 1024;
+/**
+ * How far the receiving side reads ahead of the restore engine: a whole PAGE_DATA record
+ * (4 MiB), so the socket keeps flowing while the engine writes the previous record's
+ * pages. More would only lengthen the backlog the receiver works off during downtime.
+ */
+const READ_AHEAD = 4 * 1024 * 1024;
 
 /**
  * A ByteSink over a Writable that keeps small writes (record headers, pfn arrays, handshake
@@ -118,7 +124,7 @@ export interface Channel {
 
 function channelOf(name: string, input: Readable, output: Writable, kernelCopies: boolean, extra?: () => void): Channel {
   const sink = new ChannelSink(name, output, kernelCopies);
-  const reader = new ByteReader(new ReadableRawSource(name, input));
+  const reader = new ByteReader(new ReadableRawSource(name, input, READ_AHEAD));
   return {
     name,
     reader,
