@@ -24,7 +24,6 @@
  * guest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { REC_TYPE, guestTypeOf, type GuestType } from '../../format/constants.js';
@@ -37,7 +36,6 @@ import { itemLabel, type StreamItem } from '../../stream/items.js';
 import { readStream } from '../../stream/reader.js';
 import { StaticDataTracker, infersStaticDataEnd, type StaticDataEnd } from '../../stream/static-data.js';
 import type { Diagnostic, StreamVerifier } from '../../verify/types.js';
-import { openChildStdinPipe } from './fifo.js';
 import { describeRealCommand, type RealCommand } from './command.js';
 import { HandshakeWatcher, type HandshakeEvent } from './handshake.js';
 import { PassCounter, describePass } from './passes.js';
@@ -97,8 +95,6 @@ export class Guard {
   private readonly tracker = new StaticDataTracker();
   private readonly passes = new PassCounter();
   private child: ChildProcess | undefined;
-  /** The receiver's stdin: a real pipe when one can be made (see fifo.ts). */
-  private childIn: Writable | undefined;
 
   /** Received from the sender but not yet forwarded: [forwarded, received). */
   private pending: Buffer[] = [];
@@ -151,15 +147,8 @@ export class Guard {
     const { opts } = this;
     opts.log(describeRealCommand(opts.command));
     const [program, ...args] = opts.command.argv;
-    const pipe = openChildStdinPipe();
-    let child: ChildProcess;
-    try {
-      child = spawn(program!, args, { stdio: [pipe?.readFd ?? 'pipe', 'pipe', 'inherit'] });
-    } finally {
-      if (pipe) closeSync(pipe.readFd);
-    }
+    const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child = child;
-    this.childIn = pipe?.writer ?? child.stdin!;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('error', (err) => {
         this.couldNotRun = `cannot run ${program}: ${err.message}`;
@@ -168,7 +157,7 @@ export class Guard {
       child.on('close', (code, signal) => resolve({ code, signal }));
     });
     // A receiver that is gone must not take the guard down with EPIPE.
-    this.childIn.on('error', () => undefined);
+    child.stdin!.on('error', () => undefined);
     opts.output.on('error', () => undefined);
 
     const parsing = this.consume();
@@ -184,8 +173,6 @@ export class Guard {
     this.signalIdle();
     opts.input.destroy();
     await Promise.allSettled([sending, receiving]);
-    // Our end of the pipe would keep the process alive; nobody reads it any more.
-    this.childIn!.destroy();
     this.source.end();
     await parsing;
     await this.finishTee();
@@ -214,7 +201,7 @@ export class Guard {
   // ---- the sender's direction --------------------------------------------------------
 
   private async relaySender(): Promise<void> {
-    const childIn = this.childIn!;
+    const childIn = this.child!.stdin!;
     const batches = new Batches(this.opts.input);
     for (;;) {
       const batch = await batches.next(() => this.stopInfo !== undefined || this.childGone);
@@ -319,7 +306,7 @@ export class Guard {
   }
 
   private forwardUpTo(limit: number): void {
-    const childIn = this.childIn!;
+    const childIn = this.child!.stdin!;
     if (this.forwarded >= limit) return;
     // One writev for the whole batch: a write per 64 KiB pipe read costs more than the copy.
     childIn.cork();
@@ -534,7 +521,7 @@ export class Guard {
     if (child && !this.childGone) {
       // Everything accepted goes, so the receiver fails where the guard stopped, not earlier.
       this.forwardUpTo(this.judgedEnd);
-      this.childIn?.end();
+      child.stdin?.end();
       child.stdout?.destroy();
       // The receiver sees its input end and cleans up; one that lingers is told to go.
       const grace = this.opts.stopGraceMs ?? 5000;
