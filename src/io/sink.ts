@@ -22,6 +22,14 @@ export interface ByteSink {
   abort(): Promise<void>;
 }
 
+/**
+ * File writes are made at most this large. Measured on Linux 6.18 / ext4: one 4 MiB
+ * write into the page cache costs 2-4x the system time of the same bytes in 256 KiB
+ * writes (the kernel builds large folios for big writes), and `convert` hands over
+ * whole 4 MiB PAGE_DATA bodies.
+ */
+export const FILE_WRITE_CHUNK = 256 * 1024;
+
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
 }
@@ -57,7 +65,7 @@ export class AtomicFileSink implements ByteSink {
     let off = 0;
     try {
       while (off < bytes.length) {
-        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off);
+        const { bytesWritten } = await this.handle.write(bytes, off, Math.min(FILE_WRITE_CHUNK, bytes.length - off));
         off += bytesWritten;
       }
     } catch (err) {
