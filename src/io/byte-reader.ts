@@ -157,13 +157,22 @@ export class ByteReader {
   /**
    * Hand exactly n octets to `write`, at most `piece` at a time, through the read
    * buffer: a big body goes from the source to its destination without being gathered
-   * anywhere, and each piece is still in the CPU cache when it is written. Each piece
-   * is valid only until `write` returns.
+   * anywhere, and each piece is still in the CPU cache when it is written. Every piece
+   * but the last is a multiple of `align` octets (whole pages, say). Each piece is valid
+   * only until `write` returns.
    */
-  async copyOut(n: number, what: string, write: (piece: Uint8Array) => Promise<void> | void, piece = COPY_PIECE): Promise<void> {
-    const size = Math.min(piece, this.buf.length);
+  async copyOut(
+    n: number,
+    what: string,
+    write: (piece: Uint8Array) => Promise<void> | void,
+    opts: { piece?: number; align?: number } = {},
+  ): Promise<void> {
+    const align = opts.align ?? 1;
+    const size = Math.max(align, Math.min(opts.piece ?? COPY_PIECE, this.buf.length));
+    if (align > this.buf.length) throw new RangeError('alignment larger than the read buffer');
     let left = n;
     while (left > 0) {
+      const unit = Math.min(align, left);
       if (this.end === this.start) {
         this.start = this.end = 0;
         if (this.eof) this.truncated(n, what, n - left);
@@ -175,7 +184,11 @@ export class ByteReader {
         this.end = k;
         this.sourcePos += k;
       }
-      const k = Math.min(left, size, this.end - this.start);
+      while (this.end - this.start < unit) {
+        if (!(await this.fill())) this.truncated(n, what, n - left + this.end - this.start);
+      }
+      let k = Math.min(left, size, this.end - this.start);
+      if (k < left) k -= k % unit;
       const view = this.buf.subarray(this.start, this.start + k);
       this.start += k;
       this.pos += k;

@@ -63,8 +63,11 @@ export interface RecordItem {
 export interface RecordRest {
   /** Octets left: the rest of the body and the padding. */
   length: number;
-  /** Hands them to `write` in pieces, each valid only until `write` returns. */
-  copyTo(write: (piece: Uint8Array) => Promise<void> | void): Promise<void>;
+  /**
+   * Hands them to `write` in pieces, each valid only until `write` returns; every piece
+   * but the last is a multiple of `align` octets.
+   */
+  copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

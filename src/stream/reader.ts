@@ -20,7 +20,7 @@ import {
   libxlRecordTypeName,
   recordTypeName,
 } from '../format/constants.js';
-import { StreamFormatError, type StreamLocation } from '../format/errors.js';
+import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
 import {
   decodeDomainHeader,
@@ -214,7 +214,7 @@ async function readRecord(
         bodyComplete = head === length;
         padding = EMPTY;
         const left = length - head + pad;
-        if (left > 0) rest = streamedRest(reader, left, { ...loc });
+        if (left > 0) rest = streamedRest(reader, left, length + pad, { ...loc });
       } else {
         if (head < length) {
           await reader.skip(length - head, 'PAGE_DATA page contents');
@@ -253,20 +253,24 @@ async function readRecord(
 interface StreamedRest {
   length: number;
   taken: boolean;
-  copyTo(write: (piece: Uint8Array) => Promise<void> | void): Promise<void>;
+  copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
 }
 
-function streamedRest(reader: ByteReader, length: number, loc: StreamLocation): StreamedRest {
+/** `whole`: body and padding together, so a truncation reads as it would for a whole body. */
+function streamedRest(reader: ByteReader, length: number, whole: number, loc: StreamLocation): StreamedRest {
   const rest: StreamedRest = {
     length,
     taken: false,
-    async copyTo(write) {
+    async copyTo(write, align = 1) {
       if (rest.taken) throw new Error('PAGE_DATA contents were already copied');
       rest.taken = true;
+      const from = reader.position;
       try {
-        await reader.copyOut(length, 'PAGE_DATA page contents and padding', write);
+        await reader.copyOut(length, 'PAGE_DATA page contents and padding', write, { align });
       } catch (err) {
-        locate(err, loc);
+        if (!(err instanceof TruncatedStreamError)) locate(err, loc);
+        const left = whole - length + reader.position - from;
+        throw new TruncatedStreamError(`stream truncated: ${loc.recordType} body and padding needs ${whole} octet(s), only ${left} left`, loc);
       }
     },
   };
