@@ -486,6 +486,7 @@ async function wholeRecord(item: RecordItem): Promise<RecordItem> {
     all.set(piece, at);
     at += piece.length;
   });
-  const { rest: _taken, ...whole } = item;
-  return { ...whole, body: all.subarray(0, item.length), padding: all.subarray(item.length), bodyComplete: true };
+  const whole: RecordItem = { ...item, body: all.subarray(0, item.length), padding: all.subarray(item.length), bodyComplete: true };
+  delete whole.rest;
+  return whole;
 }

@@ -65,7 +65,7 @@ function locate(err: unknown, loc: StreamLocation): never {
 type PageMode = 'read' | 'skip' | 'stream';
 
 export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): AsyncGenerator<StreamItem> {
-  const skipPages: PageMode = opts.pageContents ?? 'read';
+  const pages: PageMode = opts.pageContents ?? 'read';
   let layer = opts.format ?? 'auto';
   if (layer === 'auto') {
     const first = await reader.peek(8);
@@ -109,9 +109,9 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 
   if (layer === 'libxl') {
-    yield* readLibxl(reader, skipPages);
+    yield* readLibxl(reader, pages);
   } else {
-    yield* readLibxc(reader, skipPages);
+    yield* readLibxc(reader, pages);
   }
 
   if (opts.expectEndOfInput ?? true) {
@@ -124,7 +124,7 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 }
 
-async function* readLibxl(reader: ByteReader, skipPages: PageMode): AsyncGenerator<StreamItem> {
+async function* readLibxl(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let littleEndian = true;
   try {
@@ -141,12 +141,12 @@ async function* readLibxl(reader: ByteReader, skipPages: PageMode): AsyncGenerat
   for (let index = 0; ; index++) {
     const rec = await readRecord(reader, 'libxl', index, littleEndian, 'read');
     yield rec;
-    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, skipPages);
+    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages);
     if (rec.type === LIBXL_REC_TYPE.END) return;
   }
 }
 
-async function* readLibxc(reader: ByteReader, skipPages: PageMode): AsyncGenerator<StreamItem> {
+async function* readLibxc(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let header: LibxcHeaderItem;
   try {
@@ -167,7 +167,7 @@ async function* readLibxc(reader: ByteReader, skipPages: PageMode): AsyncGenerat
   }
   yield header;
   for (let index = 0; ; index++) {
-    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, skipPages);
+    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, pages);
     yield rec;
     if (rec.rest) await passOver(reader, rec);
     if (rec.type === REC_TYPE.END) return;
