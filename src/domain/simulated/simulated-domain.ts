@@ -26,7 +26,7 @@ import {
   sampleConfig,
   sampleCpuPolicy,
   sampleEmulatorData,
-  sampleHvmContext,
+  seededHvmContext,
   sampleHvmParams,
   sampleP2mFrames,
   samplePvVcpus,
@@ -123,7 +123,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
       d.hvmParams = sampleHvmParams(pages);
-      d.hvmContext = sampleHvmContext(vcpus, seed);
+      d.hvmContext = seededHvmContext(vcpus, seed);
       d.emulatorData = sampleEmulatorData(seed);
     } else {
       d.pvInfo = { ...SAMPLE_PV_INFO };
