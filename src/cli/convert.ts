@@ -27,11 +27,11 @@ export function register(program: Command): void {
       if (flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);
       if (await sameFile(input, output)) throw new UsageError(`${output} is the input: convert never modifies its input`);
       const to = Number(flags.to) as 2 | 3;
-      const stream = await openStream(input, { pageContents: 'read' });
+      const stream = await openStream(input, { pageContents: 'stream', blocking: true });
       const size = input === '-' ? undefined : stream.reader.source.size;
       let sink;
       try {
-        sink = await openSink(output, { force: flags.force ?? false });
+        sink = await openSink(output, { force: flags.force ?? false, blocking: true });
       } catch (err) {
         await stream.close();
         throw err;

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress bar')
     .action(async (input: string, flags: EngineFlags & { raw?: string; elf?: string }) => {
-      const opts: { raw?: string; elf?: string; force: boolean } = { force: flags.force ?? false };
+      const opts: { raw?: string; elf?: string; force: boolean; blocking: boolean } = { force: flags.force ?? false, blocking: true };
       if (flags.raw !== undefined) opts.raw = flags.raw;
       if (flags.elf !== undefined) opts.elf = flags.elf;
       const sink = await MemoryFilesSink.create(opts);

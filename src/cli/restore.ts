@@ -33,7 +33,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 
 /** Runs the engine from a path or "-" into a sink, with the CLI's progress and flags. */
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
-  const opts: RestoreOptions = { checkpointed: flags.checkpointed ?? false };
+  const opts: RestoreOptions = { checkpointed: flags.checkpointed ?? false, blockingInput: true };
   const minVersion = parseMinVersion(flags.minVersion);
   if (minVersion !== undefined) opts.minVersion = minVersion;
   const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
@@ -88,7 +88,7 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress bar')
     .action(async (input: string, flags: EngineFlags & { into: string }) => {
       parseMinVersion(flags.minVersion);
-      const image = await MemoryImage.create(flags.into, { force: flags.force ?? false });
+      const image = await MemoryImage.create(flags.into, { force: flags.force ?? false, blocking: true });
       const result = await restoreWithFlags(input, image, flags, 'restore');
       await image.close();
       if (flags.json) {

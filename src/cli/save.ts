@@ -48,16 +48,15 @@ export async function openDomainFromOptions(o: DomainOptions): Promise<Simulated
   const workload = rate > 0 ? { rate, pattern: o.pattern as DirtyPattern, seed: intOption('--seed', o.seed, 0) } : undefined;
   if (o.domain === 'sample') {
     const guest = o.pv ? 'pv' : 'hvm';
-    const d = SimulatedDomain.create({
+    // The policy a guest gets on the Skylake-SP sample host: what the receiver's check judges.
+    return SimulatedDomain.create({
       guest,
+      cpuPolicy: sampleGuestPolicy(guest).toData(),
       memoryMiB: intOption('--memory', o.memory, 1),
       seed: intOption('--seed', o.seed, 0),
       vcpus: intOption('--vcpus', o.vcpus, 1),
       workload,
     });
-    // The policy a guest gets on the Skylake-SP sample host: what the receiver's check judges.
-    d.cpuPolicy = sampleGuestPolicy(guest).toData();
-    return d;
   }
   const dir = o.domain.startsWith('image:') ? o.domain.slice('image:'.length) : o.domain;
   const image: DomainSource = await openImageDomain(dir);

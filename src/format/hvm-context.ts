@@ -22,3 +22,44 @@ export function hvmContextVcpus(blob: Uint8Array): number[] {
   }
   return ids;
 }
+
+/** HVM_SAVE_MAGIC in the HEADER record's first field. */
+export const HVM_FILE_MAGIC = 0x54381286;
+
+/** What Xen's HEADER save record carries (struct hvm_save_header). */
+export interface HvmSaveHeader {
+  version: number;
+  changeset: bigint;
+  /** CPUID leaf 1 eax of the host that saved. */
+  cpuid: number;
+  /** Guest TSC frequency in kHz. */
+  gtscKhz: number;
+}
+
+/** An HVM context blob: HEADER, one CPU record per entry of `cpus` (instance = index), END. */
+export function encodeHvmContext(header: HvmSaveHeader, cpus: readonly Uint8Array[]): Uint8Array {
+  const size = 8 + 24 + cpus.reduce((n, c) => n + 8 + c.length, 0) + 8;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let off = 0;
+  const descriptor = (typecode: number, instance: number, length: number): void => {
+    view.setUint16(off, typecode, true);
+    view.setUint16(off + 2, instance, true);
+    view.setUint32(off + 4, length, true);
+    off += 8;
+  };
+  descriptor(HVM_SAVE_TYPE_HEADER, 0, 24);
+  view.setUint32(off, HVM_FILE_MAGIC, true);
+  view.setUint32(off + 4, header.version, true);
+  view.setBigUint64(off + 8, header.changeset, true);
+  view.setUint32(off + 16, header.cpuid, true);
+  view.setUint32(off + 20, header.gtscKhz, true);
+  off += 24;
+  cpus.forEach((cpu, instance) => {
+    descriptor(HVM_SAVE_TYPE_CPU, instance, cpu.length);
+    out.set(cpu, off);
+    off += cpu.length;
+  });
+  descriptor(HVM_SAVE_TYPE_END, 0, 0);
+  return out;
+}

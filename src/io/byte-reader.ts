@@ -10,6 +10,12 @@ import type { RawSource } from './raw-source.js';
 export const DEFAULT_CHUNK = 256 * 1024;
 /** A PAGE_DATA header and 1024 pfns (8 KiB + 8), its padding and the next record header. */
 const AFTER_JUMP_FILL = 16 * 1024;
+/**
+ * copyOut's piece size. Measured on Linux 6.18 / ext4, file to file through the page
+ * cache: 128 KiB read-then-write pieces cost ~0.6x the time of 4 MiB reads written in
+ * 256 KiB pieces (the piece stays in cache between the two copies).
+ */
+export const COPY_PIECE = 128 * 1024;
 
 export class ByteReader {
   private buf: Uint8Array;
@@ -145,6 +151,49 @@ export class ByteReader {
       const k = await this.readSome(into.subarray(got));
       if (k === 0) this.truncated(into.length, what, got);
       got += k;
+    }
+  }
+
+  /**
+   * Hand exactly n octets to `write`, at most `piece` at a time, through the read
+   * buffer: a big body goes from the source to its destination without being gathered
+   * anywhere, and each piece is still in the CPU cache when it is written. Every piece
+   * but the last is a multiple of `align` octets (whole pages, say). Each piece is valid
+   * only until `write` returns.
+   */
+  async copyOut(
+    n: number,
+    what: string,
+    write: (piece: Uint8Array) => Promise<void> | void,
+    opts: { piece?: number; align?: number } = {},
+  ): Promise<void> {
+    const align = opts.align ?? 1;
+    const size = Math.max(align, Math.min(opts.piece ?? COPY_PIECE, this.buf.length));
+    if (align > this.buf.length) throw new RangeError('alignment larger than the read buffer');
+    let left = n;
+    while (left > 0) {
+      const unit = Math.min(align, left);
+      if (this.end === this.start) {
+        this.start = this.end = 0;
+        if (this.eof) this.truncated(n, what, n - left);
+        const k = await this.source.read(this.buf.subarray(0, Math.min(size, left)), this.sourcePos);
+        if (k === 0) {
+          this.eof = true;
+          this.truncated(n, what, n - left);
+        }
+        this.end = k;
+        this.sourcePos += k;
+      }
+      while (this.end - this.start < unit) {
+        if (!(await this.fill())) this.truncated(n, what, n - left + this.end - this.start);
+      }
+      let k = Math.min(left, size, this.end - this.start);
+      if (k < left) k -= k % unit;
+      const view = this.buf.subarray(this.start, this.start + k);
+      this.start += k;
+      this.pos += k;
+      left -= k;
+      await write(view);
     }
   }
 

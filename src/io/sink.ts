@@ -4,7 +4,7 @@
  * name a user asked for.
  */
 import { open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
-import { writeSync } from 'node:fs';
+import { fsyncSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
@@ -22,21 +22,45 @@ export interface ByteSink {
   abort(): Promise<void>;
 }
 
+/**
+ * File writes are made at most this large. Measured on Linux 6.18 / ext4: one 4 MiB
+ * write into the page cache costs 2-4x the system time of the same bytes in 256 KiB
+ * writes (the kernel builds large folios for big writes), and `convert` hands over
+ * whole 4 MiB PAGE_DATA bodies.
+ */
+export const FILE_WRITE_CHUNK = 256 * 1024;
+
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+export interface FileSinkOptions {
+  /** Replace an existing file. */
+  force?: boolean;
+  /**
+   * Write synchronously (for a command whose only job is this copy: a thread-pool
+   * round trip per 256 KiB costs more than the write from the page cache itself).
+   * The event loop still gets a turn every few writes.
+   */
+  blocking?: boolean;
+}
+
+/** Blocking writes between turns given to the event loop (16 MiB of FILE_WRITE_CHUNK). */
+const WRITES_PER_TURN = 64;
+
 export class AtomicFileSink implements ByteSink {
   written = 0;
   private done = false;
+  private syncWrites = 0;
   private constructor(
     readonly name: string,
     private readonly tempPath: string,
     private readonly handle: FileHandle,
+    private readonly blocking: boolean,
   ) {}
 
   /** Refuses to replace an existing file unless `force`. */
-  static async create(path: string, opts: { force?: boolean } = {}): Promise<AtomicFileSink> {
+  static async create(path: string, opts: FileSinkOptions = {}): Promise<AtomicFileSink> {
     const existing = await stat(path).catch(() => undefined);
     if (existing !== undefined && !existing.isFile()) {
       // Renaming over a device or FIFO would replace the node itself (openSink writes those in place).
@@ -50,14 +74,15 @@ export class AtomicFileSink implements ByteSink {
     } catch (err) {
       throw new IoError(`cannot create ${path}: ${(err as Error).message}`, { cause: err });
     }
-    return new AtomicFileSink(path, tempPath, handle);
+    return new AtomicFileSink(path, tempPath, handle, opts.blocking ?? false);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
+    if (this.blocking) return this.writeBlocking(bytes);
     let off = 0;
     try {
       while (off < bytes.length) {
-        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off);
+        const { bytesWritten } = await this.handle.write(bytes, off, Math.min(FILE_WRITE_CHUNK, bytes.length - off));
         off += bytesWritten;
       }
     } catch (err) {
@@ -66,11 +91,29 @@ export class AtomicFileSink implements ByteSink {
     this.written += bytes.length;
   }
 
+  private async writeBlocking(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    try {
+      while (off < bytes.length) {
+        off += writeSync(this.handle.fd, bytes, off, Math.min(FILE_WRITE_CHUNK, bytes.length - off));
+        this.syncWrites++;
+      }
+    } catch (err) {
+      throw new IoError(`writing ${this.name}: ${(err as Error).message}`, { cause: err });
+    }
+    this.written += bytes.length;
+    if (this.syncWrites >= WRITES_PER_TURN) {
+      this.syncWrites = 0;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
     try {
-      await this.handle.sync();
+      if (this.blocking) fsyncSync(this.handle.fd);
+      else await this.handle.sync();
       await this.handle.close();
       await rename(this.tempPath, this.name);
     } catch (err) {
@@ -231,7 +274,7 @@ export class DeviceSink implements ByteSink {
  * A path, or "-" for standard output. A regular file (new, or replaced with `force`)
  * is written atomically; an existing device or FIFO is written in place.
  */
-export async function openSink(pathOrDash: string, opts: { force?: boolean } = {}): Promise<ByteSink> {
+export async function openSink(pathOrDash: string, opts: FileSinkOptions = {}): Promise<ByteSink> {
   if (pathOrDash === '-') return new FdSink('stdout', 1);
   const st = await stat(pathOrDash).catch(() => undefined);
   if (st?.isDirectory()) throw new UsageError(`${pathOrDash} is a directory, expected a file name`);

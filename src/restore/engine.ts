@@ -25,7 +25,7 @@ import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js
 import { decodeRecord, isKnownRecord, type KnownLibxcRecord } from '../format/records.js';
 import type { DomainSink } from '../domain/types.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';
-import type { RecordItem, StreamItem } from '../stream/items.js';
+import type { RecordItem, RecordRest, StreamItem } from '../stream/items.js';
 import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
 import { hvmOps } from './hvm.js';
 import type { GuestOps, RestoreContext } from './ops.js';
@@ -36,7 +36,17 @@ const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps 
 
 /** A record checked and decoded, ready to apply. Page data may be a view (applied at once) or a copy (buffered). */
 type Prepared =
-  | { kind: 'pages'; loc: StreamLocation; pfns: number[]; types: number[]; dataPfns: number[]; data: Uint8Array; end: number }
+  | {
+      kind: 'pages';
+      loc: StreamLocation;
+      pfns: number[];
+      types: number[];
+      dataPfns: number[];
+      /** The pages' contents, or nothing yet when they are still to be copied out of the input (`rest`). */
+      data: Uint8Array;
+      rest?: RecordRest;
+      end: number;
+    }
   | { kind: 'record'; loc: StreamLocation; rec: KnownLibxcRecord; end: number }
   | { kind: 'skip' };
 
@@ -108,7 +118,8 @@ export class Restorer implements RestoreContext {
   }
 
   async push(item: StreamItem): Promise<void> {
-    if ('end' in item) this.result.bytes = item.end;
+    // A streamed record's contents count once they are read.
+    if ('end' in item) this.result.bytes = item.kind === 'record' && item.rest ? item.offset : item.end;
     switch (item.kind) {
       case 'xl-header': {
         this.result.layers.push('xl');
@@ -222,6 +233,11 @@ export class Restorer implements RestoreContext {
     const loc = locOf(item);
     if (!this.ops) throw new StreamFormatError('record before the libxc headers', loc);
     if (this.libxcEnded) throw new StreamFormatError('libxc record after END', loc);
+    // Buffered for a checkpoint or compared with VERIFY: such pages are needed whole.
+    if (item.rest && (this.buffering || this.verifying)) {
+      item = await wholeRecord(item);
+      this.result.bytes = item.end;
+    }
     this.result.records++;
 
     if (item.type === REC_TYPE.STATIC_DATA_END && this.staticEnd) throw new StreamFormatError('a second STATIC_DATA_END', loc);
@@ -312,7 +328,7 @@ export class Restorer implements RestoreContext {
   private preparePages(item: RecordItem, loc: StreamLocation, keep: boolean): Prepared {
     const body = item.body;
     const le = item.littleEndian;
-    if (!item.bodyComplete) throw new StreamFormatError('PAGE_DATA contents were not read: restore needs them', loc);
+    if (!item.bodyComplete && !item.rest) throw new StreamFormatError('PAGE_DATA contents were not read: restore needs them', loc);
     if (body.length < 8) throw new StreamFormatError(`PAGE_DATA body of ${body.length} octets, expected at least 8`, loc);
     const view = new DataView(body.buffer, body.byteOffset, body.length);
     const count = view.getUint32(0, le);
@@ -342,15 +358,17 @@ export class Restorer implements RestoreContext {
       if (pageTypeHasData(type)) dataPfns.push(pfn);
     }
     const want = 8 + 8 * count + PAGE_SIZE * dataPfns.length;
-    if (body.length !== want) {
+    if (item.length !== want) {
       throw new StreamFormatError(
-        `PAGE_DATA: ${count} pfn(s), ${dataPfns.length} with data need ${want} octets of body, found ${body.length}`,
+        `PAGE_DATA: ${count} pfn(s), ${dataPfns.length} with data need ${want} octets of body, found ${item.length}`,
         loc,
       );
     }
     if (reservedBits) this.warn('PAGE_DATA pfn entries with non-zero reserved bits 59-52 (ignored)', loc);
     const pages = body.subarray(8 + 8 * count);
-    return { kind: 'pages', loc, pfns, types, dataPfns, data: keep ? pages.slice() : pages, end: item.end };
+    const prepared: Prepared = { kind: 'pages', loc, pfns, types, dataPfns, data: keep ? pages.slice() : pages, end: item.end };
+    if (item.rest) prepared.rest = item.rest;
+    return prepared;
   }
 
   private async apply(p: Prepared): Promise<void> {
@@ -394,7 +412,17 @@ export class Restorer implements RestoreContext {
       this.result.pfnsPopulated += fresh.length;
     }
     await this.sink.setPageTypes(p.pfns, p.types);
-    if (p.dataPfns.length > 0) {
+    if (p.rest) {
+      // Whole pages at a time, straight from the reader's buffer to the sink.
+      let next = 0;
+      await p.rest.copyTo(async (piece) => {
+        const n = piece.length / PAGE_SIZE;
+        await this.sink.writePages(p.dataPfns.slice(next, next + n), piece);
+        next += n;
+        this.result.pagesWritten += n;
+      }, PAGE_SIZE);
+      this.result.bytes = p.end;
+    } else if (p.dataPfns.length > 0) {
       await this.sink.writePages(p.dataPfns, p.data);
       this.result.pagesWritten += p.dataPfns.length;
     }
@@ -447,3 +475,18 @@ export class Restorer implements RestoreContext {
 }
 
 export { InputBroke };
+
+/** A PAGE_DATA record whose contents are still in the input, read whole into a body of its own. */
+async function wholeRecord(item: RecordItem): Promise<RecordItem> {
+  const rest = item.rest!;
+  const all = new Uint8Array(item.body.length + rest.length);
+  all.set(item.body);
+  let at = item.body.length;
+  await rest.copyTo((piece) => {
+    all.set(piece, at);
+    at += piece.length;
+  });
+  const whole: RecordItem = { ...item, body: all.subarray(0, item.length), padding: all.subarray(item.length), bodyComplete: true };
+  delete whole.rest;
+  return whole;
+}

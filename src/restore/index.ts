@@ -21,7 +21,7 @@ export async function restoreStream(
   let opened: Awaited<ReturnType<typeof openStream>> | undefined;
   if (typeof input === 'string') {
     try {
-      opened = await openStream(input);
+      opened = await openStream(input, { blocking: opts.blockingInput ?? false, pageContents: 'stream' });
     } catch (err) {
       await sink.abort((err as Error).message).catch(() => undefined);
       throw err;

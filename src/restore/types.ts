@@ -19,6 +19,8 @@ export interface RestoreOptions {
    */
   staticDataDone?: (missing: number, data: StaticData) => StaticDataAnswer | Promise<StaticDataAnswer>;
   onProgress?: (p: RestoreProgress) => void;
+  /** When the input is a path or "-": read it synchronously (see FileRawSource). */
+  blockingInput?: boolean;
   onEvent?: (e: RestoreEvent) => void;
 }
 

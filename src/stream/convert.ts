@@ -8,6 +8,7 @@
 import { DYNAMIC_RECORDS, REC_TYPE, V3_ONLY_RECORDS } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { encodeDomainHeader, encodeImageHeader, encodeLibxlHeader } from '../format/headers.js';
+import { COPY_PIECE } from '../io/byte-reader.js';
 import type { ByteSink } from '../io/sink.js';
 import type { RecordItem, StreamItem } from './items.js';
 import { StaticDataTracker } from './static-data.js';
@@ -47,7 +48,11 @@ class Coalescer {
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
     if (this.used + bytes.length > this.buf.length) await this.flush();
-    if (bytes.length >= this.buf.length / 4) return this.sink.write(bytes);
+    // A piece this big costs one write either way: hand it over without a copy.
+    if (bytes.length >= COPY_PIECE) {
+      await this.flush();
+      return this.sink.write(bytes);
+    }
     this.buf.set(bytes, this.used);
     this.used += bytes.length;
   }
@@ -69,16 +74,21 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
   let inLibxc = false;
   let sdeWritten = false;
 
-  const writeRecord = async (type: number, body: Uint8Array, padding: Uint8Array, le: boolean): Promise<void> => {
+  const writeHeader = async (type: number, length: number, le: boolean): Promise<void> => {
     hdrView.setUint32(0, type >>> 0, le);
-    hdrView.setUint32(4, body.length, le);
+    hdrView.setUint32(4, length, le);
     await out.write(hdr);
-    await out.write(body);
-    await out.write(padding);
+  };
+
+  const copyRecord = async (item: RecordItem): Promise<void> => {
+    await writeHeader(item.type, item.length, item.littleEndian);
+    await out.write(item.body);
+    await out.write(item.padding);
+    await item.rest?.copyTo((piece) => out.write(piece));
   };
 
   const insertSde = async (item: RecordItem, inferredAt: boolean): Promise<void> => {
-    await writeRecord(REC_TYPE.STATIC_DATA_END, new Uint8Array(0), new Uint8Array(0), item.littleEndian);
+    await writeHeader(REC_TYPE.STATIC_DATA_END, 0, item.littleEndian);
     sdeWritten = true;
     result.inserted = { beforeOffset: item.offset, beforeRecord: item.typeName, inferredAt };
   };
@@ -113,7 +123,7 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
       case 'record': {
         if (item.layer === 'libxl' || !inLibxc || !result.changed) {
           if (item.layer === 'libxc' && item.type === REC_TYPE.END) inLibxc = false;
-          await writeRecord(item.type, item.body, item.padding, item.littleEndian);
+          await copyRecord(item);
           break;
         }
         if (opts.to === 3) {
@@ -121,14 +131,14 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
           if (item.type === REC_TYPE.STATIC_DATA_END) sdeWritten = true;
           else if (!sdeWritten && end?.inferred) await insertSde(item, true);
           else if (!sdeWritten && (DYNAMIC_RECORDS.has(item.type) || item.type === REC_TYPE.END)) await insertSde(item, false);
-          await writeRecord(item.type, item.body, item.padding, item.littleEndian);
+          await copyRecord(item);
         } else if (V3_ONLY_RECORDS.has(item.type)) {
           const d: DroppedRecord = { typeName: item.typeName, offset: item.offset, length: item.length };
           if (item.type === REC_TYPE.X86_CPUID_POLICY) d.entries = Math.floor(item.length / 24);
           if (item.type === REC_TYPE.X86_MSR_POLICY) d.entries = Math.floor(item.length / 16);
           result.dropped.push(d);
         } else {
-          await writeRecord(item.type, item.body, item.padding, item.littleEndian);
+          await copyRecord(item);
         }
         if (item.type === REC_TYPE.END) inLibxc = false;
         break;

@@ -52,6 +52,22 @@ export interface RecordItem {
   body: Uint8Array;
   bodyComplete: boolean;
   padding: Uint8Array;
+  /**
+   * Only with `pageContents: 'stream'`, on PAGE_DATA: the record's remaining octets
+   * (page contents, then padding, exactly as in the input; `padding` is then empty).
+   * Copy them before requesting the next item, or they are passed over.
+   */
+  rest?: RecordRest;
+}
+
+export interface RecordRest {
+  /** Octets left: the rest of the body and the padding. */
+  length: number;
+  /**
+   * Hands them to `write` in pieces, each valid only until `write` returns; every piece
+   * but the last is a multiple of `align` octets.
+   */
+  copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

@@ -10,7 +10,12 @@ export interface OpenedStream {
   close(): Promise<void>;
 }
 
-export async function openStream(pathOrDash: string, opts: ReadOptions = {}): Promise<OpenedStream> {
-  const reader = new ByteReader(await openRawSource(pathOrDash));
+export interface OpenOptions extends ReadOptions {
+  /** Synchronous reads: for a command whose only job is this input (see FileRawSource). */
+  blocking?: boolean;
+}
+
+export async function openStream(pathOrDash: string, opts: OpenOptions = {}): Promise<OpenedStream> {
+  const reader = new ByteReader(await openRawSource(pathOrDash, { blocking: opts.blocking ?? false }));
   return { reader, items: readStream(reader, opts), close: () => reader.close() };
 }

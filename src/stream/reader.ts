@@ -20,7 +20,7 @@ import {
   libxlRecordTypeName,
   recordTypeName,
 } from '../format/constants.js';
-import { StreamFormatError, type StreamLocation } from '../format/errors.js';
+import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
 import {
   decodeDomainHeader,
@@ -41,9 +41,11 @@ export interface ReadOptions {
   format?: StreamLayer | 'auto';
   /**
    * 'skip': PAGE_DATA page contents are not returned (jumped over on files, read and
-   * discarded on pipes). 'read': every body is returned whole.
+   * discarded on pipes). 'read': every body is returned whole. 'stream': as 'skip',
+   * but the page contents and padding can be copied out piece by piece (`rest`), so
+   * a converter moves them without holding a whole body.
    */
-  pageContents?: 'read' | 'skip';
+  pageContents?: 'read' | 'skip' | 'stream';
   /**
    * After the outermost END: true reports any trailing octets; false stops reading
    * there (a live stream goes on with the migration handshake).
@@ -60,8 +62,10 @@ function locate(err: unknown, loc: StreamLocation): never {
   throw err;
 }
 
+type PageMode = 'read' | 'skip' | 'stream';
+
 export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): AsyncGenerator<StreamItem> {
-  const skipPages = (opts.pageContents ?? 'read') === 'skip';
+  const pages: PageMode = opts.pageContents ?? 'read';
   let layer = opts.format ?? 'auto';
   if (layer === 'auto') {
     const first = await reader.peek(8);
@@ -105,9 +109,9 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 
   if (layer === 'libxl') {
-    yield* readLibxl(reader, skipPages);
+    yield* readLibxl(reader, pages);
   } else {
-    yield* readLibxc(reader, skipPages);
+    yield* readLibxc(reader, pages);
   }
 
   if (opts.expectEndOfInput ?? true) {
@@ -120,7 +124,7 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 }
 
-async function* readLibxl(reader: ByteReader, skipPages: boolean): AsyncGenerator<StreamItem> {
+async function* readLibxl(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let littleEndian = true;
   try {
@@ -135,14 +139,14 @@ async function* readLibxl(reader: ByteReader, skipPages: boolean): AsyncGenerato
     locate(err, { offset, layer: 'libxl', recordType: 'libxl header' });
   }
   for (let index = 0; ; index++) {
-    const rec = await readRecord(reader, 'libxl', index, littleEndian, false);
+    const rec = await readRecord(reader, 'libxl', index, littleEndian, 'read');
     yield rec;
-    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, skipPages);
+    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages);
     if (rec.type === LIBXL_REC_TYPE.END) return;
   }
 }
 
-async function* readLibxc(reader: ByteReader, skipPages: boolean): AsyncGenerator<StreamItem> {
+async function* readLibxc(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let header: LibxcHeaderItem;
   try {
@@ -163,8 +167,9 @@ async function* readLibxc(reader: ByteReader, skipPages: boolean): AsyncGenerato
   }
   yield header;
   for (let index = 0; ; index++) {
-    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, skipPages);
+    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, pages);
     yield rec;
+    if (rec.rest) await passOver(reader, rec);
     if (rec.type === REC_TYPE.END) return;
   }
 }
@@ -176,7 +181,7 @@ async function readRecord(
   layer: 'libxl' | 'libxc',
   index: number,
   littleEndian: boolean,
-  skipPages: boolean,
+  pages: PageMode,
 ): Promise<RecordItem> {
   const offset = reader.position;
   const loc: StreamLocation = { offset, layer, recordIndex: index };
@@ -196,7 +201,8 @@ async function readRecord(
     let body: Uint8Array;
     let padding: Uint8Array;
     let bodyComplete = true;
-    if (skipPages && layer === 'libxc' && type === REC_TYPE.PAGE_DATA && length >= 8) {
+    let rest: RecordItem['rest'];
+    if (pages !== 'read' && layer === 'libxc' && type === REC_TYPE.PAGE_DATA && length >= 8) {
       const first = (await reader.peek(4)).slice();
       // Fewer than 4 octets left: let read() report the truncation.
       if (first.length < 4) await reader.read(length + pad, `${typeName} body and padding`);
@@ -204,22 +210,29 @@ async function readRecord(
       const head = Math.min(length, 8 + 8 * count);
       // Skipping reuses the read buffer, so the pfn array must be a copy.
       body = (await reader.read(head, 'PAGE_DATA pfn array')).slice();
-      if (head < length) {
-        await reader.skip(length - head, 'PAGE_DATA page contents');
-        bodyComplete = false;
+      if (pages === 'stream') {
+        bodyComplete = head === length;
+        padding = EMPTY;
+        const left = length - head + pad;
+        if (left > 0) rest = streamedRest(reader, left, length + pad, { ...loc });
+      } else {
+        if (head < length) {
+          await reader.skip(length - head, 'PAGE_DATA page contents');
+          bodyComplete = false;
+        }
+        padding = pad === 0 ? EMPTY : (await reader.read(pad, `${typeName} padding`)).slice();
       }
-      padding = pad === 0 ? EMPTY : (await reader.read(pad, `${typeName} padding`)).slice();
     } else {
       // One read for body and padding: a second read could move the buffer under the body view.
       const all = await reader.read(length + pad, `${typeName} body and padding`);
       body = all.subarray(0, length);
       padding = all.subarray(length);
     }
-    return {
+    const item: RecordItem = {
       kind: 'record',
       layer,
       offset,
-      end: reader.position,
+      end: offset + RECORD_HEADER_SIZE + length + pad,
       index,
       type,
       typeName,
@@ -229,7 +242,49 @@ async function readRecord(
       bodyComplete,
       padding,
     };
+    if (rest) item.rest = rest;
+    return item;
   } catch (err) {
     locate(err, loc);
+  }
+}
+
+/** The rest of a streamed PAGE_DATA record, copied out at most once. */
+interface StreamedRest {
+  length: number;
+  taken: boolean;
+  copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
+}
+
+/** `whole`: body and padding together, so a truncation reads as it would for a whole body. */
+function streamedRest(reader: ByteReader, length: number, whole: number, loc: StreamLocation): StreamedRest {
+  const rest: StreamedRest = {
+    length,
+    taken: false,
+    async copyTo(write, align = 1) {
+      if (rest.taken) throw new Error('PAGE_DATA contents were already copied');
+      rest.taken = true;
+      const from = reader.position;
+      try {
+        await reader.copyOut(length, 'PAGE_DATA page contents and padding', write, { align });
+      } catch (err) {
+        if (!(err instanceof TruncatedStreamError)) locate(err, loc);
+        const left = whole - length + reader.position - from;
+        throw new TruncatedStreamError(`stream truncated: ${loc.recordType} body and padding needs ${whole} octet(s), only ${left} left`, loc);
+      }
+    },
+  };
+  return rest;
+}
+
+/** The consumer did not copy a streamed record's rest: pass over it. */
+async function passOver(reader: ByteReader, rec: RecordItem): Promise<void> {
+  const rest = rec.rest as StreamedRest;
+  if (rest.taken) return;
+  rest.taken = true;
+  try {
+    await reader.skip(rest.length, 'PAGE_DATA page contents and padding');
+  } catch (err) {
+    locate(err, { offset: rec.offset, layer: 'libxc', recordIndex: rec.index, recordType: rec.typeName });
   }
 }

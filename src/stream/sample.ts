@@ -7,8 +7,7 @@ import { LIBXC_VERSION_3, MAX_BATCH_PFNS, PAGE_SIZE, REC_TYPE, DHDR_TYPE_X86_HVM
 import { makeImageHeader, makeLibxlHeader, makeXlHeader } from '../format/headers.js';
 import { encodeXenstoreData } from '../format/libxl-records.js';
 import type { PfnEntry } from '../format/records.js';
-import { ByteWriter } from '../format/bytes.js';
-import { HVM_SAVE_TYPE_CPU, HVM_SAVE_TYPE_END, HVM_SAVE_TYPE_HEADER } from '../format/hvm-context.js';
+import { encodeHvmContext } from '../format/hvm-context.js';
 import type { ByteSink } from '../io/sink.js';
 import { StreamWriter } from './writer.js';
 
@@ -43,22 +42,12 @@ export function fillSamplePage(into: Uint8Array, pfn: number): void {
   }
 }
 
-/**
- * An HVM context blob laid out as Xen's save records (descriptor: typecode u16, instance
- * u16, length u32): a HEADER, one CPU record per vcpu, END. Contents are patterns.
- */
+/** An HVM context blob as Xen lays it out: HEADER, one CPU record per vcpu (pattern contents), END. */
 export function sampleHvmContext(vcpus: number): Uint8Array {
-  const w = new ByteWriter(true, 64 + vcpus * 1040);
-  w.u16(HVM_SAVE_TYPE_HEADER).u16(0).u32(24);
-  w.u32(0x54381286).u32(1).u64(0n).u32(0x000906ea).u32(2_400_000);
-  for (let v = 0; v < vcpus; v++) {
-    w.u16(HVM_SAVE_TYPE_CPU).u16(v).u32(1024);
-    for (let i = 0; i < 1024; i++) w.u8((i * 31 + v) & 0xff);
-  }
-  return w.u16(HVM_SAVE_TYPE_END).u16(0).u32(0).finish();
+  const cpus = Array.from({ length: vcpus }, (_, v) => Uint8Array.from({ length: 1024 }, (_, i) => (i * 31 + v) & 0xff));
+  return encodeHvmContext({ version: 1, changeset: 0n, cpuid: 0x000906ea, gtscKhz: 2_400_000 }, cpus);
 }
 
-/** Writes the sample stream to the sink (not committed: the caller commits). */
 export async function writeSampleStream(sink: ByteSink, opts: SampleOptions = {}): Promise<void> {
   const memoryPages = Math.max(1, Math.floor(((opts.memoryMiB ?? 64) * 1024 * 1024) / PAGE_SIZE));
   const wrap = opts.wrap ?? 'xl';

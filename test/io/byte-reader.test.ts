@@ -68,6 +68,28 @@ test('a read past the end of a dribbling source says how much was there', async 
   await assert.rejects(r.read(80, 'record body'), /record body needs 80 octet\(s\), only 50 left/);
 });
 
+test('copyOut hands over exactly n octets in bounded pieces, buffered ones first, and keeps the position', async () => {
+  const r = new ByteReader(new DribbleSource(data, 5), 16);
+  assert.deepEqual(await r.read(3, 'head'), data.subarray(0, 3));
+  const pieces: Uint8Array[] = [];
+  await r.copyOut(1000, 'contents', (p) => void pieces.push(p.slice()), { piece: 8 });
+  assert.ok(pieces.every((p) => p.length > 0 && p.length <= 8));
+  assert.deepEqual(Buffer.concat(pieces), Buffer.from(data.subarray(3, 1003)));
+  assert.equal(r.position, 1003);
+  assert.deepEqual(await r.read(4, 'after'), data.subarray(1003, 1007));
+  const aligned: number[] = [];
+  await r.copyOut(1001, 'pages', (p) => void aligned.push(p.length), { piece: 12, align: 4 });
+  assert.ok(aligned.slice(0, -1).every((k) => k > 0 && k <= 12 && k % 4 === 0), `pieces ${aligned}`);
+  assert.equal(aligned.reduce((a, b) => a + b), 1001);
+  assert.equal(r.position, 2008);
+  await assert.rejects(r.copyOut(9000, 'page contents', () => undefined), (err: unknown) => {
+    assert.ok(err instanceof TruncatedStreamError);
+    assert.equal(err.location.offset, 10_000);
+    assert.match(err.message, /page contents needs 9000 octet\(s\), only 7992 left/);
+    return true;
+  });
+});
+
 test('a large read grows its buffer only as octets arrive', async () => {
   const r = new ByteReader(new DribbleSource(new Uint8Array(1000), 100), 64);
   const before = process.memoryUsage().arrayBuffers;

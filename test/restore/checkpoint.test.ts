@@ -5,36 +5,12 @@ import { BufferRawSource } from '../../src/io/raw-source.js';
 import { readStream } from '../../src/stream/reader.js';
 import { restoreStream } from '../../src/restore/index.js';
 import { StreamFormatError } from '../../src/format/errors.js';
-import { concat, libxcHeaders, pageDataBody, pageFor, rec, tscBody, T } from '../support/builder.js';
+import { pageFor } from '../support/builder.js';
+import { BATCHES, checkpointed } from './fixtures.js';
 
 import { LogSink } from './memory-sink.js';
 
 const items = (b: Uint8Array) => readStream(new ByteReader(new BufferRawSource(b), 4096));
-
-/** Batches of [pfns, seed, context byte]; the first is the live pass, each ends with CHECKPOINT but the last. */
-const BATCHES: [number[], number, number][] = [
-  [[0, 1, 2, 3], 0, 0xa0],
-  [[1, 2], 1, 0xb0],
-  [[3, 4], 2, 0xc0],
-  [[0], 3, 0xd0],
-];
-
-function checkpointed(): { bytes: Uint8Array; checkpointEnds: number[] } {
-  const parts: Uint8Array[] = [libxcHeaders({ version: 3 }), rec(T.STATIC_DATA_END)];
-  const checkpointEnds: number[] = [];
-  let len = parts.reduce((n, p) => n + p.length, 0);
-  BATCHES.forEach(([pfns, seed, ctx], i) => {
-    const batch = [rec(T.PAGE_DATA, pageDataBody(pfns.map((pfn) => ({ pfn })), true, seed))];
-    if (i === 0) batch.push(rec(T.X86_TSC_INFO, tscBody()));
-    batch.push(rec(T.HVM_CONTEXT, new Uint8Array(16).fill(ctx)));
-    if (i < BATCHES.length - 1) batch.push(rec(T.CHECKPOINT));
-    for (const b of batch) len += b.length;
-    if (i < BATCHES.length - 1) checkpointEnds.push(len);
-    parts.push(...batch);
-  });
-  parts.push(rec(T.END));
-  return { bytes: concat(...parts), checkpointEnds };
-}
 
 /** Memory and HVM context after the first k batches. */
 function stateAfter(k: number): { pages: Map<number, Uint8Array>; ctx: number } {

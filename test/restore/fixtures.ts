@@ -67,3 +67,28 @@ export function pvStream(o: StreamOpts = {}): Sent {
   parts.push(rec(T.END, undefined, le));
   return { bytes: concat(...parts), pages };
 }
+
+/** Batches of [pfns, seed, context byte]; the first is the live pass, each ends with CHECKPOINT but the last. */
+export const BATCHES: [number[], number, number][] = [
+  [[0, 1, 2, 3], 0, 0xa0],
+  [[1, 2], 1, 0xb0],
+  [[3, 4], 2, 0xc0],
+  [[0], 3, 0xd0],
+];
+
+export function checkpointed(): { bytes: Uint8Array; checkpointEnds: number[] } {
+  const parts: Uint8Array[] = [libxcHeaders({ version: 3 }), rec(T.STATIC_DATA_END)];
+  const checkpointEnds: number[] = [];
+  let len = parts.reduce((n, p) => n + p.length, 0);
+  BATCHES.forEach(([pfns, seed, ctx], i) => {
+    const batch = [rec(T.PAGE_DATA, pageDataBody(pfns.map((pfn) => ({ pfn })), true, seed))];
+    if (i === 0) batch.push(rec(T.X86_TSC_INFO, tscBody()));
+    batch.push(rec(T.HVM_CONTEXT, new Uint8Array(16).fill(ctx)));
+    if (i < BATCHES.length - 1) batch.push(rec(T.CHECKPOINT));
+    for (const b of batch) len += b.length;
+    if (i < BATCHES.length - 1) checkpointEnds.push(len);
+    parts.push(...batch);
+  });
+  parts.push(rec(T.END));
+  return { bytes: concat(...parts), checkpointEnds };
+}

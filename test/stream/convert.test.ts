@@ -5,13 +5,22 @@ import { BufferRawSource } from '../../src/io/raw-source.js';
 import { BufferSink } from '../../src/io/sink.js';
 import { readStream } from '../../src/stream/reader.js';
 import { convertStream } from '../../src/stream/convert.js';
+import { TruncatedStreamError } from '../../src/format/errors.js';
 import { Bytes, concat, libxcHeaders, libxlWrap, rec, sampleHvmV3, tscBody, xlWrap, T } from '../support/builder.js';
 import { hvmStream, pvStream } from '../restore/fixtures.js';
 
+/** Converts with whole bodies and again with streamed page contents: both must agree exactly. */
 async function convert(bytes: Uint8Array, to: 2 | 3) {
-  const sink = new BufferSink();
-  const result = await convertStream(readStream(new ByteReader(new BufferRawSource(bytes), 4096)), sink, { to });
-  return { out: sink.bytes(), result };
+  const run = async (pageContents: 'read' | 'stream') => {
+    const sink = new BufferSink();
+    const result = await convertStream(readStream(new ByteReader(new BufferRawSource(bytes), 4096), { pageContents }), sink, { to });
+    return { out: sink.bytes(), result };
+  };
+  const whole = await run('read');
+  const streamed = await run('stream');
+  assert.ok(Buffer.from(streamed.out).equals(Buffer.from(whole.out)), 'streamed page contents give other bytes');
+  assert.deepEqual(streamed.result, whole.result);
+  return whole;
 }
 
 const inputs: [string, Uint8Array][] = [
@@ -97,4 +106,29 @@ test('every converted stream verifies clean (no errors, no warnings), both direc
       assert.deepEqual([r.errors, r.warnings], [0, 0], `${name} -> ${dir}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
     }
   }
+});
+
+test('streamed page contents: a truncated PAGE_DATA fails with its record named, and no output is claimed', async () => {
+  const v3 = hvmStream().bytes;
+  const items = readStream(new ByteReader(new BufferRawSource(v3), 4096), { pageContents: 'stream' });
+  let at = -1;
+  for await (const item of items) if (item.kind === 'record' && item.rest) { at = item.offset; break; }
+  assert.ok(at > 0);
+  const cut = v3.subarray(0, at + 8 + 16 + 8 + 100);
+  await assert.rejects(
+    convertStream(readStream(new ByteReader(new BufferRawSource(cut), 4096), { pageContents: 'stream' }), new BufferSink(), { to: 2 }),
+    (e: unknown) => e instanceof TruncatedStreamError && e.location.recordType === 'PAGE_DATA' && e.location.layer === 'libxc',
+  );
+});
+
+test('streamed page contents a consumer leaves alone are passed over: the items are those of skip mode', async () => {
+  const v3 = xlWrap(libxlWrap(hvmStream().bytes));
+  const labels = async (pageContents: 'skip' | 'stream') => {
+    const out: string[] = [];
+    for await (const item of readStream(new ByteReader(new BufferRawSource(v3), 4096), { pageContents })) {
+      out.push(item.kind === 'record' ? `${item.typeName}@${item.offset}-${item.end}:${item.body.length}` : item.kind);
+    }
+    return out;
+  };
+  assert.deepEqual(await labels('stream'), await labels('skip'));
 });

@@ -17,6 +17,8 @@ export interface MemoryFilesOptions {
   raw?: string;
   elf?: string;
   force?: boolean;
+  /** Write synchronously (see PageFileOptions): for a local input, not a live one. */
+  blocking?: boolean;
 }
 
 interface Output {
@@ -43,7 +45,7 @@ export class MemoryFilesSink implements DomainSink {
     const outputs: Output[] = [];
     try {
       for (const [kind, target] of wanted) {
-        outputs.push({ kind, target, file: await PageFile.create(tempPathFor(target), kind === 'elf' ? ELF_DATA_BASE : 0) });
+        outputs.push({ kind, target, file: await PageFile.create(tempPathFor(target), kind === 'elf' ? ELF_DATA_BASE : 0, { blocking: opts.blocking ?? false }) });
       }
     } catch (err) {
       for (const o of outputs) await o.file.close().then(() => unlink(o.file.path)).catch(() => undefined);

@@ -86,6 +86,8 @@ function emptyState(): ImageState {
 export interface CreateImageOptions {
   /** Replace an existing DIR (only once the new image is complete). */
   force?: boolean;
+  /** Write memory synchronously (see PageFileOptions): for a local input, not a live one. */
+  blocking?: boolean;
 }
 
 export class MemoryImage implements DomainSink, DomainSource {
@@ -116,7 +118,7 @@ export class MemoryImage implements DomainSink, DomainSource {
       throw new IoError(`cannot create ${dir}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const memory = await PageFile.create(join(tmp, MEMORY_FILE));
+      const memory = await PageFile.create(join(tmp, MEMORY_FILE), 0, { blocking: opts.blocking ?? false });
       return new MemoryImage(tmp, dir, memory, opts.force ?? false);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });

@@ -4,6 +4,7 @@
  * positional, one per contiguous run of pfns, straight from the caller's buffer.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { IoError } from '../../format/errors.js';
 
@@ -17,15 +18,29 @@ const WRITE_CHUNK = 256 * 1024;
 /** Largest pfn whose offset a JS number (and the file) can still address exactly. */
 export const MAX_FILE_PFN = 2 ** 40 - 1;
 
+/** Blocking writes between turns given to the event loop (16 MiB of WRITE_CHUNK). */
+const WRITES_PER_TURN = 64;
+
+export interface PageFileOptions {
+  /**
+   * Write synchronously: for a command whose only job is filling this file from a local
+   * input, a thread-pool round trip per 256 KiB costs more than the write itself. The
+   * event loop still gets a turn every few writes.
+   */
+  blocking?: boolean;
+}
+
 export class PageFile {
+  private syncWrites = 0;
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
     readonly base: number,
+    private readonly blocking = false,
   ) {}
 
-  static async create(path: string, base = 0): Promise<PageFile> {
-    return new PageFile(path, await openOrFail(path, 'wx+'), base);
+  static async create(path: string, base = 0, opts: PageFileOptions = {}): Promise<PageFile> {
+    return new PageFile(path, await openOrFail(path, 'wx+'), base, opts.blocking ?? false);
   }
 
   static async openRead(path: string, base = 0): Promise<PageFile> {
@@ -45,11 +60,19 @@ export class PageFile {
     try {
       while (off < bytes.length) {
         const n = Math.min(WRITE_CHUNK, bytes.length - off);
-        const { bytesWritten } = await this.handle.write(bytes, off, n, position + off);
-        off += bytesWritten;
+        if (this.blocking) {
+          off += writeSync(this.handle.fd, bytes, off, n, position + off);
+          this.syncWrites++;
+        } else {
+          off += (await this.handle.write(bytes, off, n, position + off)).bytesWritten;
+        }
       }
     } catch (err) {
       throw new IoError(`writing ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (this.syncWrites >= WRITES_PER_TURN) {
+      this.syncWrites = 0;
+      await new Promise((r) => setImmediate(r));
     }
   }
 

@@ -7,6 +7,7 @@
 import type { GuestType } from '../../format/constants.js';
 import type { CpuidEntry, HvmParam, MsrEntry } from '../../format/records.js';
 import type { CpuPolicyData, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext } from '../types.js';
+import { encodeHvmContext } from '../../format/hvm-context.js';
 import { Prng } from './prng.js';
 
 const NO_SUBLEAF = 0xffffffff;
@@ -69,36 +70,14 @@ function bytesFrom(prng: Prng, n: number): Uint8Array {
   return out;
 }
 
-/** Xen's HVM save typecodes used here: HEADER (1), CPU (2), END (0). */
-const HVM_SAVE_HEADER = 1;
-const HVM_SAVE_CPU = 2;
-const HVM_SAVE_MAGIC = 0x54381286;
 /** sizeof(struct hvm_hw_cpu) in recent Xen. */
 const HVM_HW_CPU_SIZE = 1024;
 
-/** An HVM_CONTEXT blob: (typecode u16, instance u16, length u32) descriptors, each followed by its data. */
-export function sampleHvmContext(vcpus: number, seed: number): Uint8Array {
+/** The domain's HVM context: Xen's layout, seeded CPU record contents. */
+export function seededHvmContext(vcpus: number, seed: number): Uint8Array {
   const prng = new Prng(seed ^ 0x48564d43);
-  const parts: Uint8Array[] = [];
-  const desc = (type: number, instance: number, length: number): Uint8Array => {
-    const d = new Uint8Array(8);
-    const v = new DataView(d.buffer);
-    v.setUint16(0, type, true);
-    v.setUint16(2, instance, true);
-    v.setUint32(4, length, true);
-    return d;
-  };
-  const header = new Uint8Array(24);
-  const hv = new DataView(header.buffer);
-  hv.setUint32(0, HVM_SAVE_MAGIC, true);
-  hv.setUint32(4, 1, true); // version
-  hv.setBigUint64(8, 0n, true); // changeset
-  hv.setUint32(16, 0x000906ea, true); // cpuid leaf 1 eax of the saving host
-  hv.setUint32(20, 2_400_000, true); // guest TSC kHz
-  parts.push(desc(HVM_SAVE_HEADER, 0, header.length), header);
-  for (let i = 0; i < vcpus; i++) parts.push(desc(HVM_SAVE_CPU, i, HVM_HW_CPU_SIZE), bytesFrom(prng, HVM_HW_CPU_SIZE));
-  parts.push(desc(0, 0, 0));
-  return new Uint8Array(Buffer.concat(parts));
+  const cpus = Array.from({ length: vcpus }, () => bytesFrom(prng, HVM_HW_CPU_SIZE));
+  return encodeHvmContext({ version: 1, changeset: 0n, cpuid: 0x000906ea, gtscKhz: 2_400_000 }, cpus);
 }
 
 /** The params libxc saves that are non-zero for a typical guest; pfns sit just below the top of memory. */

@@ -26,7 +26,7 @@ import {
   sampleConfig,
   sampleCpuPolicy,
   sampleEmulatorData,
-  sampleHvmContext,
+  seededHvmContext,
   sampleHvmParams,
   sampleP2mFrames,
   samplePvVcpus,
@@ -43,6 +43,8 @@ export interface SimulatedDomainOptions {
   vcpus?: number;
   name?: string;
   workload?: WorkloadOptions;
+  /** The CPU policy the guest sees (the policy layer's sample guests are realistic ones); a minimal one by default. */
+  cpuPolicy?: CpuPolicyData;
 }
 
 /** The legacy VGA hole an HVM guest has no RAM in (pfns 0xa0-0xbf). */
@@ -119,11 +121,11 @@ export class SimulatedDomain implements DomainSource, DomainSink {
       words[base] = word(pfn);
       for (let o = 1; o < STAMP_BYTES / 4; o++) words[base + o] = word(prng.next());
     }
-    d.cpuPolicy = sampleCpuPolicy(opts.guest);
+    d.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
     d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
       d.hvmParams = sampleHvmParams(pages);
-      d.hvmContext = sampleHvmContext(vcpus, seed);
+      d.hvmContext = seededHvmContext(vcpus, seed);
       d.emulatorData = sampleEmulatorData(seed);
     } else {
       d.pvInfo = { ...SAMPLE_PV_INFO };
