@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
-import { openSink } from '../io/sink.js';
+import { openSink, writeWhole } from '../io/sink.js';
 import { convertStream } from '../stream/convert.js';
 import { openStream } from '../stream/open.js';
 import { progressBar } from './progress-bar.js';
@@ -39,11 +39,7 @@ export function register(program: Command): void {
       const bar = progressBar('convert', size, flags.quiet ?? false);
       let result;
       try {
-        result = await convertStream(stream.items, sink, { to, onProgress: (o) => bar.update(o) });
-        await sink.commit();
-      } catch (err) {
-        await sink.abort();
-        throw err;
+        result = await writeWhole(sink, () => convertStream(stream.items, sink, { to, onProgress: (o) => bar.update(o) }));
       } finally {
         bar.stop();
         await stream.close();

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../format/errors.js';
-import { openSink } from '../io/sink.js';
+import { openSink, writeWhole } from '../io/sink.js';
 import { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
 import type { DirtyPattern } from '../domain/simulated/workload.js';
 import type { DomainSource } from '../domain/types.js';
@@ -147,7 +147,7 @@ export function register(program: Command): void {
       const progress = progressReporter(Boolean(o.quiet) || out === '-');
       let summary: SaveSummary;
       try {
-        summary = await saveDomain(domain, sink, {
+        summary = await writeWhole(sink, () => saveDomain(domain, sink, {
           live,
           debug: Boolean(o.debug),
           layer: parseLayer(String(o.format)),
@@ -158,11 +158,7 @@ export function register(program: Command): void {
               ? undefined
               : { intervalMs: intOption('--checkpoint-interval', String(o.checkpointInterval), 1), count: intOption('--checkpoints', String(o.checkpoints), 0) },
           onProgress: (p) => progress.update(p),
-        });
-        await sink.commit();
-      } catch (err) {
-        await sink.abort();
-        throw err;
+        }));
       } finally {
         progress.stop();
         domain.destroy();

@@ -205,6 +205,22 @@ export class WritableSink implements ByteSink {
   async abort(): Promise<void> {}
 }
 
+/**
+ * Runs `work` writing into `sink`: commits when it completes, aborts (leaving nothing
+ * under the output's name) when it throws.
+ */
+export async function writeWhole<T>(sink: ByteSink, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+  await sink.commit();
+  return result;
+}
+
 /** Collects everything in memory (tests, small streams). */
 export class BufferSink implements ByteSink {
   readonly name = 'buffer';

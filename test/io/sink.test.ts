@@ -56,3 +56,19 @@ test('BufferSink copies what it is given, even from a Node Buffer that is reused
   buf.fill(0);
   assert.deepEqual([...sink.bytes()], [1, 2, 3]);
 });
+
+test('writeWhole commits what completes and aborts what throws', async () => {
+  const { writeWhole } = await import('../../src/io/sink.js');
+  const dir = mkdtempSync(join(tmpdir(), 'xenmig-sink-'));
+  const ok = await openSink(join(dir, 'ok.bin'));
+  assert.equal(await writeWhole(ok, async () => (await ok.write(new Uint8Array([1])), 'done')), 'done');
+  const bad = await openSink(join(dir, 'bad.bin'));
+  await assert.rejects(
+    writeWhole(bad, async () => {
+      await bad.write(new Uint8Array([2]));
+      throw new Error('source broke');
+    }),
+    /source broke/,
+  );
+  assert.deepEqual(readdirSync(dir), ['ok.bin']);
+});
