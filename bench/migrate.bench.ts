@@ -86,6 +86,9 @@ const net = require('node:net');
   const sink = SimulatedDomain.empty();
   sink.writePages = async () => {};
   sink.populate = async () => {};
+  // Page types too: the simulated domain grows its memory to fit each pfn typed (a 1 GiB
+  // zero-filled buffer and 256 MiB of copies), which this receiver would otherwise measure.
+  sink.setPageTypes = async () => {};
   const server = net.createServer(async (sock) => {
     server.close();
     const ch = socketChannel(sock);
