@@ -1,6 +1,5 @@
-/** The process entry of the xenmig command: runs main() on this process's arguments. */
-import { main } from './main.js';
+/** The process entry of the xenmig command: loads the command line (launch.ts) and runs it. */
+import { loadCli } from './launch.js';
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+const { main } = await loadCli();
+process.exitCode = await main(process.argv);
