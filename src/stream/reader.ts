@@ -63,6 +63,12 @@ export interface ReadOptions {
 /** Remus sends CHECKPOINT_END after each checkpoint's libxl records; COLO then CHECKPOINT_STATE too. */
 export type CheckpointedKind = 'remus' | 'colo';
 
+/** A `checkpointed` option as commands take it: true means Remus. */
+export function checkpointedKind(v: boolean | CheckpointedKind | undefined): CheckpointedKind | undefined {
+  if (v === true) return 'remus';
+  return v === false ? undefined : v;
+}
+
 /** Adds the record's place to errors from below (truncation, bad layouts). */
 function locate(err: unknown, loc: StreamLocation): never {
   if (err instanceof StreamFormatError && err.location.recordType === undefined && err.location.layer === undefined) {

@@ -22,12 +22,6 @@ import type { CheckpointedKind } from '../stream/reader.js';
 import type { RecordItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
 
-/** The `checkpointed` option as the verifier takes it: true means Remus. */
-export function checkpointedKind(v: boolean | CheckpointedKind | undefined): CheckpointedKind | undefined {
-  if (v === true) return 'remus';
-  return v === false ? undefined : v;
-}
-
 const STATE_NAMES = ['CHECKPOINT_NEW', 'CHECKPOINT_SVM_SUSPENDED', 'CHECKPOINT_SVM_READY', 'CHECKPOINT_SVM_RESUMED'];
 
 /** `closed`: right after a Remus CHECKPOINT_END, before the next libxc record. */

@@ -7,10 +7,10 @@ import { StreamFormatError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
 import { FdRawSource, openRawSource, type RawSource } from '../io/raw-source.js';
 import type { StreamLayer } from '../stream/detect.js';
-import { readStream } from '../stream/reader.js';
+import { checkpointedKind, readStream } from '../stream/reader.js';
 import { SummaryBuilder, type StreamSummary } from './summary.js';
 import { Verifier, framingDiagnostic } from './verifier.js';
-import { checkpointedKind, type CheckpointCounts } from './checkpoint-rules.js';
+import type { CheckpointCounts } from './checkpoint-rules.js';
 import type { Diagnostic, StreamVerifier, VerifyOptions } from './types.js';
 
 export * from './types.js';
@@ -20,7 +20,7 @@ export { SummaryBuilder, PfnSet, countSeverities, type StreamSummary } from './s
 export { Verifier, framingCode, framingDiagnostic } from './verifier.js';
 export { BODY_CHECKS, SEQUENCE_RULES } from './libxc-rules.js';
 export { LIBXL_CHECKS } from './libxl-rules.js';
-export { CheckpointRules, checkpointedKind, type CheckpointCounts } from './checkpoint-rules.js';
+export { CheckpointRules, type CheckpointCounts } from './checkpoint-rules.js';
 
 const ONWARD_CHUNK = 64 * 1024;
 

@@ -19,7 +19,8 @@ import {
   type RecordContext,
 } from './libxc-rules.js';
 import { LibxlState, checkLibxlHeader, checkLibxlRecord, checkXlHeader } from './libxl-rules.js';
-import { CheckpointRules, checkpointedKind, type CheckpointCounts } from './checkpoint-rules.js';
+import { CheckpointRules, type CheckpointCounts } from './checkpoint-rules.js';
+import { checkpointedKind } from '../stream/reader.js';
 import { Reporter } from './report.js';
 import type { Diagnostic, StreamVerifier, VerifyOptions } from './types.js';
 
