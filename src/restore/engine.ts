@@ -251,6 +251,7 @@ export class Restorer implements RestoreContext {
           if ('error' in parsed) throw new StreamFormatError(parsed.error, loc);
         }
         const data = { kind, emulatorId: r.emulatorId, index: r.index, data: r.data.slice() } as const;
+        if (this.inCheckpoint && this.guestType === 'pv') throw new StreamFormatError(`${item.typeName} in a checkpoint of a PV stream (a PV guest has no emulator)`, loc);
         if (this.inCheckpoint) this.checkpointEmulator.push(data);
         else if (this.begun) await this.sink.setEmulatorData(data);
         else this.pendingEmulator.push(data);

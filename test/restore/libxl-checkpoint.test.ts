@@ -82,6 +82,14 @@ test('a bad libxl record inside a checkpoint breaks that checkpoint only', async
   assert.equal(result.failover!.discardedRecords, 5);
   assertCheckpoint(sink, 2, 'hvm', 'bad record');
 
+  // An emulator record in a PV checkpoint.
+  const pv = checkpointedParts({ guest: 'pv', checkpoints: 2 });
+  const e3 = pv.findIndex((p) => p.kind === 'record' && p.label === 'end 3');
+  const pvBad = [...pv.slice(0, e3), xl(L.EMULATOR_CONTEXT, new Uint8Array(12)), ...pv.slice(e3)];
+  const r1 = await restoreStream(items(assemble(pvBad).bytes, 'remus'), new LogSink(), { checkpointed: 'remus' });
+  assert.equal(r1.checkpoints, 2);
+  assert.match(r1.failover!.reason, /EMULATOR_CONTEXT in a checkpoint of a PV stream/);
+
   // COLO: a CHECKPOINT_STATE other than CHECKPOINT_NEW after CHECKPOINT_END.
   const colo = checkpointedParts({ guest: 'pv', kind: 'colo', checkpoints: 2 });
   const st = colo.findIndex((p) => p.kind === 'record' && p.label === 'end 2') + 1;
