@@ -19,6 +19,7 @@ import {
   type GuestType,
 } from '../format/constants.js';
 import { hvmContextVcpus } from '../format/hvm-context.js';
+import { isPfnRun, pfnArrayWords } from '../format/records.js';
 import type { StreamItem, RecordItem } from '../stream/items.js';
 import { StaticDataTracker } from '../stream/static-data.js';
 import type { Diagnostic } from './types.js';
@@ -28,6 +29,12 @@ import type { Diagnostic } from './types.js';
  * `maxChunks` (a stream scattering pfns everywhere) it stops adding chunks and says
  * the count is a lower bound, so memory stays bounded.
  */
+function popcount8(b: number): number {
+  let n = 0;
+  for (let v = b; v !== 0; v &= v - 1) n++;
+  return n;
+}
+
 export class PfnSet {
   private static readonly CHUNK = 2 ** 15;
   private readonly chunks = new Map<number, Uint8Array>();
@@ -38,6 +45,26 @@ export class PfnSet {
   overflowed = false;
 
   constructor(private readonly maxChunks = 4096) {}
+
+  /** Adds `count` pfns from `first` on, a whole byte of the bitmap at a time where it can. */
+  addRun(first: number, count: number): void {
+    let pfn = first;
+    const end = first + count;
+    while (pfn < end && pfn % 8 !== 0) this.add(pfn++);
+    while (end - pfn >= 8) {
+      this.add(pfn);
+      const chunk = this.lastChunk;
+      const bit = pfn - this.lastBase;
+      // add() may have given up (too many chunks): then only the count is a lower bound.
+      if (chunk === undefined || bit < 0 || bit >= PfnSet.CHUNK) return;
+      const byte = bit >>> 3;
+      const before = chunk[byte]!;
+      chunk[byte] = 0xff;
+      this.size += 8 - popcount8(before);
+      pfn += 8;
+    }
+    while (pfn < end) this.add(pfn++);
+  }
 
   add(pfn: number): void {
     let bit = pfn - this.lastBase;
@@ -247,16 +274,25 @@ export class SummaryBuilder {
   private pageData(item: RecordItem, view: DataView): void {
     this.s.pageDataRecords++;
     if (item.body.length < 8) return;
-    const le = item.littleEndian;
-    const count = Math.min(view.getUint32(0, le), Math.floor((item.body.length - 8) / 8));
-    const hiOff = le ? 4 : 0;
-    const loOff = le ? 0 : 4;
-    for (let i = 0, off = 8; i < count; i++, off += 8) {
-      const hi = view.getUint32(off + hiOff, le);
+    const count = Math.min(view.getUint32(0, item.littleEndian), Math.floor((item.body.length - 8) / 8));
+    const words = pfnArrayWords(item.body, count, item.littleEndian);
+    const typeCounts = this.typeCounts;
+    if (isPfnRun(words, count)) {
+      const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
+      typeCounts[type]! += count;
+      if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) return;
+      const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+      this.pfns.addRun(first, count);
+      if (first < this.min) this.min = first;
+      if (first + count - 1 > this.max) this.max = first + count - 1;
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const hi = words[2 * i + 1]!;
       const type = hi >>> PAGE_TYPE_SHIFT_HI;
-      this.typeCounts[type]!++;
+      typeCounts[type]!++;
       if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) continue;
-      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + view.getUint32(off + loOff, le);
+      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
       this.pfns.add(pfn);
       if (pfn < this.min) this.min = pfn;
       if (pfn > this.max) this.max = pfn;
