@@ -26,7 +26,7 @@ await build({
 
 // The cache holds what V8 compiled while running these commands on a small sample
 // stream: the code every verify, info and dump (and the guard's verifier) runs.
-const { loadCli, CODE_CACHE_PATH } = await import('../dist/src/cli/launch.js');
+const { loadCli, CODE_CACHE_PATH } = await import('../dist/src/cli/launch.cjs');
 const { AtomicFileSink } = await import('../dist/src/io/sink.js');
 const { writeSampleStream } = await import('../dist/src/stream/sample.js');
 const { main, script } = await loadCli({ codeCache: false });

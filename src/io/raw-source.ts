@@ -2,7 +2,6 @@
  * Where bytes come from. A RawSource only moves bytes; ByteReader (byte-reader.ts) adds
  * buffering, exact reads and skipping on top, the same way for every kind of source.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, read as fsRead, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { IoError } from '../format/errors.js';
@@ -32,7 +31,7 @@ export class FileRawSource implements RawSource {
   readonly canSeek = true;
   private constructor(
     readonly name: string,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     readonly size: number,
     private readonly blocking: boolean,
   ) {}
@@ -40,34 +39,37 @@ export class FileRawSource implements RawSource {
   /**
    * `blocking`: positional reads are synchronous (for a command that only reads this
    * file: a thread-pool round trip costs more than a small read from the page cache).
+   * Opening is synchronous either way: it is one quick call, and the first use of the
+   * thread pool (starting its threads) cost `xenmig verify` milliseconds of idle time.
    */
   static async open(path: string, opts: { blocking?: boolean } = {}): Promise<FileRawSource> {
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await open(path, 'r');
+      fd = openSync(path, 'r');
     } catch (err) {
       throw new IoError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory()) {
-      await handle.close();
+      closeSync(fd);
       throw new IoError(`${path} is a directory, expected a stream file`);
     }
-    return new FileRawSource(path, handle, st.isFile() ? st.size : Number.MAX_SAFE_INTEGER, opts.blocking ?? false);
+    return new FileRawSource(path, fd, st.isFile() ? st.size : Number.MAX_SAFE_INTEGER, opts.blocking ?? false);
   }
 
   async read(into: Uint8Array, position: number): Promise<number> {
     try {
-      if (this.blocking) return readSync(this.handle.fd, into, 0, into.length, position);
-      const { bytesRead } = await this.handle.read(into, 0, into.length, position);
-      return bytesRead;
+      if (this.blocking) return readSync(this.fd, into, 0, into.length, position);
+      return await new Promise<number>((resolve, reject) =>
+        fsRead(this.fd, into, 0, into.length, position, (err, n) => (err ? reject(err) : resolve(n))),
+      );
     } catch (err) {
       throw new IoError(`reading ${this.name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    closeSync(this.fd);
   }
 }
 

@@ -24,17 +24,18 @@ import type { StreamItem, RecordItem } from '../stream/items.js';
 import { StaticDataTracker } from '../stream/static-data.js';
 import type { Diagnostic } from './types.js';
 
+/** Set bits in each byte value. */
+const BITS_SET = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let v = b; v !== 0; v &= v - 1) n++;
+  return n;
+});
+
 /**
  * A set of pfns in 32768-pfn bitmap chunks (4 KiB per 128 MiB of guest memory). Past
  * `maxChunks` (a stream scattering pfns everywhere) it stops adding chunks and says
  * the count is a lower bound, so memory stays bounded.
  */
-function popcount8(b: number): number {
-  let n = 0;
-  for (let v = b; v !== 0; v &= v - 1) n++;
-  return n;
-}
-
 export class PfnSet {
   private static readonly CHUNK = 2 ** 15;
   private readonly chunks = new Map<number, Uint8Array>();
@@ -46,50 +47,63 @@ export class PfnSet {
 
   constructor(private readonly maxChunks = 4096) {}
 
-  /** Adds `count` pfns from `first` on, a whole byte of the bitmap at a time where it can. */
+  /**
+   * Adds `count` pfns from `first` on. Whole bytes of the bitmap are filled at once: a
+   * PAGE_DATA record is usually one run of 1024 pfns, 128 bytes here.
+   */
   addRun(first: number, count: number): void {
     let pfn = first;
     const end = first + count;
-    while (pfn < end && pfn % 8 !== 0) this.add(pfn++);
-    while (end - pfn >= 8) {
-      this.add(pfn);
-      const chunk = this.lastChunk;
-      const bit = pfn - this.lastBase;
-      // add() may have given up (too many chunks): then only the count is a lower bound.
-      if (chunk === undefined || bit < 0 || bit >= PfnSet.CHUNK) return;
-      const byte = bit >>> 3;
-      const before = chunk[byte]!;
-      chunk[byte] = 0xff;
-      this.size += 8 - popcount8(before);
-      pfn += 8;
+    while (pfn < end) {
+      if (pfn % 8 !== 0 || end - pfn < 8) {
+        this.add(pfn++);
+        continue;
+      }
+      const chunk = this.chunkOf(pfn);
+      if (chunk === undefined) {
+        // Past the chunk limit (the count is now a lower bound): on to the next chunk, which may exist.
+        pfn = (Math.floor(pfn / PfnSet.CHUNK) + 1) * PfnSet.CHUNK;
+        continue;
+      }
+      const from = (pfn - this.lastBase) >>> 3;
+      const to = Math.min(Math.floor((end - this.lastBase) / 8), chunk.length);
+      let had = 0;
+      for (let b = from; b < to; b++) had += BITS_SET[chunk[b]!]!;
+      chunk.fill(0xff, from, to);
+      this.size += 8 * (to - from) - had;
+      pfn = this.lastBase + 8 * to;
     }
-    while (pfn < end) this.add(pfn++);
   }
 
   add(pfn: number): void {
-    let bit = pfn - this.lastBase;
-    if (!(bit >= 0 && bit < PfnSet.CHUNK)) {
-      const key = Math.floor(pfn / PfnSet.CHUNK);
-      let chunk = this.chunks.get(key);
-      if (chunk === undefined) {
-        if (this.chunks.size >= this.maxChunks) {
-          this.overflowed = true;
-          return;
-        }
-        chunk = new Uint8Array(PfnSet.CHUNK / 8);
-        this.chunks.set(key, chunk);
-      }
-      this.lastBase = key * PfnSet.CHUNK;
-      this.lastChunk = chunk;
-      bit = pfn - this.lastBase;
-    }
-    const chunk = this.lastChunk!;
+    const chunk = this.chunkOf(pfn);
+    if (chunk === undefined) return;
+    const bit = pfn - this.lastBase;
     const mask = 1 << (bit & 7);
     const byte = bit >>> 3;
     if ((chunk[byte]! & mask) === 0) {
       chunk[byte] = chunk[byte]! | mask;
       this.size++;
     }
+  }
+
+  /** The chunk holding pfn, made if need be (then the one used last); undefined past the limit. */
+  private chunkOf(pfn: number): Uint8Array | undefined {
+    const bit = pfn - this.lastBase;
+    if (bit >= 0 && bit < PfnSet.CHUNK) return this.lastChunk;
+    const key = Math.floor(pfn / PfnSet.CHUNK);
+    let chunk = this.chunks.get(key);
+    if (chunk === undefined) {
+      if (this.chunks.size >= this.maxChunks) {
+        this.overflowed = true;
+        return undefined;
+      }
+      chunk = new Uint8Array(PfnSet.CHUNK / 8);
+      this.chunks.set(key, chunk);
+    }
+    this.lastBase = key * PfnSet.CHUNK;
+    this.lastChunk = chunk;
+    return chunk;
   }
 }
 

@@ -34,7 +34,7 @@ test('the variable the launcher set aside is put back for child processes', () =
 });
 
 test('the command line runs from the bundle, and this node accepts its code cache', async () => {
-  const { loadCli } = await import('../../src/cli/launch.js');
+  const { loadCli } = await import('../../src/cli/launch.cjs');
   const { main, script } = await loadCli();
   assert.ok(script, 'npm run build makes dist/bundle/cli/xenmig.cjs, newer than dist/src/cli/main.js');
   assert.equal(script.cachedDataRejected, false);

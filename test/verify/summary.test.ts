@@ -59,14 +59,15 @@ test('PfnSet counts distinct pfns and stops growing past its chunk limit', () =>
 
 test('PfnSet.addRun counts exactly what adding pfn by pfn counts', () => {
   fc.assert(
-    fc.property(fc.array(fc.record({ first: fc.nat(3 * 2 ** 15), count: fc.nat(300) }), { maxLength: 12 }), (runs) => {
-      const byRun = new PfnSet();
-      const byPfn = new PfnSet();
+    fc.property(fc.array(fc.record({ first: fc.nat(3 * 2 ** 15), count: fc.nat(300) }), { maxLength: 12 }), fc.constantFrom(2, 4096), (runs, maxChunks) => {
+      const byRun = new PfnSet(maxChunks);
+      const byPfn = new PfnSet(maxChunks);
       for (const { first, count } of runs) {
         byRun.addRun(first, count);
         for (let p = first; p < first + count; p++) byPfn.add(p);
       }
       assert.equal(byRun.size, byPfn.size);
+      assert.equal(byRun.overflowed, byPfn.overflowed);
     }),
   );
 });

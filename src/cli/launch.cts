@@ -6,19 +6,22 @@
  * of `xenmig verify` on a file (some 60 ms of 110 here); the bundle and the cache take
  * most of that away.
  *
+ * This file and run.cts are CommonJS: node loads a CommonJS entry synchronously, while
+ * its ES module loader reads files through the thread pool and left the process idle
+ * for some 15 ms before any of our code ran.
+ *
  * Whatever goes wrong falls back to the plain tsc output (dist/src/cli/main.js): no
  * bundle, a bundle older than main.js (only tsc was rerun), or a cache this node
  * rejects (another V8 version or flags: V8 checks and then compiles as usual).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
-export const BUNDLE_PATH = fileURLToPath(new URL('../../bundle/cli/xenmig.cjs', import.meta.url));
+export const BUNDLE_PATH = join(__dirname, '../../bundle/cli/xenmig.cjs');
 export const CODE_CACHE_PATH = `${BUNDLE_PATH}.code-cache`;
-const UNBUNDLED_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const UNBUNDLED_MAIN = join(__dirname, 'main.js');
 
 type Main = (argv: string[]) => Promise<number>;
 
