@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, read as fsRead, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { IoError } from '../format/errors.js';
+import { ioBuffer } from './io-buffer.js';
 
 export interface RawSource {
   /** A name for messages: the path, "stdin", "socket". */
@@ -19,8 +20,9 @@ export interface RawSource {
   /** True when positions can be jumped over without reading (regular files). */
   readonly canSeek: boolean;
   /**
-   * Optional, for sources that cannot seek but hold bytes in memory: pass over up to
-   * `n` octets without copying them anywhere. Returns how many; 0 only at the end.
+   * Optional, for sources that cannot seek: pass over up to `n` octets without handing
+   * them out (a source in memory drops them, a descriptor reads them into scratch
+   * space). Returns how many; 0 only at the end.
    */
   discard?(n: number): Promise<number>;
   close(): Promise<void>;
@@ -74,6 +76,14 @@ export class FileRawSource implements RawSource {
 }
 
 /**
+ * discard's read size: 128 KiB keeps the copy in the CPU cache, as `cat`'s buffer does
+ * (here 256 KiB reads were 4x slower, 64 KiB ones 14%).
+ */
+const DISCARD_PIECE = 128 * 1024;
+/** Octets discard reads between turns of the event loop (progress, signals). */
+const DISCARD_BURST = 16 * 1024 * 1024;
+
+/**
  * A pipe or terminal by file descriptor, read onward with fs.read: cheaper than a Node
  * stream for a plain pipe, and it never reads ahead more than asked. With `blocking`
  * (a command whose only job is this input, like `verify -`) reads are synchronous:
@@ -83,6 +93,7 @@ export class FileRawSource implements RawSource {
 export class FdRawSource implements RawSource {
   readonly canSeek = false;
   private syncReads = 0;
+  private scratch: Uint8Array | undefined;
   constructor(
     readonly name: string,
     private readonly fd: number,
@@ -127,6 +138,33 @@ export class FdRawSource implements RawSource {
       }
     }
     return this.readAsync(into);
+  }
+
+  /**
+   * Reads and drops up to n octets. Blocking, it reads on in one tight loop (a turn of
+   * the event loop every DISCARD_BURST octets) into one small scratch buffer, as `cat`
+   * does: per-read promises cost `verify --read-all` more than the reads themselves.
+   */
+  async discard(n: number): Promise<number> {
+    const scratch = (this.scratch ??= ioBuffer(DISCARD_PIECE));
+    if (!this.opts.blocking) return this.readAsync(scratch.subarray(0, Math.min(n, scratch.length)));
+    let done = 0;
+    while (done < n && done < DISCARD_BURST) {
+      let k: number;
+      try {
+        k = readSync(this.fd, scratch, 0, Math.min(n - done, scratch.length), null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EOF') break;
+        if (code !== 'EAGAIN') throw new IoError(`reading ${this.name}: ${(err as Error).message}`, { cause: err });
+        // A non-blocking descriptor with nothing to read yet.
+        return done > 0 ? done : this.readAsync(scratch.subarray(0, Math.min(n, scratch.length)));
+      }
+      if (k === 0) break;
+      done += k;
+    }
+    if (done >= DISCARD_BURST) await new Promise((r) => setImmediate(r));
+    return done;
   }
 
   private readAsync(into: Uint8Array): Promise<number> {
