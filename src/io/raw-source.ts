@@ -2,7 +2,7 @@
  * Where bytes come from. A RawSource only moves bytes; ByteReader (byte-reader.ts) adds
  * buffering, exact reads and skipping on top, the same way for every kind of source.
  */
-import { closeSync, fstatSync, openSync, read as fsRead, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read as fsRead, readSync, readvSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 import { ioBuffer } from './io-buffer.js';
@@ -75,13 +75,21 @@ export class FileRawSource implements RawSource {
   }
 }
 
-/**
- * discard's read size: 128 KiB keeps the copy in the CPU cache, as `cat`'s buffer does
- * (here 256 KiB reads were 4x slower, 64 KiB ones 14%).
- */
-const DISCARD_PIECE = 128 * 1024;
+/** discard's scratch buffer: small enough to stay in the CPU cache. */
+const DISCARD_PIECE = 64 * 1024;
+/** Pieces per readv: 2 MiB a call. Measured here: 0.22 s per 2 GiB, `cat` 0.24 s, 128 KiB reads 0.25-0.27 s. */
+const DISCARD_PIECES = 32;
 /** Octets discard reads between turns of the event loop (progress, signals). */
 const DISCARD_BURST = 16 * 1024 * 1024;
+
+/** The readv vector for up to `left` octets: the scratch buffer, over and over. */
+function discardPieces(scratch: Uint8Array, left: number): Uint8Array[] {
+  const whole = Math.min(DISCARD_PIECES, Math.floor(left / scratch.length));
+  const pieces: Uint8Array[] = new Array(whole).fill(scratch);
+  const rest = left - whole * scratch.length;
+  if (whole < DISCARD_PIECES && rest > 0) pieces.push(scratch.subarray(0, rest));
+  return pieces;
+}
 
 /**
  * A pipe or terminal by file descriptor, read onward with fs.read: cheaper than a Node
@@ -142,8 +150,10 @@ export class FdRawSource implements RawSource {
 
   /**
    * Reads and drops up to n octets. Blocking, it reads on in one tight loop (a turn of
-   * the event loop every DISCARD_BURST octets) into one small scratch buffer, as `cat`
-   * does: per-read promises cost `verify --read-all` more than the reads themselves.
+   * the event loop every DISCARD_BURST octets), each call a readv of up to 2 MiB whose
+   * pieces all land in one small scratch buffer: the copy stays in the CPU cache, as with
+   * `cat`'s buffer, with a sixteenth of the calls. Per-read promises cost
+   * `verify --read-all` more than the reads themselves.
    */
   async discard(n: number): Promise<number> {
     const scratch = (this.scratch ??= ioBuffer(DISCARD_PIECE));
@@ -152,7 +162,7 @@ export class FdRawSource implements RawSource {
     while (done < n && done < DISCARD_BURST) {
       let k: number;
       try {
-        k = readSync(this.fd, scratch, 0, Math.min(n - done, scratch.length), null);
+        k = readvSync(this.fd, discardPieces(scratch, n - done));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EOF') break;
