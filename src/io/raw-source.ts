@@ -24,6 +24,12 @@ export interface RawSource {
    * `n` octets without copying them anywhere. Returns how many; 0 only at the end.
    */
   discard?(n: number): Promise<number>;
+  /**
+   * Optional, for sources whose bytes arrive in buffers nobody reuses (a Node stream's
+   * chunks): up to `n` octets as views of those buffers, in order, without copying. The
+   * views are the caller's to keep. Resolves to an empty list only at the end.
+   */
+  lend?(n: number): Promise<Uint8Array[]>;
   close(): Promise<void>;
 }
 
@@ -157,7 +163,7 @@ export const DEFAULT_READ_AHEAD = 1024 * 1024;
  * A Node Readable (socket, child process stdout). It keeps reading ahead, up to
  * `readAhead` octets, while its consumer is busy (writing pages to disk, say), and
  * pauses the stream beyond that: the pause is the peer's backpressure. Chunks are
- * handed out by copy, in order.
+ * handed out in order, by copy (`read`) or as they are (`lend`).
  */
 export class ReadableRawSource implements RawSource {
   readonly canSeek = false;
@@ -198,26 +204,43 @@ export class ReadableRawSource implements RawSource {
   }
 
   async read(into: Uint8Array): Promise<number> {
+    let n = 0;
+    await this.take(into.length, (c) => {
+      into.set(c, n);
+      n += c.length;
+    });
+    return n;
+  }
+
+  /** Chunks are fresh buffers from the stream that nothing here writes again: lent as they are. */
+  async lend(n: number): Promise<Uint8Array[]> {
+    const views: Uint8Array[] = [];
+    await this.take(n, (c) => void views.push(c));
+    return views;
+  }
+
+  /** Up to n queued octets to `each`, as views of the chunks, once any are queued; none at the end. */
+  private async take(n: number, each: (c: Uint8Array) => void): Promise<void> {
     for (;;) {
       if (this.chunks.length > 0) {
-        let n = 0;
-        while (n < into.length && this.chunks.length > 0) {
+        let got = 0;
+        while (got < n && this.chunks.length > 0) {
           const c = this.chunks[0]!;
-          const k = Math.min(into.length - n, c.length - this.head);
-          into.set(c.subarray(this.head, this.head + k), n);
-          n += k;
+          const k = Math.min(n - got, c.length - this.head);
+          each(this.head === 0 && k === c.length ? c : c.subarray(this.head, this.head + k));
+          got += k;
           this.head += k;
           if (this.head === c.length) {
             this.chunks.shift();
             this.head = 0;
           }
         }
-        this.queued -= n;
+        this.queued -= got;
         if (this.queued <= this.readAhead / 2 && this.stream.isPaused()) this.stream.resume();
-        return n;
+        return;
       }
       if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended) return 0;
+      if (this.ended) return;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

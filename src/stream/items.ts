@@ -68,6 +68,12 @@ export interface RecordRest {
    * but the last is a multiple of `align` octets.
    */
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
+  /**
+   * Only when the input lends its buffers (ByteReader.canLend): hands them to `take`
+   * as lists of views, `piece` octets per call, without copying; `take` may keep them.
+   * Like copyTo, at most once, instead of it.
+   */
+  lendTo?(take: (views: Uint8Array[], length: number) => Promise<void> | void, piece: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

@@ -175,6 +175,18 @@ test('a connection cut at many points: the source runs on, no image is left behi
         seen += n;
         return n;
       };
+      // Page contents are lent, not read: the same cut applies to them.
+      const source = b.reader.source as { lend?: (n: number) => Promise<Uint8Array[]> };
+      const origLend = source.lend!.bind(source);
+      source.lend = async (n: number) => {
+        if (seen >= cut) {
+          a.destroy();
+          return [];
+        }
+        const views = await origLend(Math.min(n, cut - seen));
+        for (const v of views) seen += v.length;
+        return views;
+      };
       const [sent, got] = await Promise.allSettled([
         migrateDomain(src, a),
         receiveMigration(b, { createSink: () => MemoryImage.create(into) }).finally(() => b.destroy()),

@@ -4,9 +4,10 @@
  * positional, one per contiguous run of pfns, straight from the caller's buffer.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { writeSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { IoError } from '../../format/errors.js';
+import { ViewCursor } from '../../io/views.js';
 
 /**
  * Page runs are written at most this much per call. Measured on Linux 6.18 / ext4: 4 MiB
@@ -21,6 +22,26 @@ export const MAX_FILE_PFN = 2 ** 40 - 1;
 /** Blocking writes between turns given to the event loop (16 MiB of WRITE_CHUNK). */
 const WRITES_PER_TURN = 64;
 
+/**
+ * Queued page writes held at most (the bytes stay in the caller's buffers meanwhile): a
+ * couple of PAGE_DATA records, so the writer always has the next one while the stream
+ * reader parses the one after.
+ */
+const QUEUE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Queued runs this small are written synchronously when their turn comes: a thread-pool
+ * round trip costs more than writing a few pages from the page cache's point of view,
+ * and a dirty round's scattered pages would otherwise queue up one round trip each.
+ */
+const INLINE_WRITE = 64 * 1024;
+
+interface QueuedRun {
+  position: number;
+  views: Uint8Array[];
+  bytes: number;
+}
+
 export interface PageFileOptions {
   /**
    * Write synchronously: for a command whose only job is filling this file from a local
@@ -32,6 +53,11 @@ export interface PageFileOptions {
 
 export class PageFile {
   private syncWrites = 0;
+  private readonly queue: QueuedRun[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  private failure: IoError | undefined;
+  private waiters: (() => void)[] = [];
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
@@ -49,10 +75,114 @@ export class PageFile {
 
   /** pfns[i] gets data[i*4096 ..]; runs of consecutive pfns become one write. */
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
+    await this.drain();
     for (const [i, j] of runsOf(pfns)) {
       checkPfn(pfns[j - 1]!, this.path);
       await this.writeAt(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + pfns[i]! * PAGE_SIZE);
     }
+  }
+
+  /**
+   * pfns[i] gets octets [i*4096, (i+1)*4096) of the concatenated `views`, written later,
+   * in the order queued, by one writer (one vectored write per run of consecutive pfns).
+   * Resolves once queued and the queue is within its limit; a failed write shows here
+   * next time, or at `drain`. The views must stay unchanged until written.
+   */
+  async queuePages(pfns: readonly number[], views: readonly Uint8Array[]): Promise<void> {
+    this.throwFailure();
+    const cursor = new ViewCursor(views);
+    for (const [i, j] of runsOf(pfns)) {
+      checkPfn(pfns[j - 1]!, this.path);
+      const bytes = (j - i) * PAGE_SIZE;
+      this.queue.push({ position: this.base + pfns[i]! * PAGE_SIZE, views: cursor.take(bytes), bytes });
+      this.queuedBytes += bytes;
+    }
+    this.pump();
+    while (this.queuedBytes > QUEUE_LIMIT && this.failure === undefined) await this.nextWrite();
+    this.throwFailure();
+  }
+
+  /** Every queued write done; throws the first that failed. */
+  async drain(): Promise<void> {
+    while (this.writing || (this.queue.length > 0 && this.failure === undefined)) await this.nextWrite();
+    this.throwFailure();
+  }
+
+  /** Nothing more is written: the queue is dropped and the write under way awaited. */
+  async settle(): Promise<void> {
+    this.failure ??= new IoError(`writing ${this.path}: abandoned`);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    while (this.writing) await this.nextWrite();
+  }
+
+  private throwFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private nextWrite(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wakeWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Writes queued runs in order: small ones at once, a large one in the thread pool (then carries on). */
+  private pump(): void {
+    if (this.writing) return;
+    while (this.queue.length > 0 && this.failure === undefined) {
+      const run = this.queue[0]!;
+      if (run.bytes > INLINE_WRITE && !this.blocking) {
+        this.writing = true;
+        this.writeRun(run).then(
+          () => this.written(run),
+          (err: unknown) => this.failed(err),
+        );
+        return;
+      }
+      try {
+        let views = run.views;
+        for (let done = 0; done < run.bytes; ) {
+          const k = writevSync(this.handle.fd, views, run.position + done);
+          done += k;
+          if (done < run.bytes) views = restOf(run.views, done, run.bytes);
+        }
+        this.queue.shift();
+        this.queuedBytes -= run.bytes;
+      } catch (err) {
+        this.failed(err);
+        return;
+      }
+    }
+    this.wakeWaiters();
+  }
+
+  private async writeRun(run: QueuedRun): Promise<void> {
+    let views = run.views;
+    for (let done = 0; done < run.bytes; ) {
+      done += (await this.handle.writev(views, run.position + done)).bytesWritten;
+      if (done < run.bytes) views = restOf(run.views, done, run.bytes);
+    }
+  }
+
+  private written(run: QueuedRun): void {
+    this.writing = false;
+    if (this.queue[0] === run) {
+      this.queue.shift();
+      this.queuedBytes -= run.bytes;
+    }
+    this.pump();
+  }
+
+  private failed(err: unknown): void {
+    this.writing = false;
+    this.failure ??= err instanceof IoError ? err : new IoError(`writing ${this.path}: ${(err as Error).message}`, { cause: err });
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.wakeWaiters();
   }
 
   async writeAt(bytes: Uint8Array, position: number): Promise<void> {
@@ -78,6 +208,7 @@ export class PageFile {
 
   /** Fills into[i*4096 ..] with page pfns[i]; holes and pages past the end read as zeros. */
   async readPages(pfns: readonly number[], into: Uint8Array): Promise<void> {
+    await this.drain();
     for (const [i, j] of runsOf(pfns)) {
       await this.readAt(into.subarray(i * PAGE_SIZE, j * PAGE_SIZE), this.base + pfns[i]! * PAGE_SIZE);
     }
@@ -100,6 +231,7 @@ export class PageFile {
   }
 
   async truncate(size: number): Promise<void> {
+    await this.drain();
     try {
       await this.handle.truncate(size);
     } catch (err) {
@@ -108,12 +240,21 @@ export class PageFile {
   }
 
   async sync(): Promise<void> {
+    await this.drain();
     await this.handle.sync();
   }
 
   async close(): Promise<void> {
+    await this.settle();
     await this.handle.close().catch(() => undefined);
   }
+}
+
+/** What a short vectored write left: octets [done, total) of the views. */
+function restOf(views: readonly Uint8Array[], done: number, total: number): Uint8Array[] {
+  const c = new ViewCursor(views);
+  c.take(done);
+  return c.take(total - done);
 }
 
 /** Index ranges [i, j) of pfns that are consecutive numbers: one I/O each. */
