@@ -5,7 +5,7 @@
  * memory the input does not back.
  */
 import { TruncatedStreamError } from '../format/errors.js';
-import type { RawSource } from './raw-source.js';
+import type { Lent, RawSource } from './raw-source.js';
 
 export const DEFAULT_CHUNK = 256 * 1024;
 /** A PAGE_DATA header and 1024 pfns (8 KiB + 8), its padding and the next record header. */
@@ -16,6 +16,9 @@ const AFTER_JUMP_FILL = 16 * 1024;
  * 256 KiB pieces (the piece stays in cache between the two copies).
  */
 export const COPY_PIECE = 128 * 1024;
+
+/** Takes lent views; calls `release` once it no longer needs them (it may do so later). */
+export type LentTaker = (views: Uint8Array[], length: number, release: () => void) => Promise<void> | void;
 
 export class ByteReader {
   private buf: Uint8Array;
@@ -208,38 +211,49 @@ export class ByteReader {
 
   /**
    * Hand exactly n octets to `take` as lists of views, `piece` octets per call (the last
-   * may be less), without copying them: the views are the source's own buffers and
-   * `take` may keep them (a writer that finishes later). Octets the read buffer already
-   * holds are handed over as a copy. Only for sources that lend (`canLend`).
+   * may be less), without copying them: the views are the source's own buffers, valid
+   * until `take` calls `release` (it may keep them until then: a writer that finishes
+   * later). Octets the read buffer already holds are handed over as a copy. Only for
+   * sources that lend (`canLend`).
    */
-  async lendOut(n: number, what: string, take: (views: Uint8Array[], length: number) => Promise<void> | void, piece: number): Promise<void> {
+  async lendOut(n: number, what: string, take: LentTaker, piece: number): Promise<void> {
     const lend = this.source.lend?.bind(this.source);
     if (!lend) throw new Error(`${this.source.name} cannot lend its bytes`);
     let left = n;
     while (left > 0) {
       const want = Math.min(piece, left);
       const views: Uint8Array[] = [];
+      const loans: Lent[] = [];
+      const release = (): void => {
+        for (const l of loans.splice(0)) l.release();
+      };
       let got = Math.min(want, this.end - this.start);
       if (got > 0) {
         views.push(this.buf.slice(this.start, this.start + got));
         this.start += got;
         this.pos += got;
       }
-      while (got < want) {
-        const lent = this.eof ? [] : await lend(want - got);
-        if (lent.length === 0) {
-          this.eof = true;
-          this.truncated(n, what, n - left + got);
+      try {
+        while (got < want) {
+          const lent = this.eof ? undefined : await lend(want - got);
+          if (lent) loans.push(lent);
+          if (!lent || lent.views.length === 0) {
+            this.eof = true;
+            this.truncated(n, what, n - left + got);
+          }
+          for (const v of lent.views) {
+            views.push(v);
+            got += v.length;
+            this.sourcePos += v.length;
+            this.pos += v.length;
+          }
         }
-        for (const v of lent) {
-          views.push(v);
-          got += v.length;
-          this.sourcePos += v.length;
-          this.pos += v.length;
-        }
+      } catch (err) {
+        release();
+        throw err;
       }
       left -= want;
-      await take(views, want);
+      await take(views, want, release);
     }
   }
 

@@ -35,10 +35,12 @@ import type { RestoreOptions, RestoreResult } from './types.js';
 const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps };
 
 /**
- * Page contents lent to the sink per call: a multiple of the page size, small enough
- * that a sink writing while the rest of the record arrives finds the bytes still in cache.
+ * Page contents lent to the sink per call, a multiple of the page size. Measured on the
+ * migration receiver (memory image on tmpfs, 1 GiB): 256 KiB pieces cost ~0.3 s more CPU
+ * than 1 MiB (4x the thread-pool round trips and context switches); 4 MiB saved nothing
+ * more and makes the writer wait for a whole record.
  */
-const LENT_PIECE = 256 * 1024;
+const LENT_PIECE = 1024 * 1024;
 
 /** A record checked and decoded, ready to apply. Page data may be a view (applied at once) or a copy (buffered). */
 type Prepared =
@@ -422,9 +424,9 @@ export class Restorer implements RestoreContext {
     if (p.rest?.lendTo && writeViews) {
       // The input's own buffers, uncopied, to a sink that may write them while we read on.
       let next = 0;
-      await p.rest.lendTo(async (views, length) => {
+      await p.rest.lendTo(async (views, length, release) => {
         const n = length / PAGE_SIZE;
-        await writeViews(p.dataPfns.slice(next, next + n), views);
+        await writeViews(p.dataPfns.slice(next, next + n), views, release);
         next += n;
         this.result.pagesWritten += n;
       }, LENT_PIECE);

@@ -4,6 +4,7 @@
  * converter, guard) all take this one sequence.
  */
 import type { DomainHeader, ImageHeader, LibxlHeader, XlHeader } from '../format/headers.js';
+import type { LentTaker } from '../io/byte-reader.js';
 
 export interface XlHeaderItem {
   kind: 'xl-header';
@@ -70,10 +71,10 @@ export interface RecordRest {
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
   /**
    * Only when the input lends its buffers (ByteReader.canLend): hands them to `take`
-   * as lists of views, `piece` octets per call, without copying; `take` may keep them.
-   * Like copyTo, at most once, instead of it.
+   * as lists of views, `piece` octets per call, without copying; `take` may keep them
+   * until it calls `release`. Like copyTo, at most once, instead of it.
    */
-  lendTo?(take: (views: Uint8Array[], length: number) => Promise<void> | void, piece: number): Promise<void>;
+  lendTo?(take: LentTaker, piece: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

@@ -32,7 +32,7 @@ import {
   libxlHeaderIsBigEndian,
   xlHeaderFixed,
 } from '../format/headers.js';
-import type { ByteReader } from '../io/byte-reader.js';
+import type { ByteReader, LentTaker } from '../io/byte-reader.js';
 import { describeDetected, detectLayer, type StreamLayer } from './detect.js';
 import type { LibxcHeaderItem, RecordItem, StreamItem } from './items.js';
 
@@ -254,7 +254,7 @@ interface StreamedRest {
   length: number;
   taken: boolean;
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
-  lendTo?(take: (views: Uint8Array[], length: number) => Promise<void> | void, piece: number): Promise<void>;
+  lendTo?(take: LentTaker, piece: number): Promise<void>;
 }
 
 /** `whole`: body and padding together, so a truncation reads as it would for a whole body. */

@@ -12,6 +12,7 @@ import { receiveMigration, type ReceiveResult } from '../../src/migrate/receiver
 import { connectChannel, pipePair, socketChannel } from '../../src/migrate/transport.js';
 import { sampleHostPolicies } from '../../src/policy/samples.js';
 import type { DomainSource } from '../../src/domain/types.js';
+import type { Lent } from '../../src/io/raw-source.js';
 
 async function memoryOf(src: DomainSource, pfns: number[]): Promise<Buffer> {
   const buf = Buffer.alloc(pfns.length * 4096);
@@ -176,16 +177,16 @@ test('a connection cut at many points: the source runs on, no image is left behi
         return n;
       };
       // Page contents are lent, not read: the same cut applies to them.
-      const source = b.reader.source as { lend?: (n: number) => Promise<Uint8Array[]> };
+      const source = b.reader.source as { lend?: (n: number) => Promise<Lent> };
       const origLend = source.lend!.bind(source);
       source.lend = async (n: number) => {
         if (seen >= cut) {
           a.destroy();
-          return [];
+          return { views: [], release: () => undefined };
         }
-        const views = await origLend(Math.min(n, cut - seen));
-        for (const v of views) seen += v.length;
-        return views;
+        const lent = await origLend(Math.min(n, cut - seen));
+        for (const v of lent.views) seen += v.length;
+        return lent;
       };
       const [sent, got] = await Promise.allSettled([
         migrateDomain(src, a),

@@ -180,8 +180,8 @@ export class MemoryImage implements DomainSink, DomainSource {
   }
 
   /** Queued: written in order while the stream goes on (see PageFile.queuePages). */
-  async writePageViews(pfns: readonly number[], views: readonly Uint8Array[]): Promise<void> {
-    await this.memory.queuePages(pfns, views);
+  async writePageViews(pfns: readonly number[], views: readonly Uint8Array[], done: () => void): Promise<void> {
+    await this.memory.queuePages(pfns, views, done);
   }
 
   async flush(): Promise<void> {

@@ -40,6 +40,8 @@ interface QueuedRun {
   position: number;
   views: Uint8Array[];
   bytes: number;
+  /** The caller's buffers are free once this run is written (the last run of a call). */
+  done?: () => void;
 }
 
 export interface PageFileOptions {
@@ -86,17 +88,26 @@ export class PageFile {
    * pfns[i] gets octets [i*4096, (i+1)*4096) of the concatenated `views`, written later,
    * in the order queued, by one writer (one vectored write per run of consecutive pfns).
    * Resolves once queued and the queue is within its limit; a failed write shows here
-   * next time, or at `drain`. The views must stay unchanged until written.
+   * next time, or at `drain`. The views must stay unchanged until `done` is called
+   * (once: when written, or when dropped after a failure).
    */
-  async queuePages(pfns: readonly number[], views: readonly Uint8Array[]): Promise<void> {
-    this.throwFailure();
+  async queuePages(pfns: readonly number[], views: readonly Uint8Array[], done: () => void): Promise<void> {
+    const runs = [...runsOf(pfns)];
+    try {
+      this.throwFailure();
+      for (const [, j] of runs) checkPfn(pfns[j - 1]!, this.path);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    if (runs.length === 0) done();
     const cursor = new ViewCursor(views);
-    for (const [i, j] of runsOf(pfns)) {
-      checkPfn(pfns[j - 1]!, this.path);
+    for (const [i, j] of runs) {
       const bytes = (j - i) * PAGE_SIZE;
       this.queue.push({ position: this.base + pfns[i]! * PAGE_SIZE, views: cursor.take(bytes), bytes });
       this.queuedBytes += bytes;
     }
+    if (runs.length > 0) this.queue[this.queue.length - 1]!.done = done;
     this.pump();
     while (this.queuedBytes > QUEUE_LIMIT && this.failure === undefined) await this.nextWrite();
     this.throwFailure();
@@ -111,9 +122,15 @@ export class PageFile {
   /** Nothing more is written: the queue is dropped and the write under way awaited. */
   async settle(): Promise<void> {
     this.failure ??= new IoError(`writing ${this.path}: abandoned`);
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.dropQueue();
     while (this.writing) await this.nextWrite();
+  }
+
+  /** Nothing queued is written now: its buffers go back to their owners. */
+  private dropQueue(): void {
+    const dropped = this.queue.splice(this.writing ? 1 : 0);
+    this.queuedBytes = this.queue.reduce((n, r) => n + r.bytes, 0);
+    for (const r of dropped) r.done?.();
   }
 
   private throwFailure(): void {
@@ -152,6 +169,7 @@ export class PageFile {
         }
         this.queue.shift();
         this.queuedBytes -= run.bytes;
+        run.done?.();
       } catch (err) {
         this.failed(err);
         return;
@@ -174,14 +192,14 @@ export class PageFile {
       this.queue.shift();
       this.queuedBytes -= run.bytes;
     }
+    run.done?.();
     this.pump();
   }
 
   private failed(err: unknown): void {
     this.writing = false;
     this.failure ??= err instanceof IoError ? err : new IoError(`writing ${this.path}: ${(err as Error).message}`, { cause: err });
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.dropQueue();
     this.wakeWaiters();
   }
 
