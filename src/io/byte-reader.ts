@@ -214,11 +214,14 @@ export class ByteReader {
    * may be less), without copying them: the views are the source's own buffers, valid
    * until `take` calls `release` (it may keep them until then: a writer that finishes
    * later). Octets the read buffer already holds are handed over as a copy. Only for
-   * sources that lend (`canLend`).
+   * sources that lend (`canLend`). Pieces are multiples of `align` and shrink to what
+   * the source can lend at once (holding more than its buffers would stall it).
    */
-  async lendOut(n: number, what: string, take: LentTaker, piece: number): Promise<void> {
+  async lendOut(n: number, what: string, take: LentTaker, opts: { piece: number; align?: number }): Promise<void> {
     const lend = this.source.lend?.bind(this.source);
     if (!lend) throw new Error(`${this.source.name} cannot lend its bytes`);
+    const align = opts.align ?? 1;
+    const piece = Math.max(align, Math.floor(Math.min(opts.piece, this.source.lendable ?? Infinity) / align) * align);
     let left = n;
     while (left > 0) {
       const want = Math.min(piece, left);

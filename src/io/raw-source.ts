@@ -32,6 +32,8 @@ export interface RawSource {
    * reading more into them. Resolves to no views only at the end.
    */
   lend?(n: number): Promise<Lent>;
+  /** With `lend`, when buffers are finite: octets that can be lent and unreleased at once. */
+  readonly lendable?: number;
   close(): Promise<void>;
 }
 
@@ -287,6 +289,8 @@ export class PooledSocketSource implements RawSource {
   readonly canSeek = false;
   /** The socket to use from now on (reads arrive here; write through it too). */
   readonly socket: Socket;
+  /** Half the pool: the other half keeps reading while a lent piece is gathered. */
+  readonly lendable: number;
   private readonly free: Block[] = [];
   private chunks: PooledChunk[] = [];
   private head = 0;
@@ -315,6 +319,7 @@ export class PooledSocketSource implements RawSource {
     blocks: number,
   ) {
     for (let i = 0; i < blocks; i++) this.free.push({ bytes: new Uint8Array(BLOCK), refs: 0 });
+    this.lendable = (blocks * BLOCK) / 2;
     this.filling = this.free.pop()!;
     this.filling.refs = 1;
     let next: Uint8Array = this.filling.bytes;

@@ -429,7 +429,7 @@ export class Restorer implements RestoreContext {
         await writeViews(p.dataPfns.slice(next, next + n), views, release);
         next += n;
         this.result.pagesWritten += n;
-      }, LENT_PIECE);
+      }, LENT_PIECE, PAGE_SIZE);
       this.result.bytes = p.end;
     } else if (p.rest) {
       // Whole pages at a time, straight from the reader's buffer to the sink.

@@ -71,10 +71,11 @@ export interface RecordRest {
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
   /**
    * Only when the input lends its buffers (ByteReader.canLend): hands them to `take`
-   * as lists of views, `piece` octets per call, without copying; `take` may keep them
-   * until it calls `release`. Like copyTo, at most once, instead of it.
+   * as lists of views, about `piece` octets per call (multiples of `align` but the
+   * last), without copying; `take` may keep them until it calls `release`. Like
+   * copyTo, at most once, instead of it.
    */
-  lendTo?(take: LentTaker, piece: number): Promise<void>;
+  lendTo?(take: LentTaker, piece: number, align?: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

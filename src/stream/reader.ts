@@ -254,7 +254,7 @@ interface StreamedRest {
   length: number;
   taken: boolean;
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
-  lendTo?(take: LentTaker, piece: number): Promise<void>;
+  lendTo?(take: LentTaker, piece: number, align?: number): Promise<void>;
 }
 
 /** `whole`: body and padding together, so a truncation reads as it would for a whole body. */
@@ -277,7 +277,7 @@ function streamedRest(reader: ByteReader, length: number, whole: number, loc: St
     taken: false,
     copyTo: (write, align = 1) => once(() => reader.copyOut(length, what, write, { align })),
   };
-  if (reader.canLend) rest.lendTo = (take, piece) => once(() => reader.lendOut(length, what, take, piece));
+  if (reader.canLend) rest.lendTo = (take, piece, align) => once(() => reader.lendOut(length, what, take, { piece, align }));
   return rest;
 }
 
