@@ -12,14 +12,17 @@ export function register(program: Command): void {
     .addOption(formatOption())
     .option('--json', 'one JSON object per header or record (JSON Lines)')
     .option('--pages', 'one line per PAGE_DATA record (default: consecutive ones squashed); with --json, list every pfn')
+    .option('--checkpointed', 'a checkpointed (Remus) libxl stream: libxl records follow each CHECKPOINT up to CHECKPOINT_END')
+    .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--quiet', 'no progress on stderr')
-    .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { REC_TYPE } = await import('../format/constants.js');
       const { openStream } = await import('../stream/open.js');
       const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('./describe.js');
       const { jsonReplacer } = await import('./json.js');
       const { LineOutput } = await import('./output.js');
-      const stream = await openStream(file, { format: o.format, pageContents: 'skip' });
+      const checkpointed = o.colo ? 'colo' : o.checkpointed ? 'remus' : undefined;
+      const stream = await openStream(file, { format: o.format, pageContents: 'skip', checkpointed });
       const out = new LineOutput();
       const progress = await startProgress('dump', o);
       let run: PageRun | undefined;

@@ -104,7 +104,7 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
         }
       }
     },
-    verifier: createVerifier({ checkpointed: command.receiver?.checkpointed !== undefined }),
+    verifier: createVerifier({ checkpointed: command.receiver?.checkpointed ?? false }),
     judgeStaticData: (end) => judgeStaticData(end, host, policyName),
     ...(minVersion !== undefined ? { minVersion } : {}),
     warnOnly: flags.warnOnly ?? false,

@@ -12,14 +12,15 @@ export function register(program: Command): void {
     .argument('<file>', 'stream file, or - for standard input')
     .addOption(formatOption())
     .option('--json', 'print the summary and diagnostics as one JSON object')
-    .option('--checkpointed', 'allow CHECKPOINT records (Remus/COLO streams)')
+    .option('--checkpointed', 'a checkpointed (Remus) stream: CHECKPOINT records allowed; in a libxl stream, libxl records after each CHECKPOINT up to CHECKPOINT_END')
+    .option('--colo', 'a COLO stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--quiet', 'no progress on stderr')
-    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { verifyStream } = await import('../verify/index.js');
       const { resultLines } = await import('./summary-text.js');
       const progress = await startProgress('info', o);
       try {
-        const result = await verifyStream(file, { format: o.format, checkpointed: o.checkpointed ?? false, onProgress: progress.update });
+        const result = await verifyStream(file, { format: o.format, checkpointed: o.colo ? 'colo' : (o.checkpointed ?? false), onProgress: progress.update });
         progress.stop();
         if (o.json) process.stdout.write(JSON.stringify(result, jsonReplacer, 2) + '\n');
         else process.stdout.write(resultLines(result).join('\n') + '\n');

@@ -57,7 +57,20 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
   return { code: 70, message: `xenmig: internal error: ${(err as Error)?.stack ?? String(err)}` };
 }
 
+/**
+ * bin/xenmig starts node without NODE_EXTRA_CA_CERTS (it costs start-up time, and xenmig
+ * makes no TLS connection) and passes it on under another name: put it back, so that
+ * the commands xenmig runs (ssh, xl, another node) see the user's environment.
+ */
+export function restoreLauncherEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const saved = env.XENMIG_NODE_EXTRA_CA_CERTS;
+  if (saved === undefined) return;
+  delete env.XENMIG_NODE_EXTRA_CA_CERTS;
+  if (env.NODE_EXTRA_CA_CERTS === undefined) env.NODE_EXTRA_CA_CERTS = saved;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  restoreLauncherEnvironment();
   // A reader that went away (`xenmig dump f | head`) is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);

@@ -12,6 +12,7 @@ import { EXIT_NONCONFORMING, ExitCode } from './main.js';
 export interface EngineFlags {
   minVersion?: string;
   checkpointed?: boolean;
+  colo?: boolean;
   json?: boolean;
   quiet?: boolean;
   force?: boolean;
@@ -33,7 +34,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 
 /** Runs the engine from a path or "-" into a sink, with the CLI's progress and flags. */
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
-  const opts: RestoreOptions = { checkpointed: flags.checkpointed ?? false, blockingInput: true };
+  const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true };
   const minVersion = parseMinVersion(flags.minVersion);
   if (minVersion !== undefined) opts.minVersion = minVersion;
   const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
@@ -82,7 +83,8 @@ export function register(program: Command): void {
     .argument('<stream>', 'stream file, or - for standard input')
     .requiredOption('--into <dir>', 'image directory to create (memory.raw + domain.json); written atomically')
     .option('--min-version <n>', 'refuse libxc streams older than this version (3 refuses v2 senders)')
-    .option('--checkpointed', 'the stream is checkpointed (Remus/COLO): apply batches at each CHECKPOINT')
+    .option('--checkpointed', 'the stream is checkpointed (Remus): apply batches at each CHECKPOINT (libxl streams: at each CHECKPOINT_END)')
+    .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing image directory')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress bar')

@@ -134,7 +134,7 @@ export function register(program: Command): void {
     .addOption(new Option('--stream-version <v>', 'libxc stream version').choices(['2', '3']).default('3'))
     .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
     .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
-    .option('--checkpoint-interval <ms>', 'checkpointed (Remus-style) stream: a CHECKPOINT batch this often')
+    .option('--checkpoint-interval <ms>', 'checkpointed (Remus-style) stream: a CHECKPOINT batch this often (libxl/xl: each followed by libxl\'s emulator records and CHECKPOINT_END)')
     .option('--checkpoints <n>', 'checkpointed stream: checkpoints after the first, then END', '3')
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the summary as JSON')

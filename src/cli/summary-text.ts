@@ -56,6 +56,13 @@ export function summaryLines(s: StreamSummary): string[] {
 
 export function resultLines(result: VerifyResult): string[] {
   const lines = summaryLines(result.summary);
+  const c = result.checkpoints;
+  if (c) {
+    const text = `${'checkpoints:'.padEnd(18)}${c.checkpoints} (${c.kind === 'colo' ? 'COLO' : 'Remus'}), ${c.complete} closed by CHECKPOINT_END${c.kind === 'colo' ? ' and CHECKPOINT_STATE' : ''}`;
+    const at = lines.findIndex((l) => l.startsWith('checkpoints:'));
+    if (at >= 0) lines[at] = text;
+    else lines.splice(lines.length - 1, 0, text);
+  }
   const verdict = result.conforming ? 'conforming' : 'NOT conforming';
   lines.push(`${'verdict:'.padEnd(18)}${verdict}, ${result.errors} error(s), ${result.warnings} warning(s)`);
   for (const d of result.diagnostics) if (d.severity !== 'info') lines.push(`  ${formatDiagnostic(d)}`);

@@ -22,17 +22,18 @@ export function register(program: Command): void {
     .argument('<file>', 'stream file, or - for standard input')
     .addOption(formatOption())
     .option('--json', 'print one JSON object: verdict, diagnostics and summary')
-    .option('--checkpointed', 'allow CHECKPOINT records (Remus/COLO streams)')
+    .option('--checkpointed', 'a checkpointed (Remus) stream: CHECKPOINT records allowed; in a libxl stream, libxl records after each CHECKPOINT up to CHECKPOINT_END')
+    .option('--colo', 'a COLO stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--read-all', 'read every octet, page contents too (default: jump over page contents on files)')
     .option('--quiet', 'no progress on stderr')
-    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; readAll?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; readAll?: boolean; quiet?: boolean }) => {
       const { verifyStream, formatDiagnostic } = await import('../verify/index.js');
       const progress = await startProgress('verify', o);
       let result: VerifyResult;
       try {
         result = await verifyStream(file, {
           format: o.format,
-          checkpointed: o.checkpointed ?? false,
+          checkpointed: o.colo ? 'colo' : (o.checkpointed ?? false),
           readAll: o.readAll ?? false,
           onProgress: progress.update,
         });

@@ -37,6 +37,47 @@ export function encodePfnEntry(e: PfnEntry): { hi: number; lo: number } {
   return { hi: hi >>> 0, lo: e.pfn % 2 ** 32 >>> 0 };
 }
 
+/** Whether this machine stores numbers little-endian (x86 and most others do). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * PAGE_DATA's pfn array as host-order words, low word first: entry i is
+ * `words[2i]` (bits 31-0) and `words[2i + 1]` (bits 63-32). Verifying a 2 GiB stream
+ * walks half a million entries twice; typed-array indexing is several times cheaper than
+ * DataView calls there. A stream in host order whose array is 4-aligned is viewed in
+ * place, any other is copied (8 octets per entry, once).
+ */
+export function pfnArrayWords(body: Uint8Array, count: number, le: boolean): Uint32Array {
+  const start = body.byteOffset + 8;
+  if (le === HOST_LITTLE_ENDIAN && start % 4 === 0) return new Uint32Array(body.buffer, start, count * 2);
+  const view = new DataView(body.buffer, start, count * 8);
+  const loOff = le ? 0 : 4;
+  const hiOff = le ? 4 : 0;
+  const words = new Uint32Array(count * 2);
+  for (let i = 0, off = 0; i < count; i++, off += 8) {
+    words[2 * i] = view.getUint32(off + loOff, le);
+    words[2 * i + 1] = view.getUint32(off + hiOff, le);
+  }
+  return words;
+}
+
+/**
+ * Whether a pfn array (as `pfnArrayWords` gives it) is one run: every entry has the
+ * same high word (so one page type and the same reserved bits) and the pfns ascend by
+ * one. libxc sends memory in order in batches of up to 1024 pfns, so nearly every
+ * PAGE_DATA record is one run; callers then do their per-entry work once per record.
+ */
+export function isPfnRun(words: Uint32Array, count: number): boolean {
+  if (count === 0) return false;
+  const hi = words[1]!;
+  const lo = words[0]!;
+  if (lo + count - 1 > 0xffffffff) return false;
+  for (let i = 1; i < count; i++) {
+    if (words[2 * i + 1] !== hi || words[2 * i] !== lo + i) return false;
+  }
+  return true;
+}
+
 export interface CpuidEntry {
   leaf: number;
   subleaf: number;

@@ -5,6 +5,7 @@
  * memory the input does not back.
  */
 import { TruncatedStreamError } from '../format/errors.js';
+import { ioBuffer } from './io-buffer.js';
 import type { Lent, RawSource } from './raw-source.js';
 
 export const DEFAULT_CHUNK = 256 * 1024;
@@ -40,7 +41,7 @@ export class ByteReader {
     readonly source: RawSource,
     chunkSize = DEFAULT_CHUNK,
   ) {
-    this.buf = new Uint8Array(chunkSize);
+    this.buf = ioBuffer(chunkSize);
   }
 
   /** Absolute offset of the next unread octet. */
@@ -111,10 +112,10 @@ export class ByteReader {
     const startPos = this.pos;
     // Grow geometrically as bytes arrive; never to n up front.
     let target = Math.min(n, Math.max(this.buf.length * 2, this.scratch.length));
-    if (this.scratch.length < target) this.scratch = new Uint8Array(target);
+    if (this.scratch.length < target) this.scratch = ioBuffer(target);
     while (got < n) {
       if (got === this.scratch.length) {
-        const bigger = new Uint8Array(Math.min(n, this.scratch.length * 2));
+        const bigger = ioBuffer(Math.min(n, this.scratch.length * 2));
         bigger.set(this.scratch.subarray(0, got));
         this.scratch = bigger;
       }

@@ -6,6 +6,7 @@
  * domain exactly at the last complete checkpoint.
  */
 import {
+  CHECKPOINT_STATE_ID,
   LIBXL_REC_TYPE,
   PAGE_SIZE,
   PAGE_TYPE,
@@ -23,9 +24,10 @@ import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocat
 import { xlConfigText } from '../format/headers.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
 import { decodeRecord, isKnownRecord, type KnownLibxcRecord } from '../format/records.js';
-import type { DomainSink } from '../domain/types.js';
+import type { DomainSink, EmulatorData } from '../domain/types.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';
 import type { RecordItem, RecordRest, StreamItem } from '../stream/items.js';
+import { checkpointedKind, type CheckpointedKind } from '../stream/reader.js';
 import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
 import { hvmOps } from './hvm.js';
 import type { GuestOps, RestoreContext } from './ops.js';
@@ -80,6 +82,12 @@ export class Restorer implements RestoreContext {
   private verifyScratch = new Uint8Array(0);
   private buffering = false;
   private buffered: Prepared[] = [];
+  /** Checkpointed libxl stream: between a libxc CHECKPOINT and its CHECKPOINT_END. */
+  private inCheckpoint = false;
+  /** Its emulator records, applied with the checkpoint's libxc records at CHECKPOINT_END. */
+  private checkpointEmulator: EmulatorData[] = [];
+  /** COLO: the record after CHECKPOINT_END must be CHECKPOINT_STATE. */
+  private expectState = false;
   private libxcEnded = false;
   private libxlStarted = false;
   private libxlEnded = false;
@@ -118,6 +126,19 @@ export class Restorer implements RestoreContext {
   warn(message: string, location: StreamLocation): void {
     this.result.warnings.push({ message, location });
     this.opts.onEvent?.({ kind: 'warning', message, location });
+  }
+
+  /** Remus or COLO when the stream is restored as checkpointed. */
+  private get checkpointKind(): CheckpointedKind | undefined {
+    return checkpointedKind(this.opts.checkpointed);
+  }
+
+  /**
+   * A checkpointed libxl stream whose libxc END arrived: the receiver completes there
+   * (libxl_stream_read.c, libxl__xc_domain_restore_done) and reads no libxl record after it.
+   */
+  get completeAtLibxcEnd(): boolean {
+    return this.checkpointKind !== undefined && this.libxlStarted && this.libxcEnded;
   }
 
   /** Whether a failure now can fall back to the last complete checkpoint. */
@@ -192,11 +213,35 @@ export class Restorer implements RestoreContext {
   private async libxlRecord(item: RecordItem): Promise<void> {
     this.result.libxlRecords++;
     const loc = locOf(item);
+    // A bad record inside a checkpoint (or where COLO's CHECKPOINT_STATE belongs) breaks
+    // that checkpoint only: libxl reports it to libxc, which fails over to the last one.
+    const interleaved = this.inCheckpoint || this.expectState;
+    try {
+      await this.libxlRecordIn(item, loc);
+    } catch (err) {
+      if (interleaved && err instanceof StreamFormatError) throw new InputBroke(err);
+      throw err;
+    }
+  }
+
+  private async libxlRecordIn(item: RecordItem, loc: StreamLocation): Promise<void> {
     let rec;
     try {
       rec = decodeLibxlRecord(item.type, item.body, item.littleEndian);
     } catch (err) {
       throw new StreamFormatError((err as StreamFormatError).detail ?? String(err), loc);
+    }
+    if (this.expectState) {
+      this.expectState = false;
+      if (rec.type !== LIBXL_REC_TYPE.CHECKPOINT_STATE) {
+        throw new StreamFormatError(`${item.typeName} after CHECKPOINT_END, expected COLO's CHECKPOINT_STATE`, loc);
+      }
+      const id = (rec as Extract<typeof rec, { controlId: number }>).controlId;
+      if (id !== CHECKPOINT_STATE_ID.NEW) throw new StreamFormatError(`CHECKPOINT_STATE control_id ${id}, expected 0 (CHECKPOINT_NEW)`, loc);
+      return;
+    }
+    if (this.inCheckpoint && rec.type !== LIBXL_REC_TYPE.CHECKPOINT_END && rec.type !== LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA && rec.type !== LIBXL_REC_TYPE.EMULATOR_CONTEXT) {
+      throw new StreamFormatError(`${item.typeName} between CHECKPOINT and CHECKPOINT_END`, loc);
     }
     switch (rec.type) {
       case LIBXL_REC_TYPE.END:
@@ -214,14 +259,22 @@ export class Restorer implements RestoreContext {
           if ('error' in parsed) throw new StreamFormatError(parsed.error, loc);
         }
         const data = { kind, emulatorId: r.emulatorId, index: r.index, data: r.data.slice() } as const;
-        if (this.begun) await this.sink.setEmulatorData(data);
+        if (this.inCheckpoint && this.guestType === 'pv') throw new StreamFormatError(`${item.typeName} in a checkpoint of a PV stream (a PV guest has no emulator)`, loc);
+        if (this.inCheckpoint) this.checkpointEmulator.push(data);
+        else if (this.begun) await this.sink.setEmulatorData(data);
         else this.pendingEmulator.push(data);
         return;
       }
       case LIBXL_REC_TYPE.CHECKPOINT_END:
+        if (!this.opts.checkpointed) throw new StreamFormatError(`${item.typeName} in a stream not restored as checkpointed`, loc);
+        if (!this.inCheckpoint) throw new StreamFormatError('CHECKPOINT_END that does not follow a libxc CHECKPOINT', loc);
+        return this.checkpointEnd(item);
       case LIBXL_REC_TYPE.CHECKPOINT_STATE:
         if (!this.opts.checkpointed) throw new StreamFormatError(`${item.typeName} in a stream not restored as checkpointed`, loc);
-        return;
+        throw new StreamFormatError(
+          this.checkpointKind === 'colo' ? 'CHECKPOINT_STATE that does not follow a CHECKPOINT_END' : 'CHECKPOINT_STATE in a Remus stream (only COLO sends it)',
+          loc,
+        );
       default:
         return this.unknown(item, loc);
     }
@@ -305,12 +358,31 @@ export class Restorer implements RestoreContext {
 
   private async checkpoint(item: RecordItem, loc: StreamLocation): Promise<void> {
     if (!this.opts.checkpointed) throw new StreamFormatError('CHECKPOINT in a stream not restored as checkpointed (--checkpointed)', loc);
+    // In a libxl stream the checkpoint is complete only at libxl's CHECKPOINT_END
+    // (libxc's checkpoint callback returns once libxl has read it).
+    if (this.libxlStarted) {
+      this.inCheckpoint = true;
+      return;
+    }
+    await this.applyCheckpoint(item.offset);
+  }
+
+  private async checkpointEnd(item: RecordItem): Promise<void> {
+    this.inCheckpoint = false;
+    await this.applyCheckpoint(item.offset);
+    const emulator = this.checkpointEmulator;
+    this.checkpointEmulator = [];
+    for (const e of emulator) await this.sink.setEmulatorData(e);
+    if (this.checkpointKind === 'colo') this.expectState = true;
+  }
+
+  private async applyCheckpoint(offset: number): Promise<void> {
     const batch = this.buffered;
     this.buffered = [];
     for (const p of batch) await this.apply(p);
     this.buffering = true;
     this.result.checkpoints++;
-    this.opts.onEvent?.({ kind: 'checkpoint', index: this.result.checkpoints, offset: item.offset, appliedRecords: batch.length });
+    this.opts.onEvent?.({ kind: 'checkpoint', index: this.result.checkpoints, offset, appliedRecords: batch.length });
   }
 
   /** Decode and check a record without applying it; `keep` copies what it needs from the reader's buffer. */
@@ -469,7 +541,7 @@ export class Restorer implements RestoreContext {
   async finish(): Promise<void> {
     if (!this.ops) throw new TruncatedStreamError('the input ended before a libxc stream began', { offset: this.result.bytes });
     if (!this.libxcEnded) throw new TruncatedStreamError('the input ended before the libxc END record', { offset: this.result.bytes });
-    if (this.libxlStarted && !this.libxlEnded) {
+    if (this.libxlStarted && !this.libxlEnded && !this.completeAtLibxcEnd) {
       throw new TruncatedStreamError('the input ended before the libxl END record', { offset: this.result.bytes });
     }
     if (!this.staticEnd) {
@@ -484,8 +556,10 @@ export class Restorer implements RestoreContext {
 
   /** The input broke after a complete checkpoint: drop the partial batch and complete from there. */
   async failover(reason: string): Promise<void> {
-    const discarded = this.buffered.length;
+    const discarded = this.buffered.length + this.checkpointEmulator.length;
     this.buffered = [];
+    this.checkpointEmulator = [];
+    this.inCheckpoint = this.expectState = false;
     await this.ops!.streamComplete(this, { layer: 'libxc' });
     this.libxcEnded = true;
     this.result.failover = { reason, discardedRecords: discarded };

@@ -7,6 +7,7 @@ import { RefusedError, TruncatedStreamError } from '../format/errors.js';
 import type { DomainSink } from '../domain/types.js';
 import type { StreamItem } from '../stream/items.js';
 import { openStream } from '../stream/open.js';
+import { checkpointedKind } from '../stream/reader.js';
 import { InputBroke, Restorer } from './engine.js';
 import type { RestoreOptions, RestoreResult } from './types.js';
 
@@ -21,7 +22,8 @@ export async function restoreStream(
   let opened: Awaited<ReturnType<typeof openStream>> | undefined;
   if (typeof input === 'string') {
     try {
-      opened = await openStream(input, { blocking: opts.blockingInput ?? false, pageContents: 'stream' });
+      const checkpointed = checkpointedKind(opts.checkpointed);
+      opened = await openStream(input, { blocking: opts.blockingInput ?? false, pageContents: 'stream', checkpointed });
     } catch (err) {
       await sink.abort((err as Error).message).catch(() => undefined);
       throw err;
@@ -46,6 +48,11 @@ export async function restoreStream(
     // A socket that closes early ends the items without END: that too is a broken input.
     const broke = caught instanceof InputBroke || caught instanceof TruncatedStreamError;
     const err = caught instanceof InputBroke ? caught.inner : caught;
+    if (broke && r.completeAtLibxcEnd) {
+      r.warn(`the input broke after the libxc END of a checkpointed stream (${(err as Error).message}); the domain was complete there`, { layer: 'libxl' });
+      await sink.commit();
+      return r.result;
+    }
     if (broke && r.canFailover && !(err instanceof RefusedError)) {
       try {
         await r.failover((err as Error).message);

@@ -2,6 +2,7 @@
 import type { GuestType } from '../format/constants.js';
 import type { StreamLocation } from '../format/errors.js';
 import type { StaticData } from '../stream/static-data.js';
+import type { CheckpointedKind } from '../stream/reader.js';
 
 /** What a `staticDataDone` callback may answer: nothing (go on) or a refusal with its reason. */
 export type StaticDataAnswer = void | { refuse: string };
@@ -9,8 +10,12 @@ export type StaticDataAnswer = void | { refuse: string };
 export interface RestoreOptions {
   /** Refuse libxc streams older than this version before anything is applied. */
   minVersion?: number;
-  /** The stream is checkpointed (Remus/COLO): CHECKPOINT records are allowed and batches are buffered. */
-  checkpointed?: boolean;
+  /**
+   * The stream is checkpointed (Remus/COLO; true means Remus): CHECKPOINT records are
+   * allowed and batches are buffered. In a libxl stream a checkpoint is applied at libxl's
+   * CHECKPOINT_END, with the emulator records before it; COLO then sends CHECKPOINT_STATE.
+   */
+  checkpointed?: boolean | CheckpointedKind;
   /** Start in VERIFY mode: compare every page with the sink instead of writing it. */
   verifyMode?: boolean;
   /**
@@ -77,7 +82,7 @@ export interface RestoreResult {
   warnings: RestoreWarning[];
   /** Present when VERIFY mode was entered: pages compared and every pfn that differed. */
   verify?: { pagesChecked: number; mismatches: number[] };
-  /** Complete checkpoints (CHECKPOINT records) seen. */
+  /** Complete checkpoints applied (at CHECKPOINT, or at CHECKPOINT_END in a libxl stream). */
   checkpoints: number;
   /** The stream broke after a complete checkpoint: the domain is that checkpoint. */
   failover?: { reason: string; discardedRecords: number };

@@ -17,7 +17,7 @@ import {
   domainTypeOf,
   pageTypeHasData,
 } from '../format/constants.js';
-import { RefusedError, UsageError } from '../format/errors.js';
+import { RefusedError } from '../format/errors.js';
 import { makeImageHeader, makeLibxlHeader, makeXlHeader } from '../format/headers.js';
 import type { PfnEntry } from '../format/records.js';
 import type { ByteSink } from '../io/sink.js';
@@ -60,7 +60,11 @@ export interface SaveOptions {
   /** libxc stream version: 3 (with STATIC_DATA_END and the CPU policy) or 2. */
   streamVersion?: 2 | 3;
   precopyPolicy?: PrecopyPolicy;
-  /** Remus-style: after the first pass, a CHECKPOINT-terminated batch every interval. libxc layer only. */
+  /**
+   * Remus-style: after the first pass, a CHECKPOINT-terminated batch every interval. With
+   * the libxl layer, each CHECKPOINT is followed by libxl's records for that checkpoint
+   * (HVM: emulator xenstore data and context) and CHECKPOINT_END, as libxl writes them.
+   */
   checkpoint?: CheckpointOptions;
   /** Headers, static records, STATIC_DATA_END and END only: the migration preflight. */
   staticOnly?: boolean;
@@ -135,9 +139,6 @@ class Saver {
   async run(): Promise<SaveSummary> {
     const t0 = performance.now();
     const layer = this.opts.layer ?? 'libxc';
-    if (this.opts.checkpoint && layer !== 'libxc') {
-      throw new UsageError('checkpointed saves are written as bare libxc streams (libxl interleaves its own checkpoint records)');
-    }
     if (layer === 'xl') {
       const config = await this.src.getConfig();
       await this.w.xlHeader(makeXlHeader(config ?? '{}', { json: config === undefined || config.trimStart().startsWith('{') }));
@@ -147,16 +148,9 @@ class Saver {
       await this.w.libxlRecord({ type: LIBXL_REC_TYPE.LIBXC_CONTEXT });
     }
     await this.libxc();
-    if (layer !== 'libxc' && !this.opts.staticOnly) {
-      for (const e of await this.src.getEmulatorData()) {
-        await this.w.libxlRecord({
-          type: e.kind === 'xenstore' ? LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA : LIBXL_REC_TYPE.EMULATOR_CONTEXT,
-          emulatorId: e.emulatorId,
-          index: e.index,
-          data: e.data,
-        });
-      }
-    }
+    // A checkpointed stream sent the emulator records with each checkpoint; its receiver
+    // completes at the libxc END and would not read them here.
+    if (layer !== 'libxc' && !this.opts.staticOnly && !this.opts.checkpoint) await this.emulatorRecords(false);
     if (layer !== 'libxc') await this.w.libxlRecord({ type: LIBXL_REC_TYPE.END });
     this.summary.bytes = this.w.position;
     this.summary.durationMs = performance.now() - t0;
@@ -245,9 +239,33 @@ class Saver {
     await this.sendPages(pfns, 'final', this.summary.rounds + 1, false);
   }
 
+  /**
+   * libxl's records after the libxc stream (or, checkpointed, after each CHECKPOINT):
+   * xenstore data then context, as libxl_stream_write.c sends them. libxl sends a
+   * checkpoint's records only for HVM guests.
+   */
+  private async emulatorRecords(checkpoint: boolean): Promise<void> {
+    if (checkpoint && this.src.guestType !== 'hvm') return;
+    const data = [...(await this.src.getEmulatorData())].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'xenstore' ? -1 : 1));
+    for (const e of data) {
+      await this.w.libxlRecord({
+        type: e.kind === 'xenstore' ? LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA : LIBXL_REC_TYPE.EMULATOR_CONTEXT,
+        emulatorId: e.emulatorId,
+        index: e.index,
+        data: e.data,
+      });
+    }
+  }
+
   private async checkpoints(opts: CheckpointOptions): Promise<void> {
+    const libxl = (this.opts.layer ?? 'libxc') !== 'libxc';
     for (let n = 1; ; n++) {
       await this.w.record(REC_TYPE.CHECKPOINT);
+      // libxc hands the stream to libxl at each checkpoint (Remus: libxl__remus_domain_save_checkpoint_callback).
+      if (libxl) {
+        await this.emulatorRecords(true);
+        await this.w.libxlRecord({ type: LIBXL_REC_TYPE.CHECKPOINT_END });
+      }
       this.summary.checkpoints = n;
       this.opts.onCheckpoint?.(n);
       if (n > opts.count) return;

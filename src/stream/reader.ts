@@ -51,6 +51,22 @@ export interface ReadOptions {
    * there (a live stream goes on with the migration handshake).
    */
   expectEndOfInput?: boolean;
+  /**
+   * The libxl stream is checkpointed (the receiver is told out of band, as `xl
+   * migrate-receive -r` or `--colo` is): after each libxc CHECKPOINT, libxl records follow
+   * up to CHECKPOINT_END (and, for COLO, one more: CHECKPOINT_STATE), then the libxc
+   * stream goes on. Bare libxc streams read the same either way.
+   */
+  checkpointed?: CheckpointedKind;
+}
+
+/** Remus sends CHECKPOINT_END after each checkpoint's libxl records; COLO then CHECKPOINT_STATE too. */
+export type CheckpointedKind = 'remus' | 'colo';
+
+/** A `checkpointed` option as commands take it: true means Remus. */
+export function checkpointedKind(v: boolean | CheckpointedKind | undefined): CheckpointedKind | undefined {
+  if (v === true) return 'remus';
+  return v === false ? undefined : v;
 }
 
 /** Adds the record's place to errors from below (truncation, bad layouts). */
@@ -109,7 +125,7 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 
   if (layer === 'libxl') {
-    yield* readLibxl(reader, pages);
+    yield* readLibxl(reader, pages, opts.checkpointed);
   } else {
     yield* readLibxc(reader, pages);
   }
@@ -124,7 +140,7 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 }
 
-async function* readLibxl(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
+async function* readLibxl(reader: ByteReader, pages: PageMode, checkpointed: CheckpointedKind | undefined): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let littleEndian = true;
   try {
@@ -138,15 +154,31 @@ async function* readLibxl(reader: ByteReader, pages: PageMode): AsyncGenerator<S
   } catch (err) {
     locate(err, { offset, layer: 'libxl', recordType: 'libxl header' });
   }
-  for (let index = 0; ; index++) {
-    const rec = await readRecord(reader, 'libxl', index, littleEndian, 'read');
+  // One index for all libxl records, those interleaved into the libxc stream included.
+  let index = 0;
+  // libxl_stream_read.c buffers every record up to CHECKPOINT_END, whatever its type; a
+  // COLO secondary then reads one more (libxl__stream_read_checkpoint_state).
+  const checkpointRecords = async function* (): AsyncGenerator<StreamItem> {
+    for (;;) {
+      const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read');
+      yield rec;
+      if (rec.type === LIBXL_REC_TYPE.CHECKPOINT_END) break;
+    }
+    if (checkpointed === 'colo') yield await readRecord(reader, 'libxl', index++, littleEndian, 'read');
+  };
+  for (;;) {
+    const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read');
     yield rec;
-    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages);
+    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages, checkpointed ? checkpointRecords : undefined);
     if (rec.type === LIBXL_REC_TYPE.END) return;
   }
 }
 
-async function* readLibxc(reader: ByteReader, pages: PageMode): AsyncGenerator<StreamItem> {
+async function* readLibxc(
+  reader: ByteReader,
+  pages: PageMode,
+  afterCheckpoint?: () => AsyncGenerator<StreamItem>,
+): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let header: LibxcHeaderItem;
   try {
@@ -171,6 +203,7 @@ async function* readLibxc(reader: ByteReader, pages: PageMode): AsyncGenerator<S
     yield rec;
     if (rec.rest) await passOver(reader, rec);
     if (rec.type === REC_TYPE.END) return;
+    if (rec.type === REC_TYPE.CHECKPOINT && afterCheckpoint) yield* afterCheckpoint();
   }
 }
 

@@ -83,6 +83,18 @@ export const DIAGNOSTIC_CODES = {
   'hvm-params-after-context': { severity: 'error', meaning: 'HVM_PARAMS after HVM_CONTEXT' },
   'hvm-context-missing': { severity: 'error', meaning: 'an HVM stream without HVM_CONTEXT cannot be restored' },
   'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored' },
+  // ---- checkpointed libxl streams (Remus / COLO; see checkpoint-rules.ts) ----
+  'emulator-record-pv': { severity: 'error', meaning: 'an emulator record in a PV stream (libxl refuses it)' },
+  'checkpoint-end-misplaced': { severity: 'error', meaning: 'CHECKPOINT_END that does not close a libxc CHECKPOINT' },
+  'checkpoint-libxl-record': { severity: 'error', meaning: 'END or LIBXC_CONTEXT between a libxc CHECKPOINT and its CHECKPOINT_END' },
+  'checkpoint-emulator-order': { severity: 'warning', meaning: 'emulator records of a checkpoint repeated, or xenstore data after the context (libxl sends xenstore data, then context)' },
+  'checkpoint-emulator-context-missing': { severity: 'warning', meaning: 'an HVM checkpoint closed without EMULATOR_CONTEXT' },
+  'checkpoint-state-misplaced': { severity: 'error', meaning: 'CHECKPOINT_STATE anywhere but right after a CHECKPOINT_END of a COLO stream' },
+  'checkpoint-state-missing': { severity: 'error', meaning: 'COLO: the record after CHECKPOINT_END is not CHECKPOINT_STATE' },
+  'checkpoint-state-direction': { severity: 'error', meaning: 'CHECKPOINT_STATE control id 1-3 (secondary to primary) in the forward stream' },
+  'checkpoint-state-length': { severity: 'warning', meaning: 'CHECKPOINT_STATE body longer than its 4-octet control_id' },
+  'colo-stream-hint': { severity: 'info', meaning: 'a Remus-verified stream holds what looks like COLO\'s CHECKPOINT_STATE after CHECKPOINT_END' },
+  'checkpointed-after-libxc-end': { severity: 'warning', meaning: 'emulator records after the libxc END of a checkpointed stream (the receiver never reads them)' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -7,9 +7,10 @@ import { StreamFormatError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
 import { FdRawSource, openRawSource, type RawSource } from '../io/raw-source.js';
 import type { StreamLayer } from '../stream/detect.js';
-import { readStream } from '../stream/reader.js';
+import { checkpointedKind, readStream } from '../stream/reader.js';
 import { SummaryBuilder, type StreamSummary } from './summary.js';
 import { Verifier, framingDiagnostic } from './verifier.js';
+import type { CheckpointCounts } from './checkpoint-rules.js';
 import type { Diagnostic, StreamVerifier, VerifyOptions } from './types.js';
 
 export * from './types.js';
@@ -19,6 +20,7 @@ export { SummaryBuilder, PfnSet, countSeverities, type StreamSummary } from './s
 export { Verifier, framingCode, framingDiagnostic } from './verifier.js';
 export { BODY_CHECKS, SEQUENCE_RULES } from './libxc-rules.js';
 export { LIBXL_CHECKS } from './libxl-rules.js';
+export { CheckpointRules, type CheckpointCounts } from './checkpoint-rules.js';
 
 const ONWARD_CHUNK = 64 * 1024;
 
@@ -44,6 +46,8 @@ export interface VerifyResult {
   errors: number;
   warnings: number;
   summary: StreamSummary;
+  /** A libxl stream verified as checkpointed: its checkpoints, and how many were closed. */
+  checkpoints?: CheckpointCounts;
 }
 
 /**
@@ -80,7 +84,7 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
   try {
     let framed = true;
     try {
-      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip' })) {
+      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', checkpointed: checkpointedKind(opts.checkpointed) })) {
         keep(verifier.push(item));
         summary.push(item);
         if (opts.onProgress && item.kind === 'record') opts.onProgress(item.end, size);
@@ -101,5 +105,6 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
     errors,
     warnings,
     summary: summary.finish({ errors, warnings }),
+    ...(verifier.checkpointCounts ? { checkpoints: { ...verifier.checkpointCounts } } : {}),
   };
 }

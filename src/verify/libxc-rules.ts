@@ -26,7 +26,7 @@ import {
   pageTypeHasData,
   type GuestType,
 } from '../format/constants.js';
-import { checkLength, RECORD_SPECS } from '../format/records.js';
+import { checkLength, isPfnRun, pfnArrayWords, RECORD_SPECS } from '../format/records.js';
 import type { LibxcHeaderItem, RecordItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
 import type { VerifyOptions } from './types.js';
@@ -108,27 +108,27 @@ function checkPageData({ item, r, view }: RecordContext): void {
     r.report('page-data-length', `PAGE_DATA count ${count} needs a pfn array of ${8 * count} octets; body length ${item.length} leaves ${item.length - 8}`);
     return;
   }
-  const le = item.littleEndian;
-  const hiOff = le ? 4 : 0;
-  const loOff = le ? 0 : 4;
+  const words = pfnArrayWords(item.body, count, item.littleEndian);
   let withData = 0;
   let badReserved = -1;
   let badType = -1;
-  for (let i = 0, off = 8; i < count; i++, off += 8) {
-    const hi = view.getUint32(off + hiOff, le);
+  // One run shares one high word: the entry checks below then only need entry 0.
+  const entries = isPfnRun(words, count) ? 1 : count;
+  for (let i = 0; i < entries; i++) {
+    const hi = words[2 * i + 1]!;
     const type = hi >>> PAGE_TYPE_SHIFT_HI;
     if ((hi & PFN_RESERVED_MASK_HI) !== 0 && badReserved < 0) badReserved = i;
     if (isReservedPageType(type)) {
       if (badType < 0) badType = i;
     } else if (pageTypeHasData(type)) withData++;
   }
-  const entry = (i: number): string =>
-    `0x${hex(view.getUint32(8 + 8 * i + hiOff, le), 8)}${hex(view.getUint32(8 + 8 * i + loOff, le), 8)}`;
+  if (entries === 1) withData *= count;
+  const entry = (i: number): string => `0x${hex(words[2 * i + 1]!, 8)}${hex(words[2 * i]!, 8)}`;
   if (badReserved >= 0) {
     r.report('pfn-reserved-bits', `pfn[${badReserved}] ${entry(badReserved)} has reserved bits 59-52 set, expected zero`);
   }
   if (badType >= 0) {
-    const t = view.getUint32(8 + 8 * badType + hiOff, le) >>> PAGE_TYPE_SHIFT_HI;
+    const t = words[2 * badType + 1]! >>> PAGE_TYPE_SHIFT_HI;
     r.report('page-type-reserved', `pfn[${badType}] ${entry(badType)} has page type ${t}; types 5-8 are reserved`);
   }
   const expected = arrayEnd + PAGE_SIZE * withData;

@@ -19,9 +19,17 @@ import {
   type GuestType,
 } from '../format/constants.js';
 import { hvmContextVcpus } from '../format/hvm-context.js';
+import { isPfnRun, pfnArrayWords } from '../format/records.js';
 import type { StreamItem, RecordItem } from '../stream/items.js';
 import { StaticDataTracker } from '../stream/static-data.js';
 import type { Diagnostic } from './types.js';
+
+/** Set bits in each byte value. */
+const BITS_SET = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let v = b; v !== 0; v &= v - 1) n++;
+  return n;
+});
 
 /**
  * A set of pfns in 32768-pfn bitmap chunks (4 KiB per 128 MiB of guest memory). Past
@@ -39,30 +47,63 @@ export class PfnSet {
 
   constructor(private readonly maxChunks = 4096) {}
 
-  add(pfn: number): void {
-    let bit = pfn - this.lastBase;
-    if (!(bit >= 0 && bit < PfnSet.CHUNK)) {
-      const key = Math.floor(pfn / PfnSet.CHUNK);
-      let chunk = this.chunks.get(key);
-      if (chunk === undefined) {
-        if (this.chunks.size >= this.maxChunks) {
-          this.overflowed = true;
-          return;
-        }
-        chunk = new Uint8Array(PfnSet.CHUNK / 8);
-        this.chunks.set(key, chunk);
+  /**
+   * Adds `count` pfns from `first` on. Whole bytes of the bitmap are filled at once: a
+   * PAGE_DATA record is usually one run of 1024 pfns, 128 bytes here.
+   */
+  addRun(first: number, count: number): void {
+    let pfn = first;
+    const end = first + count;
+    while (pfn < end) {
+      if (pfn % 8 !== 0 || end - pfn < 8) {
+        this.add(pfn++);
+        continue;
       }
-      this.lastBase = key * PfnSet.CHUNK;
-      this.lastChunk = chunk;
-      bit = pfn - this.lastBase;
+      const chunk = this.chunkOf(pfn);
+      if (chunk === undefined) {
+        // Past the chunk limit (the count is now a lower bound): on to the next chunk, which may exist.
+        pfn = (Math.floor(pfn / PfnSet.CHUNK) + 1) * PfnSet.CHUNK;
+        continue;
+      }
+      const from = (pfn - this.lastBase) >>> 3;
+      const to = Math.min(Math.floor((end - this.lastBase) / 8), chunk.length);
+      let had = 0;
+      for (let b = from; b < to; b++) had += BITS_SET[chunk[b]!]!;
+      chunk.fill(0xff, from, to);
+      this.size += 8 * (to - from) - had;
+      pfn = this.lastBase + 8 * to;
     }
-    const chunk = this.lastChunk!;
+  }
+
+  add(pfn: number): void {
+    const chunk = this.chunkOf(pfn);
+    if (chunk === undefined) return;
+    const bit = pfn - this.lastBase;
     const mask = 1 << (bit & 7);
     const byte = bit >>> 3;
     if ((chunk[byte]! & mask) === 0) {
       chunk[byte] = chunk[byte]! | mask;
       this.size++;
     }
+  }
+
+  /** The chunk holding pfn, made if need be (then the one used last); undefined past the limit. */
+  private chunkOf(pfn: number): Uint8Array | undefined {
+    const bit = pfn - this.lastBase;
+    if (bit >= 0 && bit < PfnSet.CHUNK) return this.lastChunk;
+    const key = Math.floor(pfn / PfnSet.CHUNK);
+    let chunk = this.chunks.get(key);
+    if (chunk === undefined) {
+      if (this.chunks.size >= this.maxChunks) {
+        this.overflowed = true;
+        return undefined;
+      }
+      chunk = new Uint8Array(PfnSet.CHUNK / 8);
+      this.chunks.set(key, chunk);
+    }
+    this.lastBase = key * PfnSet.CHUNK;
+    this.lastChunk = chunk;
+    return chunk;
   }
 }
 
@@ -247,16 +288,25 @@ export class SummaryBuilder {
   private pageData(item: RecordItem, view: DataView): void {
     this.s.pageDataRecords++;
     if (item.body.length < 8) return;
-    const le = item.littleEndian;
-    const count = Math.min(view.getUint32(0, le), Math.floor((item.body.length - 8) / 8));
-    const hiOff = le ? 4 : 0;
-    const loOff = le ? 0 : 4;
-    for (let i = 0, off = 8; i < count; i++, off += 8) {
-      const hi = view.getUint32(off + hiOff, le);
+    const count = Math.min(view.getUint32(0, item.littleEndian), Math.floor((item.body.length - 8) / 8));
+    const words = pfnArrayWords(item.body, count, item.littleEndian);
+    const typeCounts = this.typeCounts;
+    if (isPfnRun(words, count)) {
+      const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
+      typeCounts[type]! += count;
+      if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) return;
+      const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+      this.pfns.addRun(first, count);
+      if (first < this.min) this.min = first;
+      if (first + count - 1 > this.max) this.max = first + count - 1;
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const hi = words[2 * i + 1]!;
       const type = hi >>> PAGE_TYPE_SHIFT_HI;
-      this.typeCounts[type]!++;
+      typeCounts[type]!++;
       if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) continue;
-      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + view.getUint32(off + loOff, le);
+      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
       this.pfns.add(pfn);
       if (pfn < this.min) this.min = pfn;
       if (pfn > this.max) this.max = pfn;

@@ -4,6 +4,7 @@
  */
 import type { StreamLocation } from '../format/errors.js';
 import type { StreamItem } from '../stream/items.js';
+import type { CheckpointedKind } from '../stream/reader.js';
 import type { StaticDataEnd } from '../stream/static-data.js';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -18,8 +19,11 @@ export interface Diagnostic {
 }
 
 export interface VerifyOptions {
-  /** CHECKPOINT records are allowed (Remus/COLO streams). */
-  checkpointed?: boolean;
+  /**
+   * CHECKPOINT records are allowed (Remus/COLO streams); true means Remus. A libxl stream
+   * is then read with libxl's records after each CHECKPOINT (COLO: and CHECKPOINT_STATE).
+   */
+  checkpointed?: boolean | CheckpointedKind;
 }
 
 export interface StreamVerifier {

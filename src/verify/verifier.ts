@@ -19,6 +19,8 @@ import {
   type RecordContext,
 } from './libxc-rules.js';
 import { LibxlState, checkLibxlHeader, checkLibxlRecord, checkXlHeader } from './libxl-rules.js';
+import { CheckpointRules, type CheckpointCounts } from './checkpoint-rules.js';
+import { checkpointedKind } from '../stream/reader.js';
 import { Reporter } from './report.js';
 import type { Diagnostic, StreamVerifier, VerifyOptions } from './types.js';
 
@@ -35,11 +37,17 @@ export class Verifier implements StreamVerifier {
   private libxc: LibxcState | undefined;
   private readonly tracker = new StaticDataTracker();
   private started = false;
+  private checkpoints: CheckpointRules | undefined;
 
   constructor(readonly opts: VerifyOptions = {}) {}
 
   get staticDataEnd(): StaticDataEnd | undefined {
     return this.tracker.done;
+  }
+
+  /** Checkpoints of a checkpointed libxl stream, once its libxl header was seen. */
+  get checkpointCounts(): CheckpointCounts | undefined {
+    return this.checkpoints?.counts;
   }
 
   push(item: StreamItem): Diagnostic[] {
@@ -53,6 +61,8 @@ export class Verifier implements StreamVerifier {
       case 'libxl-header': {
         const r = new Reporter(headerLocation(item, 'libxl', 'libxl header'));
         this.libxl = new LibxlState(item);
+        const kind = checkpointedKind(this.opts.checkpointed);
+        if (kind) this.checkpoints = new CheckpointRules(kind, () => this.libxc?.guestType);
         checkLibxlHeader(item, r);
         return r.out;
       }
@@ -105,6 +115,7 @@ export class Verifier implements StreamVerifier {
     for (const rule of SEQUENCE_RULES) rule.check(ctx);
     checkRecordBody(ctx);
     advanceState(item, state);
+    this.checkpoints?.libxcRecord(item, r);
     if (state.ended) checkCompleteness(state, r);
     return r.out;
   }
@@ -115,6 +126,7 @@ export class Verifier implements StreamVerifier {
     this.padding(item, r);
     const view = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
     checkLibxlRecord({ item, state: this.libxl, opts: this.opts, r, view });
+    this.checkpoints?.libxlRecord(item, r);
     return r.out;
   }
 

@@ -14,6 +14,8 @@ import {
   encodeRecordBody,
   decodePfnEntry,
   encodePfnEntry,
+  isPfnRun,
+  pfnArrayWords,
   type LibxcRecord,
 } from '../../src/format/index.js';
 import { Bytes, cpuidBody, hvmParamsBody, msrBody, pageDataBody, pvInfoBody, tscBody, vcpuBody } from '../support/builder.js';
@@ -128,4 +130,51 @@ test('bodies that break their length rule are refused with the record name', () 
     [REC_TYPE.X86_PV_VCPU_XSAVE, 4, /expected at least 8/],
   ];
   for (const [type, length, re] of cases) assert.throws(() => decodeRecord(type, new Uint8Array(length), true), re);
+});
+
+test('pfnArrayWords gives entry i as words 2i (low) and 2i+1 (high) in both byte orders, aligned or not', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ hi: fc.nat(0xffffffff), lo: fc.nat(0xffffffff) }), { maxLength: 40 }),
+      fc.boolean(),
+      fc.nat(7),
+      (entries, le, shift) => {
+        const bytes = new Uint8Array(shift + 8 + 8 * entries.length);
+        const body = bytes.subarray(shift);
+        const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+        entries.forEach((e, i) => {
+          view.setUint32(8 + 8 * i + (le ? 4 : 0), e.hi, le);
+          view.setUint32(8 + 8 * i + (le ? 0 : 4), e.lo, le);
+        });
+        const words = pfnArrayWords(body, entries.length, le);
+        assert.deepEqual(
+          entries.map((_, i) => [words[2 * i + 1], words[2 * i]]),
+          entries.map((e) => [e.hi, e.lo]),
+        );
+      },
+    ),
+  );
+});
+
+test('isPfnRun: one high word and low words ascending by one, nothing else', () => {
+  const run = (hi: number, lo: number, n: number): Uint32Array => Uint32Array.from({ length: 2 * n }, (_, k) => (k % 2 ? hi : lo + k / 2));
+  assert.equal(isPfnRun(run(0x10000000, 5, 1024), 1024), true);
+  assert.equal(isPfnRun(run(0, 0xfffffc00, 1024), 1024), true);
+  assert.equal(isPfnRun(run(0, 0xfffffc01, 1024), 1024), false, 'the low word would wrap past 2^32');
+  assert.equal(isPfnRun(new Uint32Array(0), 0), false);
+  const gap = run(0, 5, 8);
+  gap[2 * 7] = 13;
+  assert.equal(isPfnRun(gap, 8), false);
+  const mixedType = run(0x10000000, 5, 8);
+  mixedType[2 * 3 + 1] = 0x20000000;
+  assert.equal(isPfnRun(mixedType, 8), false);
+  fc.assert(
+    fc.property(fc.array(fc.nat(0xffffffff), { minLength: 2, maxLength: 64 }), (ws) => {
+      const n = ws.length >> 1;
+      const words = Uint32Array.from(ws.slice(0, 2 * n));
+      let expected = n > 0;
+      for (let i = 1; i < n; i++) if (words[2 * i + 1] !== words[1] || words[2 * i] !== words[0]! + i) expected = false;
+      assert.equal(isPfnRun(words, n), expected);
+    }),
+  );
 });

@@ -75,7 +75,9 @@ async function receiver(statsPath: string, args: string[]): Promise<number> {
   let code = 1;
   try {
     await out.write(enc.encode(XL_MIGRATE_RECEIVER_BANNER));
-    for await (const item of readStream(reader, { expectEndOfInput: false })) {
+    // As xl migrate-receive: -r (Remus) and --colo say the libxl stream interleaves checkpoints.
+    const checkpointed = args.includes('--colo') ? 'colo' : args.includes('-r') ? 'remus' : undefined;
+    for await (const item of readStream(reader, { expectEndOfInput: false, ...(checkpointed ? { checkpointed } : {}) })) {
       stats.items.push(item.kind === 'record' ? `${item.layer}:${itemLabel(item)}` : item.kind);
     }
     stats.bytes = reader.position;

@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { migrate, scene, xlRune } from './harness.js';
 import { assertHeldAt, testStream } from './streams.js';
+import { makeXlHeader } from '../../src/format/headers.js';
+import { BufferSink } from '../../src/io/sink.js';
+import { SAMPLE_CONFIG } from '../../src/stream/sample.js';
+import { StreamWriter } from '../../src/stream/writer.js';
+import { assemble, checkpointedParts } from '../support/checkpointed.js';
 
 const COMPATIBLE = samplePolicyPath('intel-icelake-sp.txt');
 const INCOMPATIBLE = samplePolicyPath('amd-zen2-rome.txt');
@@ -136,4 +141,20 @@ test('usage mistakes exit 2 before anything runs', async () => {
   assert.equal(m.sender.outcome, 'no-banner');
   assert.match(m.stderr, /xenmig: guard: give --host-policy or --host-policy-command, not both/);
   assert.equal(existsSync(join(s.dir, 'ssh-args')), false);
+});
+
+test('xl remus (-r): the libxl records after each CHECKPOINT are read as libxl, and the stream passes whole', async () => {
+  const s = scene();
+  const sink = new BufferSink();
+  await new StreamWriter(sink).xlHeader(makeXlHeader(SAMPLE_CONFIG));
+  const libxl = assemble(checkpointedParts({ checkpoints: 2, xenstore: true })).bytes;
+  const stream = new Uint8Array(sink.bytes().length + libxl.length);
+  stream.set(sink.bytes());
+  stream.set(libxl, sink.bytes().length);
+  const log = join(s.dir, 'guard.log');
+  const m = await migrate(s, stream, `${xlRune(`xenmig guard --host-policy ${COMPATIBLE} --log ${log} --`, 'backup')} -r`);
+  assert.equal(m.guardExit, 0, m.stderr + readFileSync(log, 'utf8'));
+  assert.equal(m.receiver!.outcome, 'running');
+  assert.deepEqual(m.received, stream);
+  assert.equal(m.receiver!.items.filter((i) => i === 'libxl:CHECKPOINT_END').length, 3);
 });

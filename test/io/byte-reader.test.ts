@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ByteReader } from '../../src/io/byte-reader.js';
+import { ioBuffer } from '../../src/io/io-buffer.js';
 import { BufferRawSource, FdRawSource, FileRawSource, ReadableRawSource, type RawSource } from '../../src/io/raw-source.js';
 import { TruncatedStreamError } from '../../src/format/errors.js';
 
@@ -149,4 +150,34 @@ test('FileRawSource and openFileOnward read files; directories are refused', asy
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('skip on a file read onward discards through FdRawSource: every octet read once, then a truncation past the end', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-discard-'));
+  try {
+    const path = join(dir, 'f');
+    const data = new Uint8Array(300_000).map((_, i) => (i * 7) & 255);
+    await writeFile(path, data);
+    const raw = FdRawSource.openFileOnward(path);
+    assert.equal(await raw.discard!(100_000), 100_000);
+    const buf = new Uint8Array(10);
+    assert.equal(await raw.read(buf), 10);
+    assert.deepEqual(buf, data.subarray(100_000, 100_010));
+    assert.equal(await raw.discard!(1_000_000), 199_990, 'a discard stops at the end of the file');
+    assert.equal(await raw.discard!(5), 0);
+    await raw.close();
+    const reader = new ByteReader(FdRawSource.openFileOnward(path), 4096);
+    await reader.skip(250_000, 'pages');
+    assert.deepEqual(await reader.read(4, 'tail'), data.subarray(250_000, 250_004));
+    await assert.rejects(reader.skip(60_000, 'pages'), (e: unknown) => e instanceof TruncatedStreamError && /needs 60000 octet\(s\), only 49996 left/.test((e as Error).message));
+    await reader.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('I/O buffers start 64 octets into their memory, never on its first octet', () => {
+  const b = ioBuffer(128 * 1024);
+  assert.equal(b.length, 128 * 1024);
+  assert.equal(b.byteOffset, 64);
 });

@@ -89,3 +89,43 @@ test('checkpointed: a stream cut inside a checkpoint batch restores the last com
   const want = Buffer.concat(pfns.map((p) => atCheckpoint[1]!.memory.subarray(p * 4096, (p + 1) * 4096)));
   assert.ok((await memoryOf(into, pfns)).equals(want), 'memory is checkpoint 2');
 });
+
+test('checkpointed libxl/xl streams: libxl records after each CHECKPOINT; restore and failover give the last checkpoint whose CHECKPOINT_END arrived', async () => {
+  for (const layer of ['libxl', 'xl'] as const) {
+    const d = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 29, workload: { rate: 20_000, pattern: 'uniform', tickMs: 1 } });
+    d.start();
+    const sink = new BufferSink();
+    const atCheckpoint: { memory: Buffer; offset: number }[] = [];
+    // Called once the checkpoint's CHECKPOINT_END is written, the domain still suspended.
+    await saveDomain(d, sink, { layer, checkpoint: { intervalMs: 10, count: 3 }, onCheckpoint: () => atCheckpoint.push({ memory: Buffer.from(d.memory), offset: sink.written }) });
+    d.destroy();
+    const bytes = sink.bytes();
+    const v = await verifyStream(reader(bytes), { checkpointed: true });
+    assert.deepEqual(v.diagnostics.filter((x) => x.severity !== 'info').map((x) => x.code), [], layer);
+    assert.deepEqual(v.checkpoints, { kind: 'remus', checkpoints: 4, complete: 4 });
+
+    // The interleaving, as libxl writes it: CHECKPOINT, xenstore data, context, CHECKPOINT_END, then libxc again.
+    const seq: string[] = [];
+    for await (const it of readStream(reader(bytes), { checkpointed: 'remus', pageContents: 'skip' })) {
+      if (it.kind === 'record' && (it.layer === 'libxl' || it.typeName === 'CHECKPOINT' || it.typeName === 'END')) seq.push(`${it.layer}:${it.typeName}`);
+    }
+    const one = ['libxc:CHECKPOINT', 'libxl:EMULATOR_XENSTORE_DATA', 'libxl:EMULATOR_CONTEXT', 'libxl:CHECKPOINT_END'];
+    assert.deepEqual(seq, ['libxl:LIBXC_CONTEXT', ...one, ...one, ...one, ...one, 'libxc:END', 'libxl:END']);
+
+    const pfns = await d.populatedPfns();
+    const memoryAt = (k: number): Buffer => Buffer.concat(pfns.map((p) => atCheckpoint[k - 1]!.memory.subarray(p * 4096, (p + 1) * 4096)));
+    const whole = SimulatedDomain.empty();
+    const all = await restoreStream(readStream(reader(bytes), { checkpointed: 'remus' }), whole, { checkpointed: 'remus' });
+    assert.equal(all.checkpoints, 4);
+    assert.ok((await memoryOf(whole, pfns)).equals(memoryAt(4)), 'whole stream: checkpoint 4');
+    assert.deepEqual(await whole.getEmulatorData(), await d.getEmulatorData());
+
+    // Cut inside checkpoint 3's libxl records (just before its CHECKPOINT_END): checkpoint 2 is the domain.
+    const cut = atCheckpoint[2]!.offset - 4;
+    const into = SimulatedDomain.empty();
+    const result = await restoreStream(readStream(reader(bytes.subarray(0, cut)), { checkpointed: 'remus' }), into, { checkpointed: 'remus' });
+    assert.ok(result.failover, 'failed over');
+    assert.equal(result.checkpoints, 2);
+    assert.ok((await memoryOf(into, pfns)).equals(memoryAt(2)), `${layer}: memory is checkpoint 2`);
+  }
+});

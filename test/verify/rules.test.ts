@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bytes, T, concat, hvmParamsBody, libxcHeaders, libxlWrap, pageDataBody, pvInfoBody, rec, sampleHvmV3, tscBody, vcpuBody, xlWrap } from '../support/builder.js';
 import { createVerifier, DIAGNOSTIC_CODES, type VerifyResult, type VerifyStreamOptions } from '../../src/verify/index.js';
+import { L, assemble, checkpointedParts, emulatorBody, xl, type Part } from '../support/checkpointed.js';
 import { codes, hvmRecords, libxcBytes, p2mBody, problems, pvRecords, r, verifyBytes, type Rec } from './streams.js';
 
 const seen = new Set<string>();
@@ -168,8 +169,9 @@ test('libxl header and record rules', async () => {
   const key = await expectCodes(concat(libxlHeader(), body(emu(2, 1, enc.encode('ok/key_1-@\0v\0bad key\0v\0')))), ['error xenstore-malformed']);
   assert.equal(key.diagnostics[0]!.message, 'xenstore key #1 "bad key" has characters outside alphanumeric ASCII and -/_@');
   await expectCodes(concat(libxlHeader(), body(rec(4))), ['error checkpoint-not-allowed']);
-  await expectCodes(concat(libxlHeader(), body(rec(4), rec(5, new Bytes().u32(2).build()))), [], { checkpointed: true });
-  await expectCodes(concat(libxlHeader(), body(rec(5, new Bytes().u32(7).build()))), ['error checkpoint-state-invalid'], { checkpointed: true });
+  // Checkpointed, but not where libxl puts them: after the libxc END (see the checkpointed tests below).
+  await expectCodes(concat(libxlHeader(), body(rec(4), rec(5, new Bytes().u32(0).build()))), ['error checkpoint-end-misplaced', 'error checkpoint-state-misplaced'], { checkpointed: true });
+  await expectCodes(concat(libxlHeader(), body(rec(5, new Bytes().u32(7).build()))), ['error checkpoint-state-invalid', 'error checkpoint-state-misplaced'], { checkpointed: true });
   await expectCodes(concat(libxlHeader(), body(rec(9, new Uint8Array(3)))), ['error unknown-mandatory-record']);
   await expectCodes(concat(libxlHeader(), body(rec(0x80000009, new Uint8Array(3)))), ['warning unknown-optional-record']);
   await expectCodes(libxlWrap(sampleHvmV3({ bigEndian: true })), ['warning endianness-mismatch']);
@@ -363,6 +365,144 @@ test('diagnostics are capped but counted', async () => {
   assert.equal(res.diagnostics.length, 10);
   assert.equal(res.suppressed, 20);
   assert.equal(res.errors, 30);
+});
+
+// ---- checkpointed libxl streams (Remus / COLO) ------------------------------------------
+
+function ckpt(parts: Part[]): Uint8Array {
+  return assemble(parts).bytes;
+}
+
+/** Index of the part with this label, or of the first libxl record of `type` after it. */
+function partAt(parts: Part[], label: string, type?: number): number {
+  const i = parts.findIndex((p) => p.kind === 'record' && p.label === label);
+  if (type === undefined) return i;
+  return parts.findIndex((p, j) => j > i && p.kind === 'record' && p.layer === 'libxl' && p.type === type);
+}
+
+/** The one diagnostic a stream draws: "severity code: message @ offset, layer, record #". */
+async function only(bytes: Uint8Array, opts: VerifyStreamOptions): Promise<string[]> {
+  const res = await check(bytes, opts);
+  return res.diagnostics.filter((d) => d.severity !== 'info').map((d) => `${d.severity} ${d.code}: ${d.message} @ ${d.location.offset}, ${d.location.layer}, #${d.location.recordIndex}, ${d.location.recordType}`);
+}
+
+test('checkpointed libxl streams as libxl and libxc write them are conforming, and their checkpoints are counted', async () => {
+  const cases: [Parameters<typeof checkpointedParts>[0], VerifyStreamOptions['checkpointed']][] = [
+    [{ guest: 'hvm', xenstore: true }, true],
+    [{ guest: 'hvm' }, 'remus'],
+    [{ guest: 'pv' }, 'remus'],
+    [{ guest: 'hvm', kind: 'colo', xenstore: true }, 'colo'],
+    [{ guest: 'pv', kind: 'colo', checkpoints: 0 }, 'colo'],
+  ];
+  for (const [o, checkpointed] of cases) {
+    const res = await expectCodes(ckpt(checkpointedParts(o)), [], { checkpointed });
+    const n = (o!.checkpoints ?? 3) + 1;
+    assert.deepEqual(res.checkpoints, { kind: checkpointed === true ? 'remus' : checkpointed, checkpoints: n, complete: n });
+    assert.equal(res.summary.checkpoints, n);
+  }
+  // Cut inside the third checkpoint's libxl records: two complete of three.
+  const a = assemble(checkpointedParts({ guest: 'hvm' }));
+  const cut = await check(a.bytes.subarray(0, a.after('checkpoint 3') + 8), { checkpointed: true });
+  assert.deepEqual(cut.checkpoints, { kind: 'remus', checkpoints: 3, complete: 2 });
+  assert.deepEqual(codes(cut), ['error truncated']);
+});
+
+test('checkpointed rules: CHECKPOINT_END only closes a libxc CHECKPOINT; between them only emulator records', async () => {
+  const plain = concat(libxlHeader(), rec(1), sampleHvmV3(), rec(4), rec(0));
+  const at = 16 + 8 + sampleHvmV3().length;
+  assert.deepEqual(await only(plain, { checkpointed: true }), [
+    `error checkpoint-end-misplaced: CHECKPOINT_END that does not follow a libxc CHECKPOINT; libxl rejects it ("Unexpected CHECKPOINT_END") @ ${at}, libxl, #1, CHECKPOINT_END`,
+  ]);
+
+  const pv = checkpointedParts({ guest: 'pv', checkpoints: 1 });
+  const endAt = partAt(pv, 'end 1');
+  const withEnd = [...pv.slice(0, endAt), xl(L.END), ...pv.slice(endAt)];
+  const a = assemble(withEnd);
+  assert.deepEqual(await only(a.bytes, { checkpointed: true }), [
+    `error checkpoint-libxl-record: END between CHECKPOINT and CHECKPOINT_END (checkpoint 1); only EMULATOR_XENSTORE_DATA and EMULATOR_CONTEXT may come before CHECKPOINT_END @ ${a.offsets[endAt]}, libxl, #1, END`,
+  ]);
+  const withCtx = assemble([...pv.slice(0, endAt), xl(L.LIBXC_CONTEXT), ...pv.slice(endAt)]);
+  assert.deepEqual(problems(await check(withCtx.bytes, { checkpointed: true })), ['error libxl-libxc-context-repeated', 'error checkpoint-libxl-record']);
+
+  // An emulator record for a PV guest, in a checkpoint or not.
+  const pvEmu = assemble([...pv.slice(0, endAt), xl(L.EMULATOR_CONTEXT, emulatorBody(2, 0, new Uint8Array(8))), ...pv.slice(endAt)]);
+  assert.deepEqual(await only(pvEmu.bytes, { checkpointed: true }), [
+    `error emulator-record-pv: EMULATOR_CONTEXT in a PV stream; a PV guest has no emulator and libxl refuses the record @ ${pvEmu.offsets[endAt]}, libxl, #1, EMULATOR_CONTEXT`,
+  ]);
+  const pvTail = libxlWrap(libxcBytes(pvRecords(), { domainType: 1 }), { extra: [emu(2, 2, new TextEncoder().encode('a\0b\0'))] });
+  await expectCodes(pvTail, ['error emulator-record-pv', 'warning checkpointed-after-libxc-end'], { checkpointed: true });
+});
+
+test('checkpointed rules: emulator records of an HVM checkpoint, their order, and records after the libxc END', async () => {
+  const hvm = checkpointedParts({ guest: 'hvm', xenstore: true, checkpoints: 1 });
+  const xs = partAt(hvm, 'checkpoint 2', L.XENSTORE);
+  const swapped = [...hvm];
+  [swapped[xs], swapped[xs + 1]] = [swapped[xs + 1]!, swapped[xs]!];
+  const a = assemble(swapped);
+  assert.deepEqual(await only(a.bytes, { checkpointed: true }), [
+    `warning checkpoint-emulator-order: EMULATOR_XENSTORE_DATA after EMULATOR_CONTEXT in checkpoint 2; libxl sends the xenstore data first @ ${a.offsets[xs + 1]}, libxl, #5, EMULATOR_XENSTORE_DATA`,
+  ]);
+  const twice = [...hvm.slice(0, xs + 2), hvm[xs + 1]!, ...hvm.slice(xs + 2)];
+  assert.deepEqual((await only(ckpt(twice), { checkpointed: true })).map((l) => l.split(' @')[0]), [
+    'warning checkpoint-emulator-order: a second EMULATOR_CONTEXT in checkpoint 2; libxl sends one per emulator per checkpoint',
+  ]);
+
+  const noCtx = hvm.filter((_, i) => i !== partAt(hvm, 'checkpoint 1', L.EMULATOR_CONTEXT));
+  const b = assemble(noCtx);
+  const closeAt = partAt(noCtx, 'end 1');
+  assert.deepEqual(await only(b.bytes, { checkpointed: true }), [
+    `warning checkpoint-emulator-context-missing: checkpoint 1 of an HVM stream closed without EMULATOR_CONTEXT; the secondary keeps the previous device model state @ ${b.offsets[closeAt]}, libxl, #2, CHECKPOINT_END`,
+  ]);
+
+  const late = [...hvm.slice(0, -1), xl(L.EMULATOR_CONTEXT, emulatorBody(2, 0, new Uint8Array(8))), hvm.at(-1)!];
+  const c = assemble(late);
+  assert.deepEqual(await only(c.bytes, { checkpointed: true }), [
+    `warning checkpointed-after-libxc-end: EMULATOR_CONTEXT after the libxc END of a checkpointed stream; the receiver completes at that END and never reads it @ ${c.offsets.at(-2)}, libxl, #7, EMULATOR_CONTEXT`,
+  ]);
+});
+
+test('checkpointed rules: COLO\'s CHECKPOINT_STATE, its place, its direction and its length', async () => {
+  const colo = checkpointedParts({ guest: 'pv', kind: 'colo', checkpoints: 1 });
+  const stateAt = partAt(colo, 'end 1') + 1;
+  const withId = (id: number, len = 4): Part[] => colo.map((p, i) => (i === stateAt ? xl(L.CHECKPOINT_STATE, new Bytes().u32(id).raw(new Uint8Array(len - 4)).build()) : p));
+  const offset = assemble(colo).offsets[stateAt];
+  assert.deepEqual(await only(ckpt(withId(2)), { checkpointed: 'colo' }), [
+    `error checkpoint-state-direction: control_id 2 (CHECKPOINT_SVM_READY) travels from the COLO secondary to the primary on the back channel; the forward stream carries only 0 (CHECKPOINT_NEW) @ ${offset}, libxl, #2, CHECKPOINT_STATE`,
+  ]);
+  assert.deepEqual(problems(await check(ckpt(withId(1)), { checkpointed: 'colo' })), ['error checkpoint-state-direction']);
+  assert.deepEqual(problems(await check(ckpt(withId(4)), { checkpointed: 'colo' })), ['error checkpoint-state-invalid']);
+  assert.deepEqual(await only(ckpt(withId(0, 8)), { checkpointed: 'colo' }), [
+    `warning checkpoint-state-length: CHECKPOINT_STATE body length 8; libxl writes exactly 4 (control_id) and reads no more @ ${offset}, libxl, #2, CHECKPOINT_STATE`,
+  ]);
+
+  // Something else where CHECKPOINT_STATE belongs.
+  const missing = colo.map((p, i) => (i === stateAt ? xl(L.XENSTORE, emulatorBody(2, 0, new Uint8Array(0))) : p));
+  assert.deepEqual(await only(ckpt(missing), { checkpointed: 'colo' }), [
+    `error emulator-record-pv: EMULATOR_XENSTORE_DATA in a PV stream; a PV guest has no emulator and libxl refuses the record @ ${offset}, libxl, #2, EMULATOR_XENSTORE_DATA`,
+    `error checkpoint-state-missing: EMULATOR_XENSTORE_DATA after CHECKPOINT_END; a COLO primary sends CHECKPOINT_STATE (CHECKPOINT_NEW) before the next checkpoint @ ${offset}, libxl, #2, EMULATOR_XENSTORE_DATA`,
+  ]);
+
+  // CHECKPOINT_STATE inside a checkpoint, and in a Remus stream at all.
+  const remus = checkpointedParts({ guest: 'pv', checkpoints: 0 });
+  const closeAt = partAt(remus, 'end 1');
+  const inside = assemble([...remus.slice(0, closeAt), xl(L.CHECKPOINT_STATE, new Bytes().u32(0).build()), ...remus.slice(closeAt)]);
+  assert.deepEqual(await only(inside.bytes, { checkpointed: 'remus' }), [
+    `error checkpoint-state-misplaced: CHECKPOINT_STATE between CHECKPOINT and CHECKPOINT_END (checkpoint 1); libxl rejects it there @ ${inside.offsets[closeAt]}, libxl, #1, CHECKPOINT_STATE`,
+  ]);
+  const remusState = [...remus.slice(0, -1), xl(L.CHECKPOINT_STATE, new Bytes().u32(0).build()), remus.at(-1)!];
+  const r2 = assemble(remusState);
+  assert.deepEqual(await only(r2.bytes, { checkpointed: 'remus' }), [
+    `error checkpoint-state-misplaced: CHECKPOINT_STATE in a Remus stream; only COLO sends it (verify with --colo) @ ${r2.offsets.at(-2)}, libxl, #2, CHECKPOINT_STATE`,
+  ]);
+});
+
+test('checkpointed rules: a COLO stream verified as Remus says so', async () => {
+  const colo = assemble(checkpointedParts({ guest: 'pv', kind: 'colo', checkpoints: 0 }));
+  const res = await check(colo.bytes, { checkpointed: 'remus' });
+  const hint = res.diagnostics.find((d) => d.code === 'colo-stream-hint')!;
+  assert.equal(hint.severity, 'info');
+  assert.deepEqual(hint.location, { offset: colo.after('end 1'), layer: 'libxc', recordIndex: 10, recordType: 'X86_PV_VCPU_EXTENDED' });
+  assert.deepEqual(codes(await check(colo.bytes, { checkpointed: 'colo' })), []);
 });
 
 after(() => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferSink } from '../../src/io/sink.js';
 import { writeSampleStream } from '../../src/stream/sample.js';
+import fc from 'fast-check';
 import { PfnSet } from '../../src/verify/index.js';
 import { T, pageDataBody } from '../support/builder.js';
 import { hvmRecords, libxcBytes, pvRecords, r, verifyBytes } from './streams.js';
@@ -54,4 +55,19 @@ test('PfnSet counts distinct pfns and stops growing past its chunk limit', () =>
   for (const p of [0, 1, 1, 32767, 32768, 2 ** 40]) set.add(p);
   assert.equal(set.size, 4);
   assert.equal(set.overflowed, true);
+});
+
+test('PfnSet.addRun counts exactly what adding pfn by pfn counts', () => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ first: fc.nat(3 * 2 ** 15), count: fc.nat(300) }), { maxLength: 12 }), fc.constantFrom(2, 4096), (runs, maxChunks) => {
+      const byRun = new PfnSet(maxChunks);
+      const byPfn = new PfnSet(maxChunks);
+      for (const { first, count } of runs) {
+        byRun.addRun(first, count);
+        for (let p = first; p < first + count; p++) byPfn.add(p);
+      }
+      assert.equal(byRun.size, byPfn.size);
+      assert.equal(byRun.overflowed, byPfn.overflowed);
+    }),
+  );
 });

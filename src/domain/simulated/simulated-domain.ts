@@ -414,7 +414,11 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     this.sharedInfo = page.slice();
   }
   async setEmulatorData(data: EmulatorData): Promise<void> {
-    this.emulatorData.push({ ...data, data: data.data.slice() });
+    // A checkpointed stream sends each emulator's records again with every checkpoint: the latest wins.
+    const copy = { ...data, data: data.data.slice() };
+    const at = this.emulatorData.findIndex((e) => e.kind === data.kind && e.emulatorId === data.emulatorId && e.index === data.index);
+    if (at >= 0) this.emulatorData[at] = copy;
+    else this.emulatorData.push(copy);
   }
   async setConfig(config: string): Promise<void> {
     this.config = config;

@@ -398,7 +398,9 @@ export class Guard {
 
   private async consume(): Promise<void> {
     try {
-      for await (const item of readStream(this.reader, { pageContents: 'skip', expectEndOfInput: false })) {
+      // xl's -r / --colo on the receiving side says the libxl stream interleaves checkpoints.
+      const checkpointed = this.opts.command.receiver?.checkpointed;
+      for await (const item of readStream(this.reader, { pageContents: 'skip', expectEndOfInput: false, ...(checkpointed ? { checkpointed } : {}) })) {
         const stop = await this.judge(item);
         if (stop) {
           this.stop(stop);
