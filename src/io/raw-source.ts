@@ -358,7 +358,7 @@ export class PooledSocketSource implements RawSource {
     handle: unknown,
     blocks: number,
   ) {
-    for (let i = 0; i < blocks; i++) this.free.push({ bytes: new Uint8Array(BLOCK), refs: 0 });
+    for (let i = 0; i < blocks; i++) this.free.push({ bytes: ioBuffer(BLOCK), refs: 0 });
     this.lendable = (blocks * BLOCK) / 2;
     this.filling = this.free.pop()!;
     this.filling.refs = 1;
