@@ -358,7 +358,10 @@ export class PooledSocketSource implements RawSource {
     handle: unknown,
     blocks: number,
   ) {
-    for (let i = 0; i < blocks; i++) this.free.push({ bytes: ioBuffer(BLOCK), refs: 0 });
+    // One allocation: the kernel hands it out untouched and zero-fills each page on first
+    // use, where separate 64 KiB buffers would each be cleared up front (~10 ms for 12 MiB).
+    const all = ioBuffer(blocks * BLOCK);
+    for (let i = 0; i < blocks; i++) this.free.push({ bytes: all.subarray(i * BLOCK, (i + 1) * BLOCK), refs: 0 });
     this.lendable = (blocks * BLOCK) / 2;
     this.filling = this.free.pop()!;
     this.filling.refs = 1;
