@@ -208,35 +208,16 @@ export class FdRawSource implements RawSource {
   }
 }
 
-/** How far a Readable may run ahead of its reader before the peer is held back. */
-export const DEFAULT_READ_AHEAD = 1024 * 1024;
-
-/**
- * A Node Readable (socket, child process stdout). It keeps reading ahead, up to
- * `readAhead` octets, while its consumer is busy (writing pages to disk, say), and
- * pauses the stream beyond that: the pause is the peer's backpressure. Chunks are
- * handed out in order, by copy (`read`) or as they are (`lend`).
- */
-export class ReadableRawSource implements RawSource {
+/** What sources fed by a stream's events share: chunks arrive, then the end or an error. */
+abstract class StreamFedSource {
   readonly canSeek = false;
-  private chunks: Uint8Array[] = [];
-  private head = 0;
-  private queued = 0;
   private ended = false;
   private error: Error | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(
-    readonly name: string,
-    private readonly stream: Readable,
-    private readonly readAhead = DEFAULT_READ_AHEAD,
-  ) {
-    stream.on('data', (chunk: Uint8Array) => {
-      this.chunks.push(chunk);
-      this.queued += chunk.length;
-      if (this.queued > this.readAhead) stream.pause();
-      this.notify();
-    });
+  constructor(readonly name: string) {}
+
+  protected listen(stream: Readable): void {
     const end = (): void => {
       this.ended = true;
       this.notify();
@@ -249,10 +230,50 @@ export class ReadableRawSource implements RawSource {
     });
   }
 
-  private notify(): void {
+  protected notify(): void {
     const w = this.wake;
     this.wake = null;
     w?.();
+  }
+
+  /** Waits until `ready()`; false at the end of the input; the stream's error is thrown. */
+  protected async arrival(ready: () => boolean): Promise<boolean> {
+    for (;;) {
+      if (ready()) return true;
+      if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
+      if (this.ended) return false;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+/** How far a Readable may run ahead of its reader before the peer is held back. */
+export const DEFAULT_READ_AHEAD = 1024 * 1024;
+
+/**
+ * A Node Readable (socket, child process stdout). It keeps reading ahead, up to
+ * `readAhead` octets, while its consumer is busy (writing pages to disk, say), and
+ * pauses the stream beyond that: the pause is the peer's backpressure. Chunks are
+ * handed out in order, by copy (`read`) or as they are (`lend`).
+ */
+export class ReadableRawSource extends StreamFedSource implements RawSource {
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  private queued = 0;
+
+  constructor(
+    name: string,
+    private readonly stream: Readable,
+    private readonly readAhead = DEFAULT_READ_AHEAD,
+  ) {
+    super(name);
+    stream.on('data', (chunk: Uint8Array) => {
+      this.chunks.push(chunk);
+      this.queued += chunk.length;
+      if (this.queued > this.readAhead) stream.pause();
+      this.notify();
+    });
+    this.listen(stream);
   }
 
   async read(into: Uint8Array): Promise<number> {
@@ -273,28 +294,21 @@ export class ReadableRawSource implements RawSource {
 
   /** Up to n queued octets to `each`, as views of the chunks, once any are queued; none at the end. */
   private async take(n: number, each: (c: Uint8Array) => void): Promise<void> {
-    for (;;) {
-      if (this.chunks.length > 0) {
-        let got = 0;
-        while (got < n && this.chunks.length > 0) {
-          const c = this.chunks[0]!;
-          const k = Math.min(n - got, c.length - this.head);
-          each(this.head === 0 && k === c.length ? c : c.subarray(this.head, this.head + k));
-          got += k;
-          this.head += k;
-          if (this.head === c.length) {
-            this.chunks.shift();
-            this.head = 0;
-          }
-        }
-        this.queued -= got;
-        if (this.queued <= this.readAhead / 2 && this.stream.isPaused()) this.stream.resume();
-        return;
+    if (!(await this.arrival(() => this.chunks.length > 0))) return;
+    let got = 0;
+    while (got < n && this.chunks.length > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n - got, c.length - this.head);
+      each(this.head === 0 && k === c.length ? c : c.subarray(this.head, this.head + k));
+      got += k;
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
       }
-      if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
     }
+    this.queued -= got;
+    if (this.queued <= this.readAhead / 2 && this.stream.isPaused()) this.stream.resume();
   }
 
   async close(): Promise<void> {
@@ -325,8 +339,7 @@ interface PooledChunk {
  * until released; when every block is queued or lent the socket stops reading, which
  * is the peer's backpressure, so memory stays at the pool's size.
  */
-export class PooledSocketSource implements RawSource {
-  readonly canSeek = false;
+export class PooledSocketSource extends StreamFedSource implements RawSource {
   /** The socket to use from now on (reads arrive here; write through it too). */
   readonly socket: Socket;
   /** Half the pool: the other half keeps reading while a lent piece is gathered. */
@@ -337,9 +350,6 @@ export class PooledSocketSource implements RawSource {
   private filling: Block;
   private used = 0;
   private stopped = false;
-  private ended = false;
-  private error: Error | null = null;
-  private wake: (() => void) | null = null;
 
   /**
    * Takes over a connected socket that has not read anything yet; undefined when it
@@ -352,12 +362,8 @@ export class PooledSocketSource implements RawSource {
     return new PooledSocketSource(name, socket, handle, Math.max(4, Math.ceil(poolBytes / BLOCK)));
   }
 
-  private constructor(
-    readonly name: string,
-    old: Socket,
-    handle: unknown,
-    blocks: number,
-  ) {
+  private constructor(name: string, old: Socket, handle: unknown, blocks: number) {
+    super(name);
     // One allocation: the kernel hands it out untouched and zero-fills each page on first
     // use, where separate 64 KiB buffers would each be cleared up front (~10 ms for 12 MiB).
     const all = ioBuffer(blocks * BLOCK);
@@ -378,16 +384,7 @@ export class PooledSocketSource implements RawSource {
         },
       },
     } as ConstructorParameters<typeof Socket>[0]);
-    const end = (): void => {
-      this.ended = true;
-      this.notify();
-    };
-    this.socket.on('end', end);
-    this.socket.on('close', end);
-    this.socket.on('error', (err) => {
-      this.error = err;
-      this.notify();
-    });
+    this.listen(this.socket);
     this.socket.resume();
   }
 
@@ -420,12 +417,6 @@ export class PooledSocketSource implements RawSource {
       // The stream layer thinks it is still reading (nothing was pushed): start the handle again.
       (this.socket as unknown as { _read(n: number): void })._read(0);
     }
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
   }
 
   async read(into: Uint8Array): Promise<number> {
@@ -467,32 +458,25 @@ export class PooledSocketSource implements RawSource {
 
   /** Up to n queued octets to `each` (a chunk split where n ends holds its block once more); none at the end. */
   private async take(n: number, each: (c: PooledChunk) => void): Promise<void> {
-    for (;;) {
-      if (this.chunks.length > 0) {
-        let got = 0;
-        while (got < n && this.chunks.length > 0) {
-          const c = this.chunks[0]!;
-          const k = Math.min(n - got, c.view.length - this.head);
-          if (this.head === 0 && k === c.view.length) {
-            this.chunks.shift();
-            each(c);
-          } else {
-            c.block.refs++;
-            each({ view: c.view.subarray(this.head, this.head + k), block: c.block });
-            this.head += k;
-            if (this.head === c.view.length) {
-              this.chunks.shift();
-              this.head = 0;
-              this.unref(c.block);
-            }
-          }
-          got += k;
+    if (!(await this.arrival(() => this.chunks.length > 0))) return;
+    let got = 0;
+    while (got < n && this.chunks.length > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n - got, c.view.length - this.head);
+      if (this.head === 0 && k === c.view.length) {
+        this.chunks.shift();
+        each(c);
+      } else {
+        c.block.refs++;
+        each({ view: c.view.subarray(this.head, this.head + k), block: c.block });
+        this.head += k;
+        if (this.head === c.view.length) {
+          this.chunks.shift();
+          this.head = 0;
+          this.unref(c.block);
         }
-        return;
       }
-      if (this.error) throw new IoError(`reading ${this.name}: ${this.error.message}`, { cause: this.error });
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      got += k;
     }
   }
 
