@@ -211,7 +211,7 @@ export class FdRawSource implements RawSource {
 /** What sources fed by a stream's events share: chunks arrive, then the end or an error. */
 abstract class StreamFedSource {
   readonly canSeek = false;
-  private ended = false;
+  protected ended = false;
   private error: Error | null = null;
   private wake: (() => void) | null = null;
 
@@ -412,7 +412,7 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
   private unref(block: Block): void {
     if (--block.refs > 0) return;
     this.free.push(block);
-    if (this.stopped && !this.socket.destroyed) {
+    if (this.stopped && !this.ended && !this.socket.destroyed) {
       this.stopped = false;
       // The stream layer thinks it is still reading (nothing was pushed): start the handle again.
       (this.socket as unknown as { _read(n: number): void })._read(0);
