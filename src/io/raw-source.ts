@@ -347,6 +347,8 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
   private readonly free: Block[] = [];
   private chunks: PooledChunk[] = [];
   private head = 0;
+  /** Octets in `chunks`, not yet taken. */
+  private queued = 0;
   private filling: Block;
   private used = 0;
   private stopped = false;
@@ -393,6 +395,7 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
     const block = this.filling;
     block.refs++;
     this.chunks.push({ view: block.bytes.subarray(this.used, this.used + n), block });
+    this.queued += n;
     this.used += n;
     if (BLOCK - this.used < MIN_READ) {
       this.unref(block);
@@ -429,13 +432,19 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
     return n;
   }
 
+  /**
+   * Waits for a good part of n (a quarter of what may be lent) rather than the first
+   * chunk: a piece of page contents then takes a few wake-ups, not one per 64 KiB read.
+   * The rest of the pool keeps arriving meanwhile, so the wait always ends.
+   */
   async lend(n: number): Promise<Lent> {
     const views: Uint8Array[] = [];
     const blocks: Block[] = [];
+    const enough = Math.min(n, this.lendable / 4);
     await this.take(n, (c) => {
       views.push(c.view);
       blocks.push(c.block);
-    });
+    }, enough);
     let released = false;
     return {
       views,
@@ -456,9 +465,12 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
     return got;
   }
 
-  /** Up to n queued octets to `each` (a chunk split where n ends holds its block once more); none at the end. */
-  private async take(n: number, each: (c: PooledChunk) => void): Promise<void> {
-    if (!(await this.arrival(() => this.chunks.length > 0))) return;
+  /**
+   * Up to n queued octets to `each` (a chunk split where n ends holds its block once
+   * more), once `least` are queued or the input ended; none at the end.
+   */
+  private async take(n: number, each: (c: PooledChunk) => void, least = 1): Promise<void> {
+    if (!(await this.arrival(() => this.queued >= least || (this.ended && this.queued > 0)))) return;
     let got = 0;
     while (got < n && this.chunks.length > 0) {
       const c = this.chunks[0]!;
@@ -478,6 +490,7 @@ export class PooledSocketSource extends StreamFedSource implements RawSource {
       }
       got += k;
     }
+    this.queued -= got;
   }
 
   async close(): Promise<void> {
