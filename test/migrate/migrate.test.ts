@@ -81,6 +81,52 @@ test('PV migration over loopback TCP into a memory image', async () => {
   }
 });
 
+test('page writes that fail while queued (the stream goes on meanwhile): the receiver aborts, no image is left, the source resumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-wfail-'));
+  try {
+    const into = join(dir, 'img');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    let queued = 0;
+    const received = new Promise<ReceiveResult>((resolve, reject) => {
+      server.once('connection', (sock) => {
+        server.close();
+        const createSink = async (): Promise<MemoryImage> => {
+          const img = await MemoryImage.create(into);
+          const queue = img.writePageViews.bind(img);
+          // After a few pieces the memory file's descriptor goes away: the queued writes fail with EBADF.
+          img.writePageViews = async (pfns, views, done) => {
+            if (++queued === 3) await (img as unknown as { memory: { handle: { close(): Promise<void> } } }).memory.handle.close();
+            return queue(pfns, views, done);
+          };
+          return img;
+        };
+        const channel = socketChannel(sock);
+        // As `xenmig receive` does: a failed receive cuts the connection.
+        receiveMigration(channel, { createSink }).then(resolve, (err: unknown) => {
+          channel.destroy();
+          reject(err);
+        });
+      });
+    });
+    const src = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 16, seed: 4 });
+    src.start();
+    const ch = await connectChannel('127.0.0.1', port);
+    const [sent, got] = await Promise.allSettled([migrateDomain(src, ch), received]);
+    ch.destroy();
+    assert.ok(queued >= 3, 'page contents went through the queue');
+    assert.equal(got.status, 'rejected');
+    assert.match(String((got as PromiseRejectedResult).reason.message), /writing .*memory\.raw/);
+    assert.equal(sent.status, 'rejected');
+    assert.equal(src.running, true);
+    assert.deepEqual(await readdir(dir), []);
+    src.destroy();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('preflight refusal: nothing copied, the source never stopped, both sides know why', async () => {
   const src = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 1, workload: { rate: 1000, tickMs: 1 } });
   src.start();
