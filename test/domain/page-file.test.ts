@@ -1,4 +1,4 @@
-/** PageFile's write queue: pages queued as views are written in order, by one writer, with their buffers given back. */
+/** PageFile's write queue: pages queued as views are written in order (runs over the same octets never at once), with their buffers given back. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';

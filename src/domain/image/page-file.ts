@@ -36,6 +36,14 @@ const QUEUE_LIMIT = 8 * 1024 * 1024;
  */
 const INLINE_WRITE = 64 * 1024;
 
+/**
+ * Large runs written in the thread pool at once (never two over the same octets, so
+ * the order still holds): the next is under way when one finishes, not one event-loop
+ * turn later. Measured on the migration receiver, 1 GiB into tmpfs, runs taken in
+ * turn: one at a time 1005-1128 MiB/s, two 1062-1198, for the same CPU time.
+ */
+const IN_FLIGHT = 2;
+
 interface QueuedRun {
   position: number;
   views: Uint8Array[];
@@ -57,7 +65,8 @@ export class PageFile {
   private syncWrites = 0;
   private readonly queue: QueuedRun[] = [];
   private queuedBytes = 0;
-  private writing = false;
+  /** Runs being written in the thread pool (taken off `queue`). */
+  private inFlight: QueuedRun[] = [];
   private failure: IoError | undefined;
   private waiters: (() => void)[] = [];
   private constructor(
@@ -85,8 +94,9 @@ export class PageFile {
   }
 
   /**
-   * pfns[i] gets octets [i*4096, (i+1)*4096) of the concatenated `views`, written later,
-   * in the order queued, by one writer (one vectored write per run of consecutive pfns).
+   * pfns[i] gets octets [i*4096, (i+1)*4096) of the concatenated `views`, written later
+   * in the order queued (one vectored write per run of consecutive pfns; runs over
+   * different octets may overlap in time).
    * Resolves once queued and the queue is within its limit; a failed write shows here
    * next time, or at `drain`. The views must stay unchanged until `done` is called
    * (once: when written, or when dropped after a failure).
@@ -115,7 +125,7 @@ export class PageFile {
 
   /** Every queued write done; throws the first that failed. */
   async drain(): Promise<void> {
-    while (this.writing || (this.queue.length > 0 && this.failure === undefined)) await this.nextWrite();
+    while (this.inFlight.length > 0 || (this.queue.length > 0 && this.failure === undefined)) await this.nextWrite();
     this.throwFailure();
   }
 
@@ -123,14 +133,16 @@ export class PageFile {
   async settle(): Promise<void> {
     this.failure ??= new IoError(`writing ${this.path}: abandoned`);
     this.dropQueue();
-    while (this.writing) await this.nextWrite();
+    while (this.inFlight.length > 0) await this.nextWrite();
   }
 
   /** Nothing queued is written now: its buffers go back to their owners. */
   private dropQueue(): void {
-    const dropped = this.queue.splice(this.writing ? 1 : 0);
-    this.queuedBytes = this.queue.reduce((n, r) => n + r.bytes, 0);
-    for (const r of dropped) r.done?.();
+    const dropped = this.queue.splice(0);
+    for (const r of dropped) {
+      this.queuedBytes -= r.bytes;
+      r.done?.();
+    }
   }
 
   private throwFailure(): void {
@@ -147,19 +159,24 @@ export class PageFile {
     for (const f of w) f();
   }
 
-  /** Writes queued runs in order: small ones at once, a large one in the thread pool (then carries on). */
+  /**
+   * Starts queued runs in order: small ones written at once (when nothing is in flight),
+   * large ones in the thread pool, up to IN_FLIGHT that touch different octets.
+   */
   private pump(): void {
-    if (this.writing) return;
     while (this.queue.length > 0 && this.failure === undefined) {
       const run = this.queue[0]!;
       if (run.bytes > INLINE_WRITE && !this.blocking) {
-        this.writing = true;
+        if (this.inFlight.length >= IN_FLIGHT || this.inFlight.some((r) => overlaps(r, run))) return;
+        this.queue.shift();
+        this.inFlight.push(run);
         this.writeRun(run).then(
           () => this.written(run),
-          (err: unknown) => this.failed(err),
+          (err: unknown) => this.failed(run, err),
         );
-        return;
+        continue;
       }
+      if (this.inFlight.length > 0) return;
       try {
         let views = run.views;
         for (let done = 0; done < run.bytes; ) {
@@ -171,7 +188,7 @@ export class PageFile {
         this.queuedBytes -= run.bytes;
         run.done?.();
       } catch (err) {
-        this.failed(err);
+        this.failed(run, err);
         return;
       }
     }
@@ -187,17 +204,20 @@ export class PageFile {
   }
 
   private written(run: QueuedRun): void {
-    this.writing = false;
-    if (this.queue[0] === run) {
-      this.queue.shift();
-      this.queuedBytes -= run.bytes;
-    }
+    this.inFlight.splice(this.inFlight.indexOf(run), 1);
+    this.queuedBytes -= run.bytes;
     run.done?.();
     this.pump();
+    this.wakeWaiters();
   }
 
-  private failed(err: unknown): void {
-    this.writing = false;
+  private failed(run: QueuedRun, err: unknown): void {
+    const at = this.inFlight.indexOf(run);
+    if (at >= 0) {
+      this.inFlight.splice(at, 1);
+      this.queuedBytes -= run.bytes;
+      run.done?.();
+    }
     this.failure ??= err instanceof IoError ? err : new IoError(`writing ${this.path}: ${(err as Error).message}`, { cause: err });
     this.dropQueue();
     this.wakeWaiters();
@@ -266,6 +286,10 @@ export class PageFile {
     await this.settle();
     await this.handle.close().catch(() => undefined);
   }
+}
+
+function overlaps(a: QueuedRun, b: QueuedRun): boolean {
+  return a.position < b.position + b.bytes && b.position < a.position + a.bytes;
 }
 
 /** What a short vectored write left: octets [done, total) of the views. */
