@@ -73,6 +73,18 @@ export interface DomainSink {
   setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void>;
   /** Write `count` pages: pfns[i] gets data[i*4096 .. (i+1)*4096). */
   writePages(pfns: readonly number[], data: Uint8Array): Promise<void>;
+  /**
+   * Optional: the same, with the pages' contents as the concatenation of `views` (split
+   * anywhere), valid until the sink calls `done` (exactly once, also when it fails or
+   * drops them). So the sink may resolve once it has queued the pages and write them
+   * while the stream goes on, in order, holding a bounded amount; a failure then shows
+   * at a later call, at the latest at `flush`/`commit`. Such a sink finishes its queue
+   * before any call that depends on it (plain page writes, reading pages, commit; abort
+   * waits for the write under way).
+   */
+  writePageViews?(pfns: readonly number[], views: readonly Uint8Array[], done: () => void): Promise<void>;
+  /** Optional, with writePageViews: every queued page written; throws the first failure. */
+  flush?(): Promise<void>;
   /** Read pages back (for VERIFY mode): fills `into` like writePages' data; false where a pfn was never populated. */
   readPages(pfns: readonly number[], into: Uint8Array): Promise<boolean[]>;
   setTscInfo(tsc: TscInfo): Promise<void>;

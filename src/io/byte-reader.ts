@@ -6,7 +6,7 @@
  */
 import { TruncatedStreamError } from '../format/errors.js';
 import { ioBuffer } from './io-buffer.js';
-import type { RawSource } from './raw-source.js';
+import type { Lent, RawSource } from './raw-source.js';
 
 export const DEFAULT_CHUNK = 256 * 1024;
 /** A PAGE_DATA header and 1024 pfns (8 KiB + 8), its padding and the next record header. */
@@ -17,6 +17,9 @@ const AFTER_JUMP_FILL = 16 * 1024;
  * 256 KiB pieces (the piece stays in cache between the two copies).
  */
 export const COPY_PIECE = 128 * 1024;
+
+/** Takes lent views; calls `release` once it no longer needs them (it may do so later). */
+export type LentTaker = (views: Uint8Array[], length: number, release: () => void) => Promise<void> | void;
 
 export class ByteReader {
   private buf: Uint8Array;
@@ -50,8 +53,12 @@ export class ByteReader {
     return this.end - this.start;
   }
 
-  /** Read more from the source into buf; false at end of input. */
-  private async fill(): Promise<boolean> {
+  /**
+   * Read more from the source into buf; false at end of input. `need`: octets the caller
+   * still lacks. A source that lends its bytes is read only that far, so the page
+   * contents after a record's head stay in the source to be lent, not copied here.
+   */
+  private async fill(need: number): Promise<boolean> {
     if (this.eof) return false;
     if (this.start > 0) {
       this.buf.copyWithin(0, this.start, this.end);
@@ -59,7 +66,7 @@ export class ByteReader {
       this.start = 0;
     }
     if (this.end === this.buf.length) return true;
-    const limit = Math.min(this.buf.length, this.end + this.fillLimit);
+    const limit = Math.min(this.buf.length, this.end + (this.source.lend ? need : this.fillLimit));
     this.fillLimit = Infinity;
     const n = await this.source.read(this.buf.subarray(this.end, limit), this.sourcePos);
     if (n === 0) {
@@ -74,7 +81,7 @@ export class ByteReader {
   /** Up to n octets without consuming them (fewer only at end of input). */
   async peek(n: number): Promise<Uint8Array> {
     if (n > this.buf.length) throw new RangeError('peek larger than the read buffer');
-    while (this.end - this.start < n && (await this.fill()));
+    while (this.end - this.start < n && (await this.fill(n - (this.end - this.start))));
     return this.buf.subarray(this.start, Math.min(this.end, this.start + n));
   }
 
@@ -90,7 +97,7 @@ export class ByteReader {
   async read(n: number, what: string): Promise<Uint8Array> {
     if (n <= this.buf.length) {
       while (this.end - this.start < n) {
-        if (!(await this.fill())) this.truncated(n, what);
+        if (!(await this.fill(n - (this.end - this.start)))) this.truncated(n, what);
       }
       const view = this.buf.subarray(this.start, this.start + n);
       this.start += n;
@@ -186,7 +193,7 @@ export class ByteReader {
         this.sourcePos += k;
       }
       while (this.end - this.start < unit) {
-        if (!(await this.fill())) this.truncated(n, what, n - left + this.end - this.start);
+        if (!(await this.fill(unit - (this.end - this.start)))) this.truncated(n, what, n - left + this.end - this.start);
       }
       let k = Math.min(left, size, this.end - this.start);
       if (k < left) k -= k % unit;
@@ -195,6 +202,62 @@ export class ByteReader {
       this.pos += k;
       left -= k;
       await write(view);
+    }
+  }
+
+  /** True when `lendOut` hands out the source's own buffers (see RawSource.lend). */
+  get canLend(): boolean {
+    return this.source.lend !== undefined;
+  }
+
+  /**
+   * Hand exactly n octets to `take` as lists of views, `piece` octets per call (the last
+   * may be less), without copying them: the views are the source's own buffers, valid
+   * until `take` calls `release` (it may keep them until then: a writer that finishes
+   * later). Octets the read buffer already holds are handed over as a copy. Only for
+   * sources that lend (`canLend`). Pieces are multiples of `align` and shrink to what
+   * the source can lend at once (holding more than its buffers would stall it).
+   */
+  async lendOut(n: number, what: string, take: LentTaker, opts: { piece: number; align?: number }): Promise<void> {
+    const lend = this.source.lend?.bind(this.source);
+    if (!lend) throw new Error(`${this.source.name} cannot lend its bytes`);
+    const align = opts.align ?? 1;
+    const piece = Math.max(align, Math.floor(Math.min(opts.piece, this.source.lendable ?? Infinity) / align) * align);
+    let left = n;
+    while (left > 0) {
+      const want = Math.min(piece, left);
+      const views: Uint8Array[] = [];
+      const loans: Lent[] = [];
+      const release = (): void => {
+        for (const l of loans.splice(0)) l.release();
+      };
+      let got = Math.min(want, this.end - this.start);
+      if (got > 0) {
+        views.push(this.buf.slice(this.start, this.start + got));
+        this.start += got;
+        this.pos += got;
+      }
+      try {
+        while (got < want) {
+          const lent = this.eof ? undefined : await lend(want - got);
+          if (lent) loans.push(lent);
+          if (!lent || lent.views.length === 0) {
+            this.eof = true;
+            this.truncated(n, what, n - left + got);
+          }
+          for (const v of lent.views) {
+            views.push(v);
+            got += v.length;
+            this.sourcePos += v.length;
+            this.pos += v.length;
+          }
+        }
+      } catch (err) {
+        release();
+        throw err;
+      }
+      left -= want;
+      await take(views, want, release);
     }
   }
 

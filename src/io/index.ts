@@ -1,4 +1,5 @@
 export * from './raw-source.js';
 export * from './byte-reader.js';
 export * from './sink.js';
+export * from './views.js';
 export * from './io-buffer.js';

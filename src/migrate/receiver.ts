@@ -49,12 +49,26 @@ class HeldSink {
   wrap(): DomainSink {
     return new Proxy(this.inner, {
       get: (target, prop, receiver) => {
-        if (prop === 'commit') return async () => void (this.commitAsked = true);
+        if (prop === 'commit') return () => this.holdCommit();
         if (prop === 'writePages') return (pfns: readonly number[], data: Uint8Array) => writePagesSpread(target, pfns, data);
         const v = Reflect.get(target, prop, receiver) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
+  }
+
+  /**
+   * The stream is complete: its pages must be written before the sender hears "ready"
+   * (a sink may still be writing them); a failure there leaves nothing behind.
+   */
+  private async holdCommit(): Promise<void> {
+    try {
+      await this.inner.flush?.();
+    } catch (err) {
+      await this.inner.abort((err as Error).message).catch(() => undefined);
+      throw err;
+    }
+    this.commitAsked = true;
   }
 }
 
@@ -121,7 +135,7 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
   }
 
   const held = new HeldSink(await opts.createSink());
-  const restored = await restoreStream(readStream(reader, { format: 'xl', expectEndOfInput: false }), held.wrap(), {
+  const restored = await restoreStream(readStream(reader, { format: 'xl', expectEndOfInput: false, pageContents: 'stream' }), held.wrap(), {
     minVersion: opts.minVersion,
     checkpointed: opts.checkpointed,
     staticDataDone: (_missing, data) => {

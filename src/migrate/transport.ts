@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
-import { ReadableRawSource } from '../io/raw-source.js';
+import { PooledSocketSource, ReadableRawSource, type RawSource } from '../io/raw-source.js';
 import type { ByteSink } from '../io/sink.js';
 
 /** Writes smaller than this are gathered into one buffer; larger ones go out on their own. */
@@ -22,6 +22,12 @@ const LARGE = 64 * 1024;
  * pages. More would only lengthen the backlog the receiver works off during downtime.
  */
 const READ_AHEAD = 4 * 1024 * 1024;
+/**
+ * A socket's read blocks (see PooledSocketSource): the read-ahead, plus the page
+ * contents lent to a sink that writes them while the stream goes on (a memory image
+ * queues 8 MiB).
+ */
+const POOL = READ_AHEAD + 8 * 1024 * 1024;
 
 /**
  * A ByteSink over a Writable that keeps small writes (record headers, pfn arrays, handshake
@@ -122,9 +128,9 @@ export interface Channel {
   destroy(): void;
 }
 
-function channelOf(name: string, input: Readable, output: Writable, kernelCopies: boolean, extra?: () => void): Channel {
+function channelOf(name: string, input: Readable | RawSource, output: Writable, kernelCopies: boolean, extra?: () => void): Channel {
   const sink = new ChannelSink(name, output, kernelCopies);
-  const reader = new ByteReader(new ReadableRawSource(name, input, READ_AHEAD));
+  const reader = new ByteReader('read' in input && 'canSeek' in input ? input : new ReadableRawSource(name, input, READ_AHEAD));
   return {
     name,
     reader,
@@ -140,16 +146,18 @@ function channelOf(name: string, input: Readable, output: Writable, kernelCopies
     },
     destroy() {
       output.destroy();
-      input.destroy();
+      void reader.close();
       extra?.();
     },
   };
 }
 
 export function socketChannel(socket: Socket): Channel {
-  socket.setNoDelay(true);
   const name = `${socket.remoteAddress ?? 'peer'}:${socket.remotePort ?? '?'}`;
-  return channelOf(name, socket, socket, true, () => socket.destroySoon());
+  const pooled = PooledSocketSource.adopt(name, socket, POOL);
+  const s = pooled?.socket ?? socket;
+  s.setNoDelay(true);
+  return channelOf(name, pooled ?? s, s, true, () => s.destroySoon());
 }
 
 export async function connectChannel(host: string, port: number): Promise<Channel> {

@@ -36,6 +36,15 @@ import type { RestoreOptions, RestoreResult } from './types.js';
 
 const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps };
 
+/**
+ * Page contents lent to the sink per call, a multiple of the page size. Measured on the
+ * migration receiver (1 GiB into a memory image on tmpfs, 12 MiB of socket blocks),
+ * runs taken in turn: 1 MiB pieces 880-970 MiB/s, 2 MiB 940-1120, 4 MiB 960-1130; 256
+ * KiB cost the receiver 0.3 s more CPU than 1 MiB. Each piece is a thread-pool round
+ * trip (two context switches) at the sink.
+ */
+const LENT_PIECE = 2 * 1024 * 1024;
+
 /** A record checked and decoded, ready to apply. Page data may be a view (applied at once) or a copy (buffered). */
 type Prepared =
   | {
@@ -484,7 +493,18 @@ export class Restorer implements RestoreContext {
       this.result.pfnsPopulated += fresh.length;
     }
     await this.sink.setPageTypes(p.pfns, p.types);
-    if (p.rest) {
+    const writeViews = this.sink.writePageViews?.bind(this.sink);
+    if (p.rest?.lendTo && writeViews) {
+      // The input's own buffers, uncopied, to a sink that may write them while we read on.
+      let next = 0;
+      await p.rest.lendTo(async (views, length, release) => {
+        const n = length / PAGE_SIZE;
+        await writeViews(p.dataPfns.slice(next, next + n), views, release);
+        next += n;
+        this.result.pagesWritten += n;
+      }, LENT_PIECE, PAGE_SIZE);
+      this.result.bytes = p.end;
+    } else if (p.rest) {
       // Whole pages at a time, straight from the reader's buffer to the sink.
       let next = 0;
       await p.rest.copyTo(async (piece) => {

@@ -4,6 +4,7 @@
  * converter, guard) all take this one sequence.
  */
 import type { DomainHeader, ImageHeader, LibxlHeader, XlHeader } from '../format/headers.js';
+import type { LentTaker } from '../io/byte-reader.js';
 
 export interface XlHeaderItem {
   kind: 'xl-header';
@@ -68,6 +69,13 @@ export interface RecordRest {
    * but the last is a multiple of `align` octets.
    */
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
+  /**
+   * Only when the input lends its buffers (ByteReader.canLend): hands them to `take`
+   * as lists of views, about `piece` octets per call (multiples of `align` but the
+   * last), without copying; `take` may keep them until it calls `release`. Like
+   * copyTo, at most once, instead of it.
+   */
+  lendTo?(take: LentTaker, piece: number, align?: number): Promise<void>;
 }
 
 /** Octets after the outermost END (only reported when the reader expects end of input). */

@@ -32,7 +32,7 @@ import {
   libxlHeaderIsBigEndian,
   xlHeaderFixed,
 } from '../format/headers.js';
-import type { ByteReader } from '../io/byte-reader.js';
+import type { ByteReader, LentTaker } from '../io/byte-reader.js';
 import { describeDetected, detectLayer, type StreamLayer } from './detect.js';
 import type { LibxcHeaderItem, RecordItem, StreamItem } from './items.js';
 
@@ -282,31 +282,35 @@ async function readRecord(
   }
 }
 
-/** The rest of a streamed PAGE_DATA record, copied out at most once. */
+/** The rest of a streamed PAGE_DATA record, copied out (or lent) at most once. */
 interface StreamedRest {
   length: number;
   taken: boolean;
   copyTo(write: (piece: Uint8Array) => Promise<void> | void, align?: number): Promise<void>;
+  lendTo?(take: LentTaker, piece: number, align?: number): Promise<void>;
 }
 
 /** `whole`: body and padding together, so a truncation reads as it would for a whole body. */
 function streamedRest(reader: ByteReader, length: number, whole: number, loc: StreamLocation): StreamedRest {
+  const what = 'PAGE_DATA page contents and padding';
+  const once = async (move: () => Promise<void>): Promise<void> => {
+    if (rest.taken) throw new Error('PAGE_DATA contents were already copied');
+    rest.taken = true;
+    const from = reader.position;
+    try {
+      await move();
+    } catch (err) {
+      if (!(err instanceof TruncatedStreamError)) locate(err, loc);
+      const left = whole - length + reader.position - from;
+      throw new TruncatedStreamError(`stream truncated: ${loc.recordType} body and padding needs ${whole} octet(s), only ${left} left`, loc);
+    }
+  };
   const rest: StreamedRest = {
     length,
     taken: false,
-    async copyTo(write, align = 1) {
-      if (rest.taken) throw new Error('PAGE_DATA contents were already copied');
-      rest.taken = true;
-      const from = reader.position;
-      try {
-        await reader.copyOut(length, 'PAGE_DATA page contents and padding', write, { align });
-      } catch (err) {
-        if (!(err instanceof TruncatedStreamError)) locate(err, loc);
-        const left = whole - length + reader.position - from;
-        throw new TruncatedStreamError(`stream truncated: ${loc.recordType} body and padding needs ${whole} octet(s), only ${left} left`, loc);
-      }
-    },
+    copyTo: (write, align = 1) => once(() => reader.copyOut(length, what, write, { align })),
   };
+  if (reader.canLend) rest.lendTo = (take, piece, align) => once(() => reader.lendOut(length, what, take, { piece, align }));
   return rest;
 }
 

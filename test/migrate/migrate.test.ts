@@ -12,6 +12,7 @@ import { receiveMigration, type ReceiveResult } from '../../src/migrate/receiver
 import { connectChannel, pipePair, socketChannel } from '../../src/migrate/transport.js';
 import { sampleHostPolicies } from '../../src/policy/samples.js';
 import type { DomainSource } from '../../src/domain/types.js';
+import type { Lent } from '../../src/io/raw-source.js';
 
 async function memoryOf(src: DomainSource, pfns: number[]): Promise<Buffer> {
   const buf = Buffer.alloc(pfns.length * 4096);
@@ -75,6 +76,52 @@ test('PV migration over loopback TCP into a memory image', async () => {
     assert.ok((await memoryOf(img, want.pfns)).equals(want.mem));
     assert.deepEqual(await img.pageTypes([1, 4, 8]), [12, 1, 0]);
     await img.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('page writes that fail while queued (the stream goes on meanwhile): the receiver aborts, no image is left, the source resumes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'xenmig-wfail-'));
+  try {
+    const into = join(dir, 'img');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    let queued = 0;
+    const received = new Promise<ReceiveResult>((resolve, reject) => {
+      server.once('connection', (sock) => {
+        server.close();
+        const createSink = async (): Promise<MemoryImage> => {
+          const img = await MemoryImage.create(into);
+          const queue = img.writePageViews.bind(img);
+          // After a few pieces the memory file's descriptor goes away: the queued writes fail with EBADF.
+          img.writePageViews = async (pfns, views, done) => {
+            if (++queued === 3) await (img as unknown as { memory: { handle: { close(): Promise<void> } } }).memory.handle.close();
+            return queue(pfns, views, done);
+          };
+          return img;
+        };
+        const channel = socketChannel(sock);
+        // As `xenmig receive` does: a failed receive cuts the connection.
+        receiveMigration(channel, { createSink }).then(resolve, (err: unknown) => {
+          channel.destroy();
+          reject(err);
+        });
+      });
+    });
+    const src = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 16, seed: 4 });
+    src.start();
+    const ch = await connectChannel('127.0.0.1', port);
+    const [sent, got] = await Promise.allSettled([migrateDomain(src, ch), received]);
+    ch.destroy();
+    assert.ok(queued >= 3, 'page contents went through the queue');
+    assert.equal(got.status, 'rejected');
+    assert.match(String((got as PromiseRejectedResult).reason.message), /writing .*memory\.raw/);
+    assert.equal(sent.status, 'rejected');
+    assert.equal(src.running, true);
+    assert.deepEqual(await readdir(dir), []);
+    src.destroy();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -174,6 +221,18 @@ test('a connection cut at many points: the source runs on, no image is left behi
         const n = await origRead(buf.subarray(0, Math.min(buf.length, cut - seen)), pos);
         seen += n;
         return n;
+      };
+      // Page contents are lent, not read: the same cut applies to them.
+      const source = b.reader.source as { lend?: (n: number) => Promise<Lent> };
+      const origLend = source.lend!.bind(source);
+      source.lend = async (n: number) => {
+        if (seen >= cut) {
+          a.destroy();
+          return { views: [], release: () => undefined };
+        }
+        const lent = await origLend(Math.min(n, cut - seen));
+        for (const v of lent.views) seen += v.length;
+        return lent;
       };
       const [sent, got] = await Promise.allSettled([
         migrateDomain(src, a),

@@ -179,6 +179,15 @@ export class MemoryImage implements DomainSink, DomainSource {
     await this.memory.writePages(pfns, data);
   }
 
+  /** Queued: written in order while the stream goes on (see PageFile.queuePages). */
+  async writePageViews(pfns: readonly number[], views: readonly Uint8Array[], done: () => void): Promise<void> {
+    await this.memory.queuePages(pfns, views, done);
+  }
+
+  async flush(): Promise<void> {
+    await this.memory.drain();
+  }
+
   async readPages(pfns: readonly number[], into: Uint8Array): Promise<boolean[]> {
     await this.memory.readPages(pfns, into);
     return pfns.map((pfn, i) => {
