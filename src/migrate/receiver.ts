@@ -10,7 +10,7 @@ import { RefusedError } from '../format/errors.js';
 import type { DomainSink } from '../domain/types.js';
 import { restoreStream } from '../restore/index.js';
 import type { RestoreResult } from '../restore/types.js';
-import { readStream } from '../stream/reader.js';
+import { checkpointedKind, readStream, type CheckpointedKind } from '../stream/reader.js';
 import type { Channel } from './transport.js';
 import {
   BANNER,
@@ -29,7 +29,8 @@ import { judgeStaticData, staticDataOf, type StaticCheckOptions } from './prefli
 export interface ReceiveOptions extends StaticCheckOptions {
   /** A new, empty domain to restore into (a memory image in a temporary place until commit). */
   createSink(): Promise<DomainSink>;
-  checkpointed?: boolean;
+  /** The sender runs a checkpointed stream: true or 'remus' for Remus, 'colo' for COLO. */
+  checkpointed?: boolean | CheckpointedKind;
   /** One line per event, for the operator (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -135,7 +136,10 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
   }
 
   const held = new HeldSink(await opts.createSink());
-  const restored = await restoreStream(readStream(reader, { format: 'xl', expectEndOfInput: false, pageContents: 'stream' }), held.wrap(), {
+  // A checkpointed sender is said out of band (xl migrate-receive -r); libxl then interleaves its records after each CHECKPOINT.
+  const checkpointed = checkpointedKind(opts.checkpointed);
+  const items = readStream(reader, { format: 'xl', expectEndOfInput: false, pageContents: 'stream', ...(checkpointed ? { checkpointed } : {}) });
+  const restored = await restoreStream(items, held.wrap(), {
     minVersion: opts.minVersion,
     checkpointed: opts.checkpointed,
     staticDataDone: (_missing, data) => {

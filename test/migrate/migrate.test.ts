@@ -248,3 +248,20 @@ test('a connection cut at many points: the source runs on, no image is left behi
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a checkpointed (Remus) migration: libxl records after each CHECKPOINT are read as libxl; the copy is the last checkpoint', async () => {
+  const src = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 4, seed: 5, workload: { rate: 5_000, pattern: 'hotset', tickMs: 1 } });
+  src.start();
+  const dst = SimulatedDomain.empty();
+  const [a, b] = pipePair();
+  const [sent, got] = await Promise.all([
+    migrateDomain(src, a, { checkpoint: { intervalMs: 5, count: 2 } }),
+    receiveMigration(b, { createSink: async () => dst, checkpointed: true }),
+  ]);
+  assert.equal(sent.outcome, 'migrated');
+  assert.equal(got.outcome, 'received');
+  assert.equal(sent.save!.checkpoints, 3);
+  const want = await sourceMemory(src);
+  assert.deepEqual(await dst.populatedPfns(), want.pfns);
+  assert.ok((await memoryOf(dst, want.pfns)).equals(want.mem));
+});
