@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AtomicFileSink,
@@ -19,9 +18,10 @@ import {
   saveDomain,
   verifyStream,
 } from '../src/index.js';
+import { tmpDirFor } from './support/tmp.js';
 
-test('library API: save -> verify -> restore with a policy check -> same memory', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-api-'));
+test('library API: save -> verify -> restore with a policy check -> same memory', async (t) => {
+  const dir = tmpDirFor(t, 'xenmig-api-');
   const domain = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 4, seed: 7, cpuPolicy: sampleGuestPolicy('hvm').toData() });
   const out = await AtomicFileSink.create(join(dir, 'vm.xl'));
   await saveDomain(domain, out, { layer: 'xl' });

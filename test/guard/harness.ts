@@ -5,11 +5,12 @@
  * `xl` is the fake receiver.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
 import type { ReceiverStats, SenderStats } from './fakes.js';
+import { tmpDirFor } from '../support/tmp.js';
 
 const FAKES = fileURLToPath(new URL('./fakes.js', import.meta.url));
 export const XENMIG = fileURLToPath(new URL('../../../bin/xenmig', import.meta.url));
@@ -20,9 +21,9 @@ export interface Scene {
   receiverStats: string;
 }
 
-/** A temp dir with bin/ssh, bin/xl and bin/xenmig stand-ins at the front of PATH. */
-export function scene(): Scene {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-guard-'));
+/** A temp dir, removed when `t` ends, with bin/ssh, bin/xl and bin/xenmig stand-ins at the front of PATH. */
+export function scene(t: TestContext): Scene {
+  const dir = tmpDirFor(t, 'xenmig-guard-');
   const receiverStats = join(dir, 'receiver.json');
   const bin = join(dir, 'bin');
   const scripts: Record<string, string> = {

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -16,6 +15,7 @@ import type { Verdict } from '../../src/migrate/guard/preflight.js';
 import type { StaticDataEnd } from '../../src/stream/static-data.js';
 import { createVerifier } from '../../src/verify/index.js';
 import { assertHeldAt, spanOf, testStream, type TestStreamOptions } from './streams.js';
+import { withTmp } from '../support/tmp.js';
 
 function cut(bytes: Uint8Array, sizes: number[]): Buffer[] {
   const chunks: Buffer[] = [];
@@ -35,27 +35,29 @@ interface Run {
   log: string[];
 }
 
-async function runGuard(stream: Uint8Array, sizes: number[], verdict: Verdict, opts: { warnOnly?: boolean } = {}): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-hold-'));
-  const file = join(dir, 'forwarded');
-  const boundaries: StaticDataEnd[] = [];
-  const log: string[] = [];
-  const guard = new Guard({
-    command: planRealCommand(['sh', '-c', 'exec cat > "$0"', file]),
-    input: Readable.from(cut(stream, sizes)),
-    output: new PassThrough(),
-    closeSenderSide: () => undefined,
-    verifier: createVerifier(),
-    judgeStaticData: async (end) => {
-      boundaries.push(end);
-      return verdict;
-    },
-    warnOnly: opts.warnOnly ?? false,
-    log: (l) => log.push(l),
-    report: (l) => log.push(l),
-  });
-  const result = await guard.run();
-  return { result, forwarded: new Uint8Array(readFileSync(file)), boundaries, log };
+// Each property run gets its own directory, gone once `cat` has exited and the file is read.
+function runGuard(stream: Uint8Array, sizes: number[], verdict: Verdict, opts: { warnOnly?: boolean } = {}): Promise<Run> {
+  return withTmp(async (dir) => {
+    const file = join(dir, 'forwarded');
+    const boundaries: StaticDataEnd[] = [];
+    const log: string[] = [];
+    const guard = new Guard({
+      command: planRealCommand(['sh', '-c', 'exec cat > "$0"', file]),
+      input: Readable.from(cut(stream, sizes)),
+      output: new PassThrough(),
+      closeSenderSide: () => undefined,
+      verifier: createVerifier(),
+      judgeStaticData: async (end) => {
+        boundaries.push(end);
+        return verdict;
+      },
+      warnOnly: opts.warnOnly ?? false,
+      log: (l) => log.push(l),
+      report: (l) => log.push(l),
+    });
+    const result = await guard.run();
+    return { result, forwarded: new Uint8Array(readFileSync(file)), boundaries, log };
+  }, 'xenmig-hold-');
 }
 
 const GO: Verdict = { go: true, reasons: [], notes: [] };

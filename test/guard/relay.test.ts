@@ -16,8 +16,8 @@ const INCOMPATIBLE = samplePolicyPath('amd-zen2-rome.txt');
 
 const pageItems = (items: string[]): string[] => items.filter((i) => i === 'libxc:PAGE_DATA');
 
-test('a compatible migration passes byte for byte; the tee equals the sender stream; the log tells the story', async () => {
-  const s = scene();
+test('a compatible migration passes byte for byte; the tee equals the sender stream; the log tells the story', async (t) => {
+  const s = scene(t);
   const stream = await testStream({ rounds: [300, 40, 5] });
   const tee = join(s.dir, 'copy.xl');
   const log = join(s.dir, 'guard.log');
@@ -47,8 +47,8 @@ test('a compatible migration passes byte for byte; the tee equals the sender str
   }
 });
 
-test('an incompatible host stops it before the first PAGE_DATA reaches the receiver', async () => {
-  const s = scene();
+test('an incompatible host stops it before the first PAGE_DATA reaches the receiver', async (t) => {
+  const s = scene(t);
   const stream = await testStream();
   const tee = join(s.dir, 'copy.xl');
   const m = await migrate(s, stream, xlRune(`xenmig guard --host-policy ${INCOMPATIBLE} --tee ${tee} --`, 'desthost', { e: true }));
@@ -67,8 +67,8 @@ test('an incompatible host stops it before the first PAGE_DATA reaches the recei
   assert.deepEqual(kept, stream.subarray(0, kept.length));
 });
 
-test('a corrupt record stops the migration at that record', async () => {
-  const s = scene();
+test('a corrupt record stops the migration at that record', async (t) => {
+  const s = scene(t);
   const stream = await testStream({ badTscInfo: true });
   const m = await migrate(s, stream, xlRune('xenmig guard --', 'desthost'));
   assert.equal(m.guardExit, 1);
@@ -80,8 +80,8 @@ test('a corrupt record stops the migration at that record', async () => {
   assert.match(m.stderr, /X86_TSC_INFO body length 16, expected exactly 24/);
 });
 
-test('--warn-only reports the corrupt record and lets the migration finish', async () => {
-  const s = scene();
+test('--warn-only reports the corrupt record and lets the migration finish', async (t) => {
+  const s = scene(t);
   const stream = await testStream({ badTscInfo: true });
   const m = await migrate(s, stream, xlRune('xenmig guard --warn-only --', 'desthost'));
   assert.equal(m.guardExit, 0);
@@ -90,8 +90,8 @@ test('--warn-only reports the corrupt record and lets the migration finish', asy
   assert.match(m.stderr, /warning \(--warn-only, let through\): X86_TSC_INFO breaks the stream rules/);
 });
 
-test('a v2 sender is refused with --min-version 3 before its libxc stream reaches the receiver', async () => {
-  const s = scene();
+test('a v2 sender is refused with --min-version 3 before its libxc stream reaches the receiver', async (t) => {
+  const s = scene(t);
   const stream = await testStream({ version: 2 });
   const m = await migrate(s, stream, xlRune('xenmig guard --min-version 3 --', 'desthost'));
   assert.equal(m.guardExit, 1);
@@ -101,8 +101,8 @@ test('a v2 sender is refused with --min-version 3 before its libxc stream reache
   assert.match(m.stderr, /the sender writes a libxc v2 stream .*stream version 2 is older than --min-version 3/s);
 });
 
-test('a v2 sender passes without --min-version; its static data ends where its first PAGE_DATA starts', async () => {
-  const s = scene();
+test('a v2 sender passes without --min-version; its static data ends where its first PAGE_DATA starts', async (t) => {
+  const s = scene(t);
   const stream = await testStream({ version: 2 });
   const log = join(s.dir, 'guard.log');
   const m = await migrate(s, stream, xlRune(`xenmig guard --host-policy ${COMPATIBLE} --log ${log} --`, 'desthost'));
@@ -111,8 +111,8 @@ test('a v2 sender passes without --min-version; its static data ends where its f
   assert.match(readFileSync(log, 'utf8'), /static data ends \(inferred at the first PAGE_DATA.*\n.*carries no CPUID policy \(libxc v2\)/);
 });
 
-test('a command that cannot run exits 2 and the sender keeps its guest', async () => {
-  const s = scene();
+test('a command that cannot run exits 2 and the sender keeps its guest', async (t) => {
+  const s = scene(t);
   const m = await migrate(s, await testStream(), 'exec xenmig guard -- /nonexistent/receiver');
   assert.equal(m.guardExit, 2);
   assert.equal(m.sender.outcome, 'no-banner');
@@ -120,13 +120,13 @@ test('a command that cannot run exits 2 and the sender keeps its guest', async (
   assert.equal(existsSync(s.receiverStats), false);
 });
 
-test('--host-policy-command: its xen-cpuid text is the destination policy; a failing command stops at STATIC_DATA_END', async () => {
-  const s = scene();
+test('--host-policy-command: its xen-cpuid text is the destination policy; a failing command stops at STATIC_DATA_END', async (t) => {
+  const s = scene(t);
   const stream = await testStream();
   const ok = await migrate(s, stream, xlRune(`xenmig guard --host-policy-command 'cat ${COMPATIBLE}' --`, 'desthost'));
   assert.equal(ok.guardExit, 0, ok.stderr);
   assert.equal(ok.sender.outcome, 'migrated');
-  const s2 = scene();
+  const s2 = scene(t);
   const bad = await migrate(s2, stream, xlRune(`xenmig guard --host-policy-command 'echo no route >&2; exit 255' --`, 'desthost'));
   assert.equal(bad.guardExit, 1);
   assert.equal(bad.sender.outcome, 'resumed');
@@ -134,8 +134,8 @@ test('--host-policy-command: its xen-cpuid text is the destination policy; a fai
   await assertHeldAt(bad.received, stream, 'libxc:STATIC_DATA_END');
 });
 
-test('usage mistakes exit 2 before anything runs', async () => {
-  const s = scene();
+test('usage mistakes exit 2 before anything runs', async (t) => {
+  const s = scene(t);
   const m = await migrate(s, await testStream(), xlRune(`xenmig guard --host-policy ${COMPATIBLE} --host-policy-command true --`, 'desthost'));
   assert.equal(m.guardExit, 2);
   assert.equal(m.sender.outcome, 'no-banner');
@@ -143,8 +143,8 @@ test('usage mistakes exit 2 before anything runs', async () => {
   assert.equal(existsSync(join(s.dir, 'ssh-args')), false);
 });
 
-test('xl remus (-r): the libxl records after each CHECKPOINT are read as libxl, and the stream passes whole', async () => {
-  const s = scene();
+test('xl remus (-r): the libxl records after each CHECKPOINT are read as libxl, and the stream passes whole', async (t) => {
+  const s = scene(t);
   const sink = new BufferSink();
   await new StreamWriter(sink).xlHeader(makeXlHeader(SAMPLE_CONFIG));
   const libxl = assemble(checkpointedParts({ checkpoints: 2, xenstore: true })).bytes;

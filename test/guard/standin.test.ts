@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { XENMIG } from './harness.js';
+import { tmpDirFor } from '../support/tmp.js';
 
 const COMPATIBLE = samplePolicyPath('intel-icelake-sp.txt');
 const INCOMPATIBLE = samplePolicyPath('amd-zen2-rome.txt');
@@ -27,8 +27,8 @@ function xenmig(args: string[]): Promise<{ code: number | null; stderr: string }
 const guardCommand = (guardArgs: string, into: string): string => `node ${XENMIG} guard ${guardArgs} -- node ${XENMIG} receive --stdio --quiet --into ${into}`;
 
 for (const preflight of [false, true]) {
-  test(`a compatible migration${preflight ? ' (with the xenmig preflight)' : ''} arrives; the tee equals a direct save`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'xenmig-standin-'));
+  test(`a compatible migration${preflight ? ' (with the xenmig preflight)' : ''} arrives; the tee equals a direct save`, async (t) => {
+    const dir = tmpDirFor(t, 'xenmig-standin-');
     const tee = join(dir, 'tee.xl');
     const log = join(dir, 'guard.log');
     const m = await xenmig([
@@ -51,8 +51,8 @@ for (const preflight of [false, true]) {
   });
 }
 
-test('an incompatible host: no page reaches the receiver, no image is left, the sender keeps its domain', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-standin-'));
+test('an incompatible host: no page reaches the receiver, no image is left, the sender keeps its domain', async (t) => {
+  const dir = tmpDirFor(t, 'xenmig-standin-');
   const log = join(dir, 'guard.log');
   const m = await xenmig(['migrate', ...DOMAIN, '--no-preflight', '--ssh-command', guardCommand(`--host-policy ${INCOMPATIBLE} --log ${log}`, join(dir, 'image'))]);
   assert.notEqual(m.code, 0);

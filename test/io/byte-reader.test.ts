@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { ioBuffer } from '../../src/io/io-buffer.js';
 import { BufferRawSource, FdRawSource, FileRawSource, ReadableRawSource, type RawSource } from '../../src/io/raw-source.js';
 import { TruncatedStreamError } from '../../src/format/errors.js';
+import { withTmp } from '../support/tmp.js';
 
 /** Hands out at most `max` octets per read, like a slow pipe. */
 class DribbleSource implements RawSource {
@@ -107,8 +107,7 @@ test('a Node stream source (socket, child stdout) frames the same bytes', async 
 });
 
 test('FdRawSource reads a pipe (a FIFO fed by a child in small bursts) onward, blocking or not', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-fifo-'));
-  try {
+  await withTmp(async (dir) => {
     for (const blocking of [false, true]) {
       const fifo = join(dir, `p${blocking}`);
       execFileSync('mkfifo', [fifo]);
@@ -116,21 +115,22 @@ test('FdRawSource reads a pipe (a FIFO fed by a child in small bursts) onward, b
       // Listen before reading: the writer may exit while the reads are awaited.
       const exited = new Promise((resolve) => writer.on('exit', resolve));
       const fd = openSync(fifo, 'r');
-      const r = new ByteReader(new FdRawSource('fifo', fd, { blocking }), 4096);
-      await r.skip(3000, 'skip');
-      assert.deepEqual(await r.read(7000, 'rest'), data.subarray(3000));
-      assert.equal(await r.atEnd(), true);
-      closeSync(fd);
-      await exited;
+      try {
+        const r = new ByteReader(new FdRawSource('fifo', fd, { blocking }), 4096);
+        await r.skip(3000, 'skip');
+        assert.deepEqual(await r.read(7000, 'rest'), data.subarray(3000));
+        assert.equal(await r.atEnd(), true);
+      } finally {
+        // The directory goes only once the writer has exited, even when a read failed.
+        closeSync(fd);
+        await exited;
+      }
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  }, 'xenmig-fifo-');
 });
 
 test('FileRawSource and openFileOnward read files; directories are refused', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-io-'));
-  try {
+  await withTmp(async (dir) => {
     const path = join(dir, 'f');
     await writeFile(path, data);
     const f = await FileRawSource.open(path);
@@ -147,14 +147,11 @@ test('FileRawSource and openFileOnward read files; directories are refused', asy
     await assert.rejects(FileRawSource.open(dir), /is a directory/);
     assert.throws(() => FdRawSource.openFileOnward(dir), /is a directory/);
     await assert.rejects(FileRawSource.open(join(dir, 'missing')), /cannot open/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  }, 'xenmig-io-');
 });
 
 test('skip on a file read onward discards through FdRawSource: every octet read once, then a truncation past the end', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-discard-'));
-  try {
+  await withTmp(async (dir) => {
     const path = join(dir, 'f');
     const data = new Uint8Array(300_000).map((_, i) => (i * 7) & 255);
     await writeFile(path, data);
@@ -171,9 +168,7 @@ test('skip on a file read onward discards through FdRawSource: every octet read 
     assert.deepEqual(await reader.read(4, 'tail'), data.subarray(250_000, 250_004));
     await assert.rejects(reader.skip(60_000, 'pages'), (e: unknown) => e instanceof TruncatedStreamError && /needs 60000 octet\(s\), only 49996 left/.test((e as Error).message));
     await reader.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  }, 'xenmig-discard-');
 });
 
 test('I/O buffers start 64 octets into their memory, never on its first octet', () => {

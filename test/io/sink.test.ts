@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicFileSink, BufferSink, openSink } from '../../src/io/sink.js';
 import { UsageError } from '../../src/format/errors.js';
+import { tmpDirFor } from '../support/tmp.js';
 
-test('a regular file appears only on commit, and an abort leaves nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-sink-'));
+test('a regular file appears only on commit, and an abort leaves nothing', async (t) => {
+  const dir = tmpDirFor(t, 'xenmig-sink-');
   const out = join(dir, 'out.bin');
   const sink = await openSink(out);
   await sink.write(new Uint8Array([1, 2, 3]));
@@ -21,8 +21,8 @@ test('a regular file appears only on commit, and an abort leaves nothing', async
   assert.deepEqual(readdirSync(dir), ['out.bin']);
 });
 
-test('an existing file is kept unless forced', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-sink-'));
+test('an existing file is kept unless forced', async (t) => {
+  const dir = tmpDirFor(t, 'xenmig-sink-');
   const out = join(dir, 'out.bin');
   writeFileSync(out, 'old');
   await assert.rejects(openSink(out), (e: unknown) => e instanceof UsageError && /--force/.test(e.message));
@@ -32,13 +32,13 @@ test('an existing file is kept unless forced', async () => {
   assert.deepEqual([...readFileSync(out)], [7]);
 });
 
-test('a device or FIFO is written in place, never renamed over', async () => {
+test('a device or FIFO is written in place, never renamed over', async (t) => {
   const sink = await openSink('/dev/null', { force: true });
   await sink.write(new Uint8Array(4096));
   await sink.commit();
   assert.ok(statSync('/dev/null').isCharacterDevice());
   await assert.rejects(AtomicFileSink.create('/dev/null', { force: true }), UsageError);
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-sink-'));
+  const dir = tmpDirFor(t, 'xenmig-sink-');
   const fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const reader = import('node:fs/promises').then((fs) => fs.readFile(fifo));
@@ -57,9 +57,9 @@ test('BufferSink copies what it is given, even from a Node Buffer that is reused
   assert.deepEqual([...sink.bytes()], [1, 2, 3]);
 });
 
-test('writeWhole commits what completes and aborts what throws', async () => {
+test('writeWhole commits what completes and aborts what throws', async (t) => {
   const { writeWhole } = await import('../../src/io/sink.js');
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-sink-'));
+  const dir = tmpDirFor(t, 'xenmig-sink-');
   const ok = await openSink(join(dir, 'ok.bin'));
   assert.equal(await writeWhole(ok, async () => (await ok.write(new Uint8Array([1])), 'done')), 'done');
   const bad = await openSink(join(dir, 'bad.bin'));

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { samplePolicyPath } from '../../src/policy/samples.js';
+import { withTmp } from '../support/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/xenmig', import.meta.url));
 
@@ -44,19 +44,10 @@ async function receiver(args: string[]): Promise<{ port: number; done: Promise<R
   return { port, done };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-cli-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
 
 test('receive --listen + migrate --to: both exit 0, the image appears, the summary names rounds and downtime', async () => {
-  await withDir(async (dir) => {
+  await withTmp(async (dir) => {
     const into = join(dir, 'img');
     const r = await receiver(['--into', into, '--host-policy', samplePolicyPath('intel-icelake-sp.txt')]);
     const m = await run(['migrate', '--to', `127.0.0.1:${r.port}`, '--memory', '4', '--dirty-rate', '3000', '--quiet']);
@@ -71,7 +62,7 @@ test('receive --listen + migrate --to: both exit 0, the image appears, the summa
 });
 
 test('migrate --preflight-only: 0 accepted, 1 refused (reasons on both sides, nothing created), 2 nobody to ask', async () => {
-  await withDir(async (dir) => {
+  await withTmp(async (dir) => {
     const ok = await receiver(['--into', join(dir, 'a'), '--host-policy', samplePolicyPath('intel-icelake-sp.txt')]);
     const m1 = await run(['migrate', '--to', `127.0.0.1:${ok.port}`, '--memory', '4', '--preflight-only', '--quiet']);
     assert.equal(m1.code, 0, m1.stderr);
@@ -96,7 +87,7 @@ test('migrate --preflight-only: 0 accepted, 1 refused (reasons on both sides, no
 });
 
 test('migrate --ssh-command through a stdio pipe pair (`xenmig receive --stdio`), as xl migrate runs ssh', async () => {
-  await withDir(async (dir) => {
+  await withTmp(async (dir) => {
     const into = join(dir, 'img');
     const cmd = `"${process.execPath}" "${BIN}" receive --stdio --into "${into}" --quiet`;
     const m = await run(['migrate', '--ssh-command', cmd, '--pv', '--memory', '4', '--quiet']);
@@ -113,7 +104,7 @@ test('demo: a small live migration between two processes, the copy proved exact'
 });
 
 test('save writes a stream that verifies; bad flags exit 2', async () => {
-  await withDir(async (dir) => {
+  await withTmp(async (dir) => {
     const out = join(dir, 's.xl');
     const s = await run(['save', '--memory', '2', '--format', 'xl', '--live', '--dirty-rate', '1000', '--quiet', out]);
     assert.equal(s.code, 0, s.stderr);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { samplePolicyPath } from '../../src/policy/index.js';
 import { T, concat, libxcHeaders, pageDataBody, rec } from '../support/builder.js';
+import { tmpDirFor } from '../support/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/xenmig', import.meta.url));
 const SKX = samplePolicyPath('intel-skylake-sp.txt');
@@ -48,18 +48,14 @@ test('compat: usage and I/O trouble exit 2 with one line', () => {
   assert.equal(run('compat', GUEST).code, 2);
 });
 
-test('compat: a stream without a policy gets the honest answer, exit 0 and a warning', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-cli-'));
-  try {
-    const path = join(dir, 'v2.libxc');
-    writeFileSync(path, concat(libxcHeaders({ version: 2 }), rec(T.PAGE_DATA, pageDataBody([{ pfn: 0 }])), rec(T.END)));
-    const r = run('compat', path, '--host', SKX);
-    assert.equal(r.code, 0);
-    assert.equal(r.out, 'no policy in the stream; the destination will regenerate one\n');
-    assert.match(r.err, /warning: .*no policy in the stream; the destination will regenerate one; compatibility not checked/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('compat: a stream without a policy gets the honest answer, exit 0 and a warning', (t) => {
+  const dir = tmpDirFor(t, 'xenmig-cli-');
+  const path = join(dir, 'v2.libxc');
+  writeFileSync(path, concat(libxcHeaders({ version: 2 }), rec(T.PAGE_DATA, pageDataBody([{ pfn: 0 }])), rec(T.END)));
+  const r = run('compat', path, '--host', SKX);
+  assert.equal(r.code, 0);
+  assert.equal(r.out, 'no policy in the stream; the destination will regenerate one\n');
+  assert.match(r.err, /warning: .*no policy in the stream; the destination will regenerate one; compatibility not checked/);
 });
 
 test('compat --matrix: first blocking reason per cell', () => {
@@ -76,23 +72,19 @@ test('compat --matrix: first blocking reason per cell', () => {
   assert.equal(ok.code, 0);
 });
 
-test('policy level: output is a policy file that compat accepts, for every host', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-cli-'));
-  try {
-    for (const json of [false, true]) {
-      const r = run('policy', 'level', SKX, ICX, ...(json ? ['--json'] : []));
-      assert.equal(r.code, 0, r.err);
-      const path = join(dir, json ? 'l.json' : 'l.txt');
-      writeFileSync(path, r.out);
-      if (!json) assert.match(r.out, /^Levelled policy: \d+ leaves, 2 MSRs\n CPUID:\n/);
-      for (const host of [SKX, ICX]) assert.equal(run('compat', path, '--host', host).code, 0);
-    }
-    const mixed = run('policy', 'level', SKX, ROME);
-    assert.equal(mixed.code, 1);
-    assert.match(mixed.err, /cannot level hosts of different vendors \(Intel, AMD\)/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+test('policy level: output is a policy file that compat accepts, for every host', (t) => {
+  const dir = tmpDirFor(t, 'xenmig-cli-');
+  for (const json of [false, true]) {
+    const r = run('policy', 'level', SKX, ICX, ...(json ? ['--json'] : []));
+    assert.equal(r.code, 0, r.err);
+    const path = join(dir, json ? 'l.json' : 'l.txt');
+    writeFileSync(path, r.out);
+    if (!json) assert.match(r.out, /^Levelled policy: \d+ leaves, 2 MSRs\n CPUID:\n/);
+    for (const host of [SKX, ICX]) assert.equal(run('compat', path, '--host', host).code, 0);
   }
+  const mixed = run('policy', 'level', SKX, ROME);
+  assert.equal(mixed.code, 1);
+  assert.match(mixed.err, /cannot level hosts of different vendors \(Intel, AMD\)/);
 });
 
 test('policy show: features grouped by word; JSON carries the decoded view', () => {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REC_TYPE } from '../../src/format/constants.js';
 import { StreamFormatError } from '../../src/format/errors.js';
 import { type LibxcRecord, decodeRecord, encodeRecordBody } from '../../src/format/records.js';
 import { CpuPolicy, decodePolicy, loadGuestPolicy, readStreamPolicy, samplePolicies } from '../../src/policy/index.js';
 import { T, concat, cpuidBody, libxcHeaders, libxlWrap, msrBody, pageDataBody, pvInfoBody, rec, xlWrap } from '../support/builder.js';
+import { withTmp } from '../support/tmp.js';
 
 function policyRecords(p: CpuPolicy, le: boolean): { cpuid: Uint8Array; msr: Uint8Array } {
   return {
@@ -45,11 +45,6 @@ test('odd entries (zero leaves, out of order, non-zero MSR flags) are kept exact
   const p = decodePolicy({ cpuid: c.entries, msrs: m.entries });
   assert.deepEqual(policyRecords(p, true), { cpuid: body, msr: msrs });
 });
-
-function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'xenmig-policy-'));
-  return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
-}
 
 function hvmStream(version: 2 | 3, policy?: CpuPolicy): Uint8Array {
   const parts = [libxcHeaders({ version, domainType: 2 })];
