@@ -5,6 +5,7 @@
  * Prints figures; never judges them.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,18 +68,29 @@ function timeCp(from: string, to: string): Run {
   return { seconds: Number(process.hrtime.bigint() - t) / 1e9 };
 }
 
+const HAVE_TIME = existsSync('/usr/bin/time');
+
 function timeXenmig(args: string[]): Run {
   const script = `import { main } from ${JSON.stringify(MAIN)};
 const code = await main(['node', 'xenmig', ...${JSON.stringify(args)}]);
 process.stderr.write('\\nBENCH ' + JSON.stringify({ code, maxRSS: process.resourceUsage().maxRSS }) + '\\n');`;
+  // Linux carries a forked child's peak RSS across exec: a child forked straight from this
+  // process (which may hold a 1 GiB simulated domain from an earlier bench) would report
+  // this process's size. /usr/bin/time forks the command from its own small process and
+  // reports the command's peak alone.
+  const node = [process.execPath, '--input-type=module', '-e', script];
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1 << 24 });
+  const r = HAVE_TIME
+    ? spawnSync('/usr/bin/time', ['-f', 'BENCHRSS %M', ...node], { maxBuffer: 1 << 24 })
+    : spawnSync(node[0]!, node.slice(1), { maxBuffer: 1 << 24 });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  const line = r.stderr.toString().split('\n').find((l) => l.startsWith('BENCH '));
+  const lines = r.stderr.toString().split('\n');
+  const line = lines.find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`xenmig ${args.join(' ')} failed: ${r.stderr}`);
   const { code, maxRSS } = JSON.parse(line.slice(6)) as { code: number; maxRSS: number };
   if (code !== 0) throw new Error(`xenmig ${args.join(' ')} exited ${code}: ${r.stderr}`);
-  return { seconds, maxRssMiB: maxRSS / 1024 };
+  const timed = lines.find((l) => l.startsWith('BENCHRSS '));
+  return { seconds, maxRssMiB: (timed ? Number(timed.slice(9)) : maxRSS) / 1024 };
 }
 
 export async function run(): Promise<void> {
