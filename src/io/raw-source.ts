@@ -95,8 +95,11 @@ export class FileRawSource implements RawSource {
 
 /** discard's scratch buffer: small enough to stay in the CPU cache. */
 const DISCARD_PIECE = 64 * 1024;
-/** Pieces per readv: 2 MiB a call. Measured here: 0.22 s per 2 GiB, `cat` 0.24 s, 128 KiB reads 0.25-0.27 s. */
-const DISCARD_PIECES = 32;
+/**
+ * Pieces per readv: 4 MiB a call, a PAGE_DATA record's contents. Measured here with 2 MiB calls:
+ * 0.22 s per 2 GiB, `cat` 0.24 s, plain 128 KiB reads 0.25-0.27 s.
+ */
+const DISCARD_PIECES = 64;
 /** Octets discard reads between turns of the event loop (progress, signals). */
 const DISCARD_BURST = 16 * 1024 * 1024;
 
