@@ -1,22 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteReader } from '../../src/io/byte-reader.js';
-import { BufferRawSource } from '../../src/io/raw-source.js';
-import { readStream, type ReadOptions } from '../../src/stream/reader.js';
 import type { StreamItem } from '../../src/stream/items.js';
 import { StreamFormatError, TruncatedStreamError } from '../../src/format/errors.js';
 import { libxlWrap, sampleHvmV3, xlWrap } from '../support/builder.js';
 import { L, assemble, checkpointStateBody, checkpointedParts, xl, type Part } from '../support/checkpointed.js';
 import { checkpointed as libxcCheckpointed } from '../restore/fixtures.js';
-
-async function collect(bytes: Uint8Array, opts: ReadOptions = {}, chunk?: number): Promise<StreamItem[]> {
-  const reader = new ByteReader(new BufferRawSource(bytes), chunk);
-  const out: StreamItem[] = [];
-  for await (const item of readStream(reader, opts)) {
-    out.push(item.kind === 'record' ? { ...item, body: item.body.slice(), padding: item.padding.slice() } : item);
-  }
-  return out;
-}
+import { collect } from '../support/collect.js';
 
 /** What each part should read back as: kind or layer:type, and its offset. */
 function expected(parts: Part[]): string[] {

@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteReader } from '../../src/io/byte-reader.js';
-import { BufferRawSource, PushRawSource } from '../../src/io/raw-source.js';
+import { PushRawSource } from '../../src/io/raw-source.js';
 import { readStream } from '../../src/stream/reader.js';
 import type { StreamItem } from '../../src/stream/items.js';
 import { StreamFormatError, TruncatedStreamError } from '../../src/format/errors.js';
 import { libxlWrap, rec, sampleHvmV3, xlWrap, T } from '../support/builder.js';
-
-async function collect(bytes: Uint8Array, opts = {}, chunk?: number): Promise<StreamItem[]> {
-  const reader = new ByteReader(new BufferRawSource(bytes), chunk);
-  const out: StreamItem[] = [];
-  for await (const item of readStream(reader, opts)) {
-    out.push(item.kind === 'record' ? { ...item, body: item.body.slice(), padding: item.padding.slice() } : item);
-  }
-  return out;
-}
+import { collect } from '../support/collect.js';
 
 function kinds(items: StreamItem[]): string[] {
   return items.map((i) => (i.kind === 'record' ? `${i.layer}:${i.typeName}` : i.kind));
