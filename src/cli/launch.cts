@@ -24,9 +24,12 @@ export const CODE_CACHE_PATH = `${BUNDLE_PATH}.code-cache`;
 const UNBUNDLED_MAIN = join(__dirname, 'main.js');
 
 type Main = (argv: string[]) => Promise<number>;
+type PrintsOnly = (args: readonly string[]) => boolean;
 
 export interface LoadedCli {
   main: Main;
+  /** Whether the command these words name only reads and prints (see commands.ts). */
+  printsOnly: PrintsOnly;
   /** The compiled bundle, when it was used: its createCachedData() makes the cache. */
   script?: Script;
 }
@@ -39,8 +42,14 @@ function bundleIsCurrent(): boolean {
   }
 }
 
+/** The command line as tsc built it, module by module. */
+async function unbundled(): Promise<LoadedCli> {
+  const { main, printsOnly } = await import('./main.js');
+  return { main, printsOnly };
+}
+
 export async function loadCli(opts: { codeCache?: boolean } = {}): Promise<LoadedCli> {
-  if (!bundleIsCurrent()) return { main: (await import('./main.js')).main };
+  if (!bundleIsCurrent()) return unbundled();
   const source = readFileSync(BUNDLE_PATH, 'utf8');
   let cachedData: Buffer | undefined;
   if (opts.codeCache ?? true) {
@@ -55,7 +64,7 @@ export async function loadCli(opts: { codeCache?: boolean } = {}): Promise<Loade
     filename: BUNDLE_PATH,
     ...(cachedData ? { cachedData } : {}),
   });
-  const module = { exports: {} as { main?: Main } };
+  const module = { exports: {} as { main?: Main; printsOnly?: PrintsOnly } };
   (script.runInThisContext() as (...args: unknown[]) => void)(
     module.exports,
     createRequire(BUNDLE_PATH),
@@ -63,6 +72,7 @@ export async function loadCli(opts: { codeCache?: boolean } = {}): Promise<Loade
     BUNDLE_PATH,
     dirname(BUNDLE_PATH),
   );
-  if (typeof module.exports.main !== 'function') return { main: (await import('./main.js')).main };
-  return { main: module.exports.main, script };
+  const { main, printsOnly } = module.exports;
+  if (typeof main !== 'function' || typeof printsOnly !== 'function') return unbundled();
+  return { main, printsOnly, script };
 }

@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { IoError, RefusedError, StreamFormatError, UsageError } from '../format/errors.js';
 import { registerCommands } from './commands.js';
 
+export { printsOnly } from './commands.js';
+
 export const EXIT_OK = 0;
 export const EXIT_NONCONFORMING = 1;
 export const EXIT_USAGE = 2;

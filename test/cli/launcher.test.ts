@@ -40,3 +40,12 @@ test('the command line runs from the bundle, and this node accepts its code cach
   assert.equal(script.cachedDataRejected, false);
   assert.equal(typeof main, 'function');
 });
+
+test('only commands that read and print may exit as soon as their output is out', async () => {
+  const { printsOnly } = await import('../../src/cli/commands.js');
+  assert.equal(printsOnly(['verify', 'a.xl']), true);
+  assert.equal(printsOnly(['--quiet', 'dump', '--json', 'a.xl']), true);
+  for (const args of [['migrate', '--to', 'h:1'], ['receive', '--stdio'], ['guard', '--', 'ssh'], ['--help'], []]) {
+    assert.equal(printsOnly(args), false, args.join(' '));
+  }
+});
