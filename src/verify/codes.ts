@@ -62,6 +62,13 @@ export const DIAGNOSTIC_CODES = {
   'pv-info-repeated': { severity: 'error', meaning: 'a second X86_PV_INFO record' },
   'vcpu-context-size': { severity: 'error', meaning: 'vcpu context size libxc refuses: EXTENDED over 128, XSAVE under 16, MSRS not a multiple of 16 octets' },
   'hvm-params-count': { severity: 'error', meaning: 'HVM_PARAMS body is not 8 + 16*count octets' },
+  'hvm-param-refused': { severity: 'error', meaning: 'an HVM param index or value Xen 4.17 refuses to set (hvm_set_param), failing libxc\'s restore' },
+  'hvm-param-not-saved': { severity: 'warning', meaning: 'an HVM param libxc\'s saver never sends (write_hvm_params); the restorer still sets it' },
+  'hvm-param-repeated': { severity: 'warning', meaning: 'an HVM param set twice in one HVM_PARAMS record (the last value wins)' },
+  'hvm-context-header': { severity: 'error', meaning: 'HVM_CONTEXT does not start with Xen\'s HEADER save record (type 1, 24 octets, magic, version 1): hvm_load refuses it' },
+  'hvm-context-record': { severity: 'error', meaning: 'an HVM_CONTEXT save record hvm_load refuses: unknown typecode, length against its type\'s rule, instance out of range' },
+  'hvm-context-cpu': { severity: 'error', meaning: 'an HVM CPU save record hvm_load_cpu_ctxt refuses (CR0, EFER, MSR_TSC_AUX, flags, pad)' },
+  'hvm-context-end': { severity: 'error', meaning: 'HVM_CONTEXT without the END save record (typecode 0)' },
   'errata-empty-hvm-params': { severity: 'warning', meaning: 'HVM_PARAMS with count 0 (Xen 4.6-4.8 erratum, tolerated)' },
   'errata-empty-vcpu': { severity: 'warning', meaning: 'a vcpu record with no context (Xen 4.6-4.8 erratum, tolerated)' },
   'unknown-mandatory-record': { severity: 'error', meaning: 'a record type the format does not define, without the optional bit' },
@@ -80,7 +87,6 @@ export const DIAGNOSTIC_CODES = {
   // ---- order and completeness ----
   'wrong-guest-type': { severity: 'error', meaning: 'a PV record in an HVM stream or an HVM record in a PV stream' },
   'pv-order': { severity: 'error', meaning: 'PV order broken: X86_PV_INFO, then X86_PV_P2M_FRAMES, then PAGE_DATA, then vcpu records' },
-  'hvm-params-after-context': { severity: 'error', meaning: 'HVM_PARAMS after HVM_CONTEXT' },
   'hvm-context-missing': { severity: 'error', meaning: 'an HVM stream without HVM_CONTEXT cannot be restored' },
   'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored' },
   // ---- checkpointed libxl streams (Remus / COLO; see checkpoint-rules.ts) ----

@@ -26,6 +26,8 @@ import {
   pageTypeHasData,
   type GuestType,
 } from '../format/constants.js';
+import { checkHvmContext } from '../format/hvm-context.js';
+import { HVM_PARAM_PAE_ENABLED, hvmParamName, hvmParamRefusal, LIBXC_SAVED_HVM_PARAMS } from '../format/hvm-params.js';
 import { checkLength, isPfnRun, pfnArrayWords, RECORD_SPECS } from '../format/records.js';
 import type { LibxcHeaderItem, RecordItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
@@ -41,7 +43,6 @@ export class LibxcState {
   pageDataSeen = false;
   /** Since the last CHECKPOINT: a later batch sends pages and registers again. */
   vcpuSeen = false;
-  hvmContextSeen = false;
   hvmContextEver = false;
   ended = false;
 
@@ -203,7 +204,27 @@ function checkHvmParams({ item, r, view }: RecordContext): void {
   if (reserved !== 0) r.report('reserved-nonzero', `HVM_PARAMS reserved field 0x${hex(reserved, 8)}, expected zero`);
   if (count === 0) r.report('errata-empty-hvm-params', 'HVM_PARAMS with count 0 (tolerated erratum)');
   const expected = 8 + 16 * count;
-  if (item.length !== expected) r.report('hvm-params-count', `HVM_PARAMS count ${count} needs a body of ${expected} octets, found ${item.length}`);
+  if (item.length !== expected) {
+    r.report('hvm-params-count', `HVM_PARAMS count ${count} needs a body of ${expected} octets, found ${item.length}`);
+    return;
+  }
+  const seen = new Set<bigint>();
+  for (let i = 0, off = 8; i < count; i++, off += 16) {
+    const index = view.getBigUint64(off, item.littleEndian);
+    const value = view.getBigUint64(off + 8, item.littleEndian);
+    const refusal = hvmParamRefusal(index, value);
+    if (refusal) r.report('hvm-param-refused', `HVM_PARAMS entry ${i}: ${refusal}; libxc's restore fails here`);
+    else if (index !== BigInt(HVM_PARAM_PAE_ENABLED) && !LIBXC_SAVED_HVM_PARAMS.includes(Number(index))) {
+      r.report('hvm-param-not-saved', `HVM_PARAMS entry ${i}: ${hvmParamName(index)} (${index}) is not one libxc's saver sends; the restorer sets it all the same`);
+    }
+    if (seen.has(index)) r.report('hvm-param-repeated', `HVM_PARAMS entry ${i}: ${hvmParamName(index)} set again; the last value wins`);
+    seen.add(index);
+  }
+}
+
+/** What Xen's `hvm_load` would refuse in the blob, offsets counted from the record's start. */
+function checkHvmContextRecord({ item, r }: RecordContext): void {
+  for (const p of checkHvmContext(item.body)) r.report(p.code, `HVM_CONTEXT at blob offset ${p.offset}: ${p.message}; Xen 4.17's hvm_load refuses it`);
 }
 
 function checkToolstack({ r }: RecordContext): void {
@@ -241,6 +262,7 @@ export const BODY_CHECKS: ReadonlyMap<number, RecordCheck> = new Map<number, Rec
   [REC_TYPE.X86_PV_VCPU_MSRS, checkVcpu],
   [REC_TYPE.X86_TSC_INFO, checkTscInfo],
   [REC_TYPE.HVM_PARAMS, checkHvmParams],
+  [REC_TYPE.HVM_CONTEXT, checkHvmContextRecord],
   [REC_TYPE.TOOLSTACK, checkToolstack],
   [REC_TYPE.CHECKPOINT, checkCheckpoint],
   [REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST, checkDirtyPfnList],
@@ -315,16 +337,7 @@ const pvOrder: SequenceRule = {
   },
 };
 
-const hvmOrder: SequenceRule = {
-  name: 'HVM: HVM_PARAMS before HVM_CONTEXT',
-  check({ item, state, r }) {
-    if (item.type === REC_TYPE.HVM_PARAMS && state.hvmContextSeen) {
-      r.report('hvm-params-after-context', 'HVM_PARAMS after HVM_CONTEXT; params can change how the context is read, so they come first');
-    }
-  },
-};
-
-export const SEQUENCE_RULES: readonly SequenceRule[] = [staticData, guestType, pvOrder, hvmOrder];
+export const SEQUENCE_RULES: readonly SequenceRule[] = [staticData, guestType, pvOrder];
 
 /** What the record changes in the state, after every rule has seen it. */
 export function advanceState(item: RecordItem, state: LibxcState): void {
@@ -342,10 +355,10 @@ export function advanceState(item: RecordItem, state: LibxcState): void {
       state.pageDataSeen = true;
       break;
     case REC_TYPE.HVM_CONTEXT:
-      state.hvmContextSeen = state.hvmContextEver = true;
+      state.hvmContextEver = true;
       break;
     case REC_TYPE.CHECKPOINT:
-      state.vcpuSeen = state.hvmContextSeen = false;
+      state.vcpuSeen = false;
       break;
     case REC_TYPE.END:
       state.ended = true;

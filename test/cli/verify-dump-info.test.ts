@@ -91,15 +91,15 @@ test('dump: every record with offset, type, length and fields; PAGE_DATA squashe
     '0x00000060  libxc #2 STATIC_DATA_END  len 0',
     '0x00000068  libxc #3 PAGE_DATA  len 8216  2 pfn(s) [NOTAB 2], pfn 0x0-0x1, 2 page(s) of data',
     '0x00002088  libxc #4 X86_TSC_INFO  len 24  mode 0, 2000000 kHz, 123456789 ns, incarnation 1',
-    '0x000020a8  libxc #5 HVM_PARAMS  len 40  2 param(s): STORE_PFN=0xfeffe STORE_EVTCHN=0x3',
-    '0x000020d8  libxc #6 HVM_CONTEXT  len 100  100 octet(s)',
-    '0x00002148  libxc #7 END  len 0',
+    '0x000020a8  libxc #5 HVM_CONTEXT  len 1080  1080 octet(s)',
+    '0x000024e8  libxc #6 HVM_PARAMS  len 40  2 param(s): STORE_PFN=0xfeffe CONSOLE_PFN=0xfefff',
+    '0x00002518  libxc #7 END  len 0',
     '',
   ]);
   const json = xenmig(['dump', '--json', '--pages', files.good!]);
   assert.equal(json.code, 0);
   const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind?: string; typeName?: string; fields: { pfns?: unknown[]; pairs?: unknown } });
-  assert.deepEqual(lines.map((l) => l.kind ?? l.typeName), ['xl-header', 'libxl-header', 'LIBXC_CONTEXT', 'libxc-header', 'X86_CPUID_POLICY', 'X86_MSR_POLICY', 'STATIC_DATA_END', 'PAGE_DATA', 'X86_TSC_INFO', 'HVM_PARAMS', 'HVM_CONTEXT', 'END', 'END']);
+  assert.deepEqual(lines.map((l) => l.kind ?? l.typeName), ['xl-header', 'libxl-header', 'LIBXC_CONTEXT', 'libxc-header', 'X86_CPUID_POLICY', 'X86_MSR_POLICY', 'STATIC_DATA_END', 'PAGE_DATA', 'X86_TSC_INFO', 'HVM_CONTEXT', 'HVM_PARAMS', 'END', 'END']);
   assert.deepEqual(lines[7]!.fields.pfns, [{ pfn: 0, type: 'NOTAB' }, { pfn: 1, type: 'NOTAB' }, { pfn: 2, type: 'NOTAB' }]);
 });
 

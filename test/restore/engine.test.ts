@@ -40,8 +40,8 @@ for (const version of [2, 3] as const) {
       assert.equal(result.pagesWritten, s.pages.size);
       assert.equal(result.pfnsPopulated, s.pages.size);
       assert.equal(sink.calls.at(-1), 'commit');
-      assert.deepEqual(sink.hvmParams, [{ index: 1n, value: 0xfeffen }, { index: 2n, value: 3n }]);
-      assert.equal(sink.hvmContext?.length, 100);
+      assert.deepEqual(sink.hvmParams, [{ index: 1n, value: 0xfeffen }, { index: 17n, value: 0xfefffn }]);
+      assert.equal(sink.hvmContext?.length, 1080);
       // Params before context, both at the end (libxc's stream_complete order).
       assert.ok(sink.calls.indexOf('setHvmParams') < sink.calls.indexOf('setHvmContext'));
     });

@@ -1,5 +1,5 @@
 /** Streams for restore tests, built with the byte-exact builders in test/support. */
-import { Bytes, concat, cpuidBody, libxcHeaders, msrBody, pageDataBody, pageFor, pvInfoBody, rec, tscBody, hvmParamsBody, vcpuBody, T } from '../support/builder.js';
+import { Bytes, concat, cpuidBody, libxcHeaders, msrBody, pageDataBody, pageFor, pvInfoBody, rec, tscBody, hvmContextBody, hvmParamsBody, vcpuBody, T } from '../support/builder.js';
 
 export interface Sent {
   bytes: Uint8Array;
@@ -37,8 +37,8 @@ export function hvmStream(o: StreamOpts = {}): Sent {
   parts.push(pageData(pfns.slice(0, 3), le, o.seed ?? 0, pages));
   if (pfns.length > 3) parts.push(pageData(pfns.slice(3), le, o.seed ?? 0, pages));
   parts.push(rec(T.X86_TSC_INFO, tscBody(le), le));
-  parts.push(rec(T.HVM_PARAMS, hvmParamsBody([[1n, 0xfeffen], [2n, 3n]], le), le));
-  parts.push(rec(T.HVM_CONTEXT, new Uint8Array(100).fill(0xab), le));
+  parts.push(rec(T.HVM_CONTEXT, hvmContextBody(1), le));
+  parts.push(rec(T.HVM_PARAMS, hvmParamsBody([[1n, 0xfeffen], [17n, 0xfefffn]], le), le));
   parts.push(rec(T.END, undefined, le));
   return { bytes: concat(...parts), pages };
 }

@@ -18,7 +18,7 @@ function sorted(m: Map<number, Uint8Array>): [number, Uint8Array][] {
 function assertCheckpoint(sink: LogSink, k: number, guest: 'hvm' | 'pv', what: string): void {
   assert.deepEqual(sorted(sink.pages), sorted(memoryAt(k)), `${what}: memory`);
   if (guest === 'hvm') {
-    assert.equal(sink.hvmContext?.[0], 0xa0 + k - 1, `${what}: HVM context`);
+    assert.equal(sink.hvmContext?.[16], 0xa0 + k - 1, `${what}: HVM context (its HEADER's changeset)`);
     assert.deepEqual(sink.emulator.at(-1)?.data, emulatorContextFor(k - 1), `${what}: emulator context`);
   } else {
     assert.equal(sink.emulator.length, 0);

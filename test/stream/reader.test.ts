@@ -22,8 +22,8 @@ test('bare libxc v3 stream: headers then every record in order, with offsets', a
     'libxc:STATIC_DATA_END',
     'libxc:PAGE_DATA',
     'libxc:X86_TSC_INFO',
-    'libxc:HVM_PARAMS',
     'libxc:HVM_CONTEXT',
+    'libxc:HVM_PARAMS',
     'libxc:END',
   ]);
   const first = items[1]!;

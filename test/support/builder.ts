@@ -158,6 +158,25 @@ export function hvmParamsBody(params: [bigint, bigint][], le = true): Uint8Array
   return b.build();
 }
 
+/**
+ * An HVM context blob Xen 4.17's hvm_load takes (always little-endian, the host's order):
+ * HEADER (magic 0x54381286, version 1), `vcpus` CPU records of 1032 octets in protected
+ * mode (CR0 = PE|ET, flags FPU_INITIALISED), END. 40 octets with no vcpus. `changeset`
+ * (the HEADER's, at offset 16) tells one blob from another in tests.
+ */
+export function hvmContextBody(vcpus = 0, changeset = 0n): Uint8Array {
+  const b = new Bytes(true).u16(1).u16(0).u32(24).u32(0x54381286).u32(1).u64(changeset).u32(0x906ea).u32(2_400_000);
+  for (let v = 0; v < vcpus; v++) {
+    b.u16(2).u16(v).u32(1032);
+    const cpu = new Uint8Array(1032);
+    const view = new DataView(cpu.buffer);
+    view.setUint32(656, 0x11, true); // cr0
+    view.setUint32(1024, 1, true); // flags
+    b.raw(cpu);
+  }
+  return b.u16(0).u16(0).u32(0).build();
+}
+
 export function pvInfoBody(width = 8, levels = 4, le = true): Uint8Array {
   return new Bytes(le).u8(width).u8(levels).u16(0).u32(0).build();
 }
@@ -182,8 +201,9 @@ export function sampleHvmV3(opts: { pages?: number; bigEndian?: boolean; version
   const pfns = Array.from({ length: n }, (_, i) => ({ pfn: i }));
   parts.push(rec(T.PAGE_DATA, pageDataBody(pfns, le), le));
   parts.push(rec(T.X86_TSC_INFO, tscBody(le), le));
-  parts.push(rec(T.HVM_PARAMS, hvmParamsBody([[1n, 0xfeffen], [2n, 3n]], le), le));
-  parts.push(rec(T.HVM_CONTEXT, new Uint8Array(100).fill(0xab), le));
+  // libxc's order: TSC, HVM_CONTEXT, HVM_PARAMS (x86_hvm_end_of_checkpoint).
+  parts.push(rec(T.HVM_CONTEXT, hvmContextBody(1), le));
+  parts.push(rec(T.HVM_PARAMS, hvmParamsBody([[1n, 0xfeffen], [17n, 0xfefffn]], le), le));
   parts.push(rec(T.END, undefined, le));
   return concat(...parts);
 }

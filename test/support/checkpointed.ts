@@ -10,6 +10,7 @@ import {
   T,
   concat,
   cpuidBody,
+  hvmContextBody,
   hvmParamsBody,
   libxcHeaders,
   msrBody,
@@ -75,7 +76,7 @@ export function checkpointedParts(o: CheckpointedOpts = {}): Part[] {
     parts.push(xc(T.X86_TSC_INFO, tscBody()));
     if (guest === 'hvm') {
       parts.push(xc(T.HVM_PARAMS, hvmParamsBody([[1n, 0xfeffen]])));
-      parts.push(xc(T.HVM_CONTEXT, new Uint8Array(16).fill(0xa0 + n)));
+      parts.push(xc(T.HVM_CONTEXT, hvmContextBody(0, BigInt(0xa0 + n))));
     } else {
       parts.push(xc(T.SHARED_INFO, new Uint8Array(4096).fill(0x50 + n)));
       parts.push(xc(T.X86_PV_VCPU_BASIC, vcpuBody(0, 64)));

@@ -4,7 +4,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bytes, T, concat, hvmParamsBody, libxcHeaders, libxlWrap, pageDataBody, pvInfoBody, rec, sampleHvmV3, tscBody, vcpuBody, xlWrap } from '../support/builder.js';
+import { Bytes, T, concat, hvmContextBody, hvmParamsBody, libxcHeaders, libxlWrap, pageDataBody, pvInfoBody, rec, sampleHvmV3, tscBody, vcpuBody, xlWrap } from '../support/builder.js';
 import { createVerifier, DIAGNOSTIC_CODES, type VerifyResult, type VerifyStreamOptions } from '../../src/verify/index.js';
 import { L, assemble, checkpointedParts, emulatorBody, xl, type Part } from '../support/checkpointed.js';
 import { codes, hvmRecords, libxcBytes, p2mBody, problems, pvRecords, r, verifyBytes, type Rec } from './streams.js';
@@ -63,7 +63,7 @@ test('framing errors become diagnostics with their codes and places', async () =
   await expectCodes(xlWrap(libxlWrap(sampleHvmV3()), '{}', 1), ['error xl-legacy-stream']);
   const whole = sampleHvmV3({ pages: 2 });
   const cut = await expectCodes(whole.subarray(0, whole.length - 20), ['error truncated']);
-  assert.deepEqual(cut.diagnostics[0]!.location, { offset: whole.length - 8 - 112, layer: 'libxc', recordIndex: 6, recordType: 'HVM_CONTEXT' });
+  assert.deepEqual(cut.diagnostics[0]!.location, { offset: whole.length - 8 - 48, layer: 'libxc', recordIndex: 6, recordType: 'HVM_PARAMS' });
   const long = concat(libxcHeaders({}), new Bytes().u32(T.HVM_CONTEXT).u32(0x08000001).build());
   const tooLong = await expectCodes(long, ['error record-too-long']);
   assert.equal(tooLong.diagnostics[0]!.location.offset, 40);
@@ -74,7 +74,7 @@ test('framing errors become diagnostics with their codes and places', async () =
 });
 
 test('padding must be zero', async () => {
-  const recs = replaceType(hvmRecords(), T.HVM_CONTEXT, { type: T.HVM_CONTEXT, body: new Uint8Array(41).fill(1), padByte: 0x5a });
+  const recs = replaceType(hvmRecords(), T.HVM_CONTEXT, { type: T.HVM_CONTEXT, body: concat(hvmContextBody(), new Uint8Array(1)), padByte: 0x5a });
   const res = await expectCodes(libxcBytes(recs), ['error padding-nonzero']);
   assert.equal(res.diagnostics[0]!.message, 'padding octet 0 of 7 is 0x5a, expected zero');
   assert.equal(res.diagnostics[0]!.location.recordType, 'HVM_CONTEXT');
@@ -287,7 +287,7 @@ test('unknown, deprecated and back-channel records; checkpoints only with --chec
   await expectCodes(at(r(0x80000013, new Uint8Array(3))), ['warning unknown-optional-record']);
   await expectCodes(at(r(T.TOOLSTACK, new Uint8Array(3))), ['error toolstack-record']);
   await expectCodes(at(r(T.CHECKPOINT_DIRTY_PFN_LIST, new Uint8Array(8))), ['error dirty-pfn-list-in-forward-stream']);
-  const cp = withRecord(hvmRecords(), 7, r(T.CHECKPOINT), r(T.PAGE_DATA, pageDataBody([{ pfn: 1 }])), r(T.HVM_PARAMS, hvmParamsBody([[1n, 2n]])), r(T.HVM_CONTEXT, new Uint8Array(8)));
+  const cp = withRecord(hvmRecords(), 7, r(T.CHECKPOINT), r(T.PAGE_DATA, pageDataBody([{ pfn: 1 }])), r(T.HVM_PARAMS, hvmParamsBody([[1n, 2n]])), r(T.HVM_CONTEXT, hvmContextBody()));
   await expectCodes(libxcBytes(cp), ['error checkpoint-not-allowed']);
   const ok = await expectCodes(libxcBytes(cp), [], { checkpointed: true });
   assert.equal(ok.summary.checkpoints, 1);
@@ -348,14 +348,65 @@ test('PV order: X86_PV_INFO -> X86_PV_P2M_FRAMES -> PAGE_DATA -> vcpu records', 
   await expectCodes(v2(pagesAfterVcpu), ['error pv-order']);
 });
 
-test('HVM_PARAMS before HVM_CONTEXT; completeness of HVM and PV streams', async () => {
+test('HVM_PARAMS after HVM_CONTEXT is libxc\'s own order (x86_hvm_end_of_checkpoint); completeness of HVM and PV streams', async () => {
   const recs = hvmRecords();
-  const swapped = [...recs.slice(0, 5), recs[6]!, recs[5]!, recs[7]!];
-  const s = await expectCodes(libxcBytes(swapped), ['error hvm-params-after-context']);
-  assert.equal(s.diagnostics[0]!.location.recordIndex, 6);
+  const i = recs.findIndex((x) => x.type === T.HVM_PARAMS);
+  const libxcOrder = [...recs.slice(0, i), recs[i + 1]!, recs[i]!, ...recs.slice(i + 2)];
+  assert.deepEqual(libxcOrder.slice(-3).map((x) => x.type), [T.HVM_CONTEXT, T.HVM_PARAMS, T.END]);
+  await expectCodes(libxcBytes(libxcOrder), []);
   const noCtx = await expectCodes(libxcBytes(without(recs, T.HVM_CONTEXT)), ['error hvm-context-missing']);
   assert.equal(noCtx.diagnostics[0]!.location.recordType, 'END');
   await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-order', 'error pv-info-missing']);
+});
+
+test('HVM_PARAMS: indices and values Xen 4.17 refuses, params libxc never saves, repeats', async () => {
+  const withParams = (params: [bigint, bigint][]) => libxcBytes(replaceType(hvmRecords(), T.HVM_PARAMS, r(T.HVM_PARAMS, hvmParamsBody(params))));
+  // What xenmig 0.1 wrote: 16 and 31 for CONSOLE_PFN and X87_FIP_WIDTH.
+  const old = await expectCodes(withParams([[1n, 0x3ffen], [16n, 0x3ffcn], [31n, 8n]]), ['warning hvm-param-not-saved', 'error hvm-param-refused']);
+  assert.match(old.diagnostics[1]!.message, /entry 2: TRIPLE_FAULT_REASON = 0x8, Xen accepts 0-5 \(SHUTDOWN_MAX\) \(EINVAL\)/);
+  await expectCodes(withParams([[39n, 1n]]), ['error hvm-param-refused']);
+  await expectCodes(withParams([[13n, 0x7ff0n]]), ['error hvm-param-refused']); // DM_DOMAIN: deprecated
+  await expectCodes(withParams([[36n, 5n]]), ['error hvm-param-refused']); // X87_FIP_WIDTH: 0, 4 or 8
+  await expectCodes(withParams([[33n, 0n]]), ['error hvm-param-refused']); // NR_IOREQ_SERVER_PAGES: at least 1
+  await expectCodes(withParams([[9n, 0x2n]]), ['error hvm-param-refused']); // VIRIDIAN without base_freq
+  await expectCodes(withParams([[37n, 0x64_00000000n]]), ['error hvm-param-refused']); // VM86_TSS_SIZED under sizeof(tss32)
+  await expectCodes(withParams([[4n, 1n]]), []); // PAE_ENABLED: libxc drops it
+  await expectCodes(withParams([[10n, 1n]]), ['warning hvm-param-not-saved']);
+  await expectCodes(withParams([[1n, 5n], [1n, 6n]]), ['warning hvm-param-repeated']);
+  await expectCodes(withParams([[1n, 5n], [5n, 4n], [6n, 3n], [17n, 2n], [19n, 1n], [36n, 8n], [32n, 0x10n], [33n, 2n], [38n, 1n]]), []);
+});
+
+test('HVM_CONTEXT: what Xen 4.17\'s hvm_load refuses', async () => {
+  const withCtx = (blob: Uint8Array) => libxcBytes(replaceType(hvmRecords(), T.HVM_CONTEXT, r(T.HVM_CONTEXT, blob)));
+  await expectCodes(withCtx(hvmContextBody(2)), []);
+  const ctx = hvmContextBody(1);
+  const at = (o: number, f: (v: DataView) => void): Uint8Array => {
+    const b = ctx.slice();
+    f(new DataView(b.buffer, o));
+    return b;
+  };
+  const cpu = 32; // the CPU record's descriptor, after HEADER
+  const h = await expectCodes(withCtx(at(8, (v) => v.setUint32(0, 0x12345678, true))), ['error hvm-context-header']);
+  assert.match(h.diagnostics[0]!.message, /HVM_CONTEXT at blob offset 0: HEADER magic 0x12345678, expected 0x54381286/);
+  await expectCodes(withCtx(at(12, (v) => v.setUint32(0, 2, true))), ['error hvm-context-header']);
+  await expectCodes(withCtx(at(0, (v) => v.setUint16(0, 2, true))), ['error hvm-context-header']);
+  await expectCodes(withCtx(at(cpu, (v) => v.setUint16(0, 21, true))), ['error hvm-context-record']); // unknown typecode
+  const long = await expectCodes(withCtx(concat(ctx.subarray(0, 32), new Bytes().u16(3).u16(0).u32(9).raw(new Uint8Array(9)).u16(0).u16(0).u32(0).build())), ['error hvm-context-record']);
+  assert.match(long.diagnostics[0]!.message, /PIC instance 0: length 9, expected exactly 8/);
+  await expectCodes(withCtx(concat(ctx.subarray(0, 32), new Bytes().u16(3).u16(2).u32(8).raw(new Uint8Array(8)).u16(0).u16(0).u32(0).build())), ['error hvm-context-record']); // PIC 2
+  await expectCodes(withCtx(at(cpu, (v) => v.setUint16(2, 128, true))), ['error hvm-context-record']); // vcpu 128
+  await expectCodes(withCtx(ctx.subarray(0, ctx.length - 8)), ['error hvm-context-end']);
+  // CPU: shorter records are zero-extended (1024 included: flags are forced), longer ones refused.
+  const short = concat(ctx.subarray(0, cpu), new Bytes().u16(2).u16(0).u32(1024).build(), ctx.subarray(cpu + 8, cpu + 8 + 1024), ctx.subarray(ctx.length - 8));
+  await expectCodes(withCtx(short), []);
+  await expectCodes(withCtx(at(cpu + 8 + 656, (v) => v.setUint32(0, 0x1, true))), ['error hvm-context-cpu']); // CR0 without ET
+  await expectCodes(withCtx(at(cpu + 8 + 656, (v) => v.setUint32(0, 0x80000010, true))), ['error hvm-context-cpu']); // PG without PE
+  await expectCodes(withCtx(at(cpu + 8 + 656, (v) => v.setUint32(0, 0x11 | 0x40, true))), ['error hvm-context-cpu']); // reserved CR0 bit 6
+  const efer = await expectCodes(withCtx(at(cpu + 8 + 992, (v) => v.setUint32(0, 0x500, true))), ['error hvm-context-cpu']); // LMA without PG
+  assert.match(efer.diagnostics[0]!.message, /vcpu 0: EFER 0x500: LMA\/LME\/CR0.PG inconsistency/);
+  await expectCodes(withCtx(at(cpu + 8 + 1004, (v) => v.setUint32(0, 1, true))), ['error hvm-context-cpu']); // TSC_AUX high half
+  await expectCodes(withCtx(at(cpu + 8 + 1024, (v) => v.setUint32(0, 3, true))), ['error hvm-context-cpu']); // flags
+  await expectCodes(withCtx(at(cpu + 8 + 1028, (v) => v.setUint32(0, 1, true))), ['error hvm-context-cpu']); // pad0
 });
 
 test('diagnostics are capped but counted', async () => {

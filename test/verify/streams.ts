@@ -7,6 +7,7 @@ import {
   T,
   concat,
   cpuidBody,
+  hvmContextBody,
   hvmParamsBody,
   libxcHeaders,
   msrBody,
@@ -38,7 +39,7 @@ export function hvmRecords(version: 2 | 3 = 3, le = true): Rec[] {
   out.push(r(T.PAGE_DATA, pageDataBody([{ pfn: 0 }, { pfn: 1 }, { pfn: 2, type: 15 }], le)));
   out.push(r(T.X86_TSC_INFO, tscBody(le)));
   out.push(r(T.HVM_PARAMS, hvmParamsBody([[1n, 0x10n]], le)));
-  out.push(r(T.HVM_CONTEXT, new Uint8Array(40).fill(0x11)));
+  out.push(r(T.HVM_CONTEXT, hvmContextBody()));
   out.push(r(T.END));
   return out;
 }

@@ -24,7 +24,7 @@ test('summary of the sample domain: layers, versions, memory, vcpus, policies, s
   assert.deepEqual(s.msrPolicy, { msrs: 2 });
   assert.equal(s.staticDataEnd?.inferred, false);
   assert.equal(s.staticDataEnd?.recordIndex, 2);
-  assert.equal(s.hvmParams, 5);
+  assert.equal(s.hvmParams, 8);
   assert.deepEqual(s.libxl?.emulators.map((e) => [e.kind, e.emulatorId, e.keys]), [['xenstore', 2, 3], ['context', 2, undefined]]);
   assert.equal(s.bytes, sink.bytes().length);
 });
