@@ -60,6 +60,9 @@ export function summary(r: RestoreResult): string[] {
   }
   for (const i of r.ignored) lines.push(`  ignored optional record ${i.typeName} at ${describeLocation(i.location)}`);
   for (const w of r.warnings) lines.push(`  warning: ${w.message} (${describeLocation(w.location)})`);
+  if (r.clearedPages.length > 0) {
+    lines.push(`  zeroed as libxc's restorer does: ${r.clearedPages.map((c) => `${c.param} 0x${c.pfn.toString(16)}`).join(', ')}`);
+  }
   if (r.checkpoints > 0) lines.push(`  checkpoints: ${r.checkpoints}`);
   if (r.failover) {
     lines.push(`  the stream broke after checkpoint ${r.checkpoints} (${r.failover.reason}); restored that checkpoint, ${r.failover.discardedRecords} record(s) discarded`);

@@ -109,6 +109,7 @@ export class Restorer implements RestoreContext {
     ignored: [],
     warnings: [],
     checkpoints: 0,
+    clearedPages: [],
     bytes: 0,
   };
 
@@ -127,6 +128,11 @@ export class Restorer implements RestoreContext {
   warn(message: string, location: StreamLocation): void {
     this.result.warnings.push({ message, location });
     this.opts.onEvent?.({ kind: 'warning', message, location });
+  }
+
+  pageCleared(pfn: number, param: string): void {
+    const known = this.result.clearedPages.find((c) => c.pfn === pfn && c.param === param);
+    if (!known) this.result.clearedPages.push({ pfn, param });
   }
 
   /** Remus or COLO when the stream is restored as checkpointed. */

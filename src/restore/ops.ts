@@ -14,6 +14,8 @@ export interface RestoreContext {
   /** STATIC_DATA_END was sent or inferred. */
   readonly staticDataEnded: boolean;
   warn(message: string, location: StreamLocation): void;
+  /** A page the restorer zeroed on its own (as libxc does), for the result. */
+  pageCleared(pfn: number, param: string): void;
 }
 
 export interface GuestOps {

@@ -86,6 +86,11 @@ export interface RestoreResult {
   checkpoints: number;
   /** The stream broke after a complete checkpoint: the domain is that checkpoint. */
   failover?: { reason: string; discardedRecords: number };
+  /**
+   * Pages zeroed as libxc's restorer zeroes them when it reads HVM_PARAMS (the xenstore
+   * and console rings, the legacy ioreq pages): the image differs from the stream there.
+   */
+  clearedPages: { pfn: number; param: string }[];
   /** Offset just past the last item read. */
   bytes: number;
   config?: string;

@@ -3,6 +3,7 @@
  * the memory part (PV: its P2M frames), and the context records that close each
  * checkpoint. The engine (save.ts) calls these and knows nothing of PV or HVM.
  */
+import { LIBXC_SAVED_HVM_PARAMS } from '../format/hvm-params.js';
 import { REC_TYPE, type GuestType } from '../format/constants.js';
 import type { DomainSource, VcpuContext } from '../domain/types.js';
 import type { StreamWriter } from '../stream/writer.js';
@@ -36,14 +37,17 @@ export const HVM_OPS: SaveOps = {
   staticData: cpuPolicyRecords,
   async startOfStream() {},
   async endOfCheckpoint(w, src) {
+    // libxc's order (x86_hvm_end_of_checkpoint): TSC, HVM_CONTEXT, HVM_PARAMS. The spec
+    // puts the params first; Xen's restorer buffers the context to the end, so both work,
+    // and Xen's code is what every stream in the wild follows.
     await tscInfo(w, src);
-    // The spec wants HVM_PARAMS before HVM_CONTEXT (params affect how the context is
-    // judged); libxc's saver writes them the other way round, which its restorer tolerates.
-    const params = await src.getHvmParams();
-    if (params.length > 0) await w.libxcRecord({ type: REC_TYPE.HVM_PARAMS, reserved: 0, params });
     const ctx = await src.getHvmContext();
     if (ctx === undefined || ctx.length === 0) throw new Error('HVM domain has no HVM context to save');
     await w.libxcRecord({ type: REC_TYPE.HVM_CONTEXT, data: ctx });
+    // Only the params libxc's write_hvm_params sends, in its order, and only non-zero ones.
+    const all = await src.getHvmParams();
+    const params = LIBXC_SAVED_HVM_PARAMS.flatMap((index) => all.filter((p) => p.index === BigInt(index) && p.value !== 0n));
+    if (params.length > 0) await w.libxcRecord({ type: REC_TYPE.HVM_PARAMS, reserved: 0, params });
   },
 };
 

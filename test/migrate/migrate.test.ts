@@ -11,20 +11,12 @@ import { migrateDomain } from '../../src/migrate/sender.js';
 import { receiveMigration, type ReceiveResult } from '../../src/migrate/receiver.js';
 import { connectChannel, pipePair, socketChannel } from '../../src/migrate/transport.js';
 import { sampleHostPolicies } from '../../src/policy/samples.js';
-import type { DomainSource } from '../../src/domain/types.js';
+import { memoryAfterRestore, memoryOf } from '../support/memory.js';
 import type { Lent } from '../../src/io/raw-source.js';
-
-async function memoryOf(src: DomainSource, pfns: number[]): Promise<Buffer> {
-  const buf = Buffer.alloc(pfns.length * 4096);
-  for (let i = 0; i < pfns.length; i += 1024) {
-    await src.readPages(pfns.slice(i, i + 1024), buf.subarray(i * 4096, Math.min(pfns.length, i + 1024) * 4096));
-  }
-  return buf;
-}
 
 async function sourceMemory(d: SimulatedDomain): Promise<{ pfns: number[]; mem: Buffer }> {
   const pfns = await d.populatedPfns();
-  return { pfns, mem: await memoryOf(d, pfns) };
+  return { pfns, mem: await memoryAfterRestore(d, pfns) };
 }
 
 test('live migration of a running HVM guest over an in-process pipe pair: exact copy, source destroyed', async () => {

@@ -13,17 +13,9 @@ import { MemoryImage } from '../../src/domain/image/memory-image.js';
 import { SimulatedDomain } from '../../src/domain/simulated/simulated-domain.js';
 import { saveDomain, type SaveLayer } from '../../src/save/save.js';
 import type { GuestType } from '../../src/format/constants.js';
-import type { DomainSource } from '../../src/domain/types.js';
+import { memoryAfterRestore, memoryOf, zeroRestoredPages } from '../support/memory.js';
 
 const reader = (b: Uint8Array): ByteReader => new ByteReader(new BufferRawSource(b));
-
-async function memoryOf(src: DomainSource, pfns: number[]): Promise<Buffer> {
-  const buf = Buffer.alloc(pfns.length * 4096);
-  for (let i = 0; i < pfns.length; i += 1024) {
-    await src.readPages(pfns.slice(i, i + 1024), buf.subarray(i * 4096, Math.min(pfns.length, i + 1024) * 4096));
-  }
-  return buf;
-}
 
 const cases: { guest: GuestType; live: boolean; layer: SaveLayer }[] = [
   { guest: 'hvm', live: false, layer: 'xl' },
@@ -52,7 +44,7 @@ for (const c of cases) {
       const img = await MemoryImage.open(into);
       const pfns = await d.populatedPfns();
       assert.deepEqual(await img.populatedPfns(), pfns);
-      assert.ok((await memoryOf(img, pfns)).equals(await memoryOf(d, pfns)), 'memory equal to the source at suspend');
+      assert.ok((await memoryOf(img, pfns)).equals(await memoryAfterRestore(d, pfns)), 'memory equal to the source at suspend, the rings and ioreq pages zeroed');
       assert.deepEqual(await img.pageTypes(pfns.slice(0, 8)), await d.pageTypes(pfns.slice(0, 8)));
       if (c.guest === 'hvm') assert.deepEqual(await img.getHvmContext(), d.hvmContext);
       else assert.equal((await img.getVcpuContexts()).length, d.vcpuContexts.length);
@@ -86,7 +78,7 @@ test('checkpointed: a stream cut inside a checkpoint batch restores the last com
   assert.equal(result.checkpoints, 2);
   assert.ok(into.committed);
   const pfns = await d.populatedPfns();
-  const want = Buffer.concat(pfns.map((p) => atCheckpoint[1]!.memory.subarray(p * 4096, (p + 1) * 4096)));
+  const want = zeroRestoredPages(Buffer.concat(pfns.map((p) => atCheckpoint[1]!.memory.subarray(p * 4096, (p + 1) * 4096))), pfns, d.hvmParams);
   assert.ok((await memoryOf(into, pfns)).equals(want), 'memory is checkpoint 2');
 });
 
@@ -113,7 +105,7 @@ test('checkpointed libxl/xl streams: libxl records after each CHECKPOINT; restor
     assert.deepEqual(seq, ['libxl:LIBXC_CONTEXT', ...one, ...one, ...one, ...one, 'libxc:END', 'libxl:END']);
 
     const pfns = await d.populatedPfns();
-    const memoryAt = (k: number): Buffer => Buffer.concat(pfns.map((p) => atCheckpoint[k - 1]!.memory.subarray(p * 4096, (p + 1) * 4096)));
+    const memoryAt = (k: number): Buffer => zeroRestoredPages(Buffer.concat(pfns.map((p) => atCheckpoint[k - 1]!.memory.subarray(p * 4096, (p + 1) * 4096))), pfns, d.hvmParams);
     const whole = SimulatedDomain.empty();
     const all = await restoreStream(readStream(reader(bytes), { checkpointed: 'remus' }), whole, { checkpointed: 'remus' });
     assert.equal(all.checkpoints, 4);

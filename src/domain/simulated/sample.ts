@@ -5,9 +5,8 @@
  * PV vcpu contexts, and the xl JSON config. Contents are deterministic from a seed.
  */
 import type { GuestType } from '../../format/constants.js';
-import type { CpuidEntry, HvmParam, MsrEntry } from '../../format/records.js';
+import type { CpuidEntry, MsrEntry } from '../../format/records.js';
 import type { CpuPolicyData, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext } from '../types.js';
-import { encodeHvmContext } from '../../format/hvm-context.js';
 import { Prng } from './prng.js';
 
 const NO_SUBLEAF = 0xffffffff;
@@ -68,29 +67,6 @@ function bytesFrom(prng: Prng, n: number): Uint8Array {
     if (i + 3 < n) out[i + 3] = v >>> 24;
   }
   return out;
-}
-
-/** sizeof(struct hvm_hw_cpu) in recent Xen. */
-const HVM_HW_CPU_SIZE = 1024;
-
-/** The domain's HVM context: Xen's layout, seeded CPU record contents. */
-export function seededHvmContext(vcpus: number, seed: number): Uint8Array {
-  const prng = new Prng(seed ^ 0x48564d43);
-  const cpus = Array.from({ length: vcpus }, () => bytesFrom(prng, HVM_HW_CPU_SIZE));
-  return encodeHvmContext({ version: 1, changeset: 0n, cpuid: 0x000906ea, gtscKhz: 2_400_000 }, cpus);
-}
-
-/** The params libxc saves that are non-zero for a typical guest; pfns sit just below the top of memory. */
-export function sampleHvmParams(maxPfn: number): HvmParam[] {
-  const top = BigInt(maxPfn);
-  return [
-    { index: 1n, value: top - 1n }, // STORE_PFN
-    { index: 5n, value: top - 3n }, // IOREQ_PFN
-    { index: 6n, value: top - 2n }, // BUFIOREQ_PFN
-    { index: 16n, value: top - 4n }, // CONSOLE_PFN
-    { index: 18n, value: 1n }, // ACPI_IOPORTS_LOCATION
-    { index: 31n, value: 8n }, // X87_FIP_WIDTH
-  ];
 }
 
 export function sampleTscInfo(): TscInfo {

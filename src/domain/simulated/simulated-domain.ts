@@ -26,14 +26,13 @@ import {
   sampleConfig,
   sampleCpuPolicy,
   sampleEmulatorData,
-  seededHvmContext,
-  sampleHvmParams,
   sampleP2mFrames,
   samplePvVcpus,
   sampleSharedInfo,
   sampleTscInfo,
 } from './sample.js';
 import { Workload, type WorkloadOptions } from './workload.js';
+import { sampleHvmContext, sampleHvmParams } from '../../stream/sample.js';
 
 export interface SimulatedDomainOptions {
   guest: GuestType;
@@ -125,7 +124,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
       d.hvmParams = sampleHvmParams(pages);
-      d.hvmContext = seededHvmContext(vcpus, seed);
+      d.hvmContext = sampleHvmContext(vcpus, seed);
       d.emulatorData = sampleEmulatorData(seed);
     } else {
       d.pvInfo = { ...SAMPLE_PV_INFO };
