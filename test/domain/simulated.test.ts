@@ -20,7 +20,37 @@ test('HVM has no RAM in the VGA hole; PV has page tables and its P2M', async () 
   const p = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 1 });
   assert.deepEqual(await p.pageTypes([0, 1, 2, 3, 4, 8]), [0, 12, 3, 2, 1, 0]);
   assert.deepEqual(p.p2mFrames, { startPfn: 0, endPfn: 255, p2mPfns: [255n] });
-  assert.equal(p.vcpuContexts.length, 8);
+  assert.deepEqual(p.vcpuContexts.map((c) => `${c.vcpuId}:${c.kind}:${c.data.length}`), ['0:basic:5168', '0:extended:64', '0:xsave:848', '1:basic:5168', '1:extended:64', '1:xsave:848']);
+});
+
+test('the PV sample is a guest Xen restores: page tables name only its own pfns, tables mapped read-only, start info in vcpu 0\'s rdx', () => {
+  const p = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 1 });
+  const entry = (pfn: number, slot: number): bigint => p.memory.readBigUInt64LE(pfn * 4096 + slot * 8);
+  // 0xffffffff80000000: L4 slot 511, L3 slot 510, L2 slots 0-3 -> the four L1s.
+  assert.equal(entry(1, 511), (2n << 12n) | 0x27n);
+  assert.equal(entry(2, 510), (3n << 12n) | 0x27n);
+  assert.deepEqual([0, 1, 2, 3].map((i) => entry(3, i)), [4n, 5n, 6n, 7n].map((f) => (f << 12n) | 0x27n));
+  let present = 0;
+  for (let l1 = 4; l1 <= 7; l1++) {
+    for (let i = 0; i < 512; i++) {
+      const pte = entry(l1, i);
+      if ((pte & 1n) === 0n) continue;
+      present++;
+      const pfn = Number((pte & 0x000ffffffffff000n) >> 12n);
+      assert.ok(pfn < 256, `L1 pfn ${l1}[${i}] maps pfn ${pfn} beyond memory`);
+      assert.equal((pte & 2n) !== 0n, pfn < 1 || pfn > 7, `pfn ${pfn}: writable only if not a page table`);
+    }
+  }
+  assert.equal(present, 256);
+  // Nothing but zeros in the tables' other slots.
+  for (let i = 0; i < 511; i++) assert.equal(entry(1, i), 0n);
+  const basic0 = Buffer.from(p.vcpuContexts[0]!.data);
+  assert.equal(basic0.readBigUInt64LE(616), 8n); // rdx: the start info pfn
+  assert.equal(basic0.readBigUInt64LE(4984 + 24), 1n << 12n); // cr3: the L4
+  assert.equal(p.memory.toString('latin1', 8 * 4096, 8 * 4096 + 14), 'xen-3.0-x86_64');
+  assert.equal(p.memory.readBigUInt64LE(8 * 4096 + 56), 9n); // store_mfn (a pfn in the stream)
+  assert.equal(p.memory.readBigUInt64LE(8 * 4096 + 72), 10n); // console mfn
+  assert.equal(p.memory.readBigUInt64LE(255 * 4096 + 200 * 8), 200n); // the P2M: identity on this host
 });
 
 test('dirty log: off until enabled, read-and-clear gives each pfn once in order, peek counts', async () => {

@@ -117,11 +117,9 @@ test('non-live PV save: PV record order, page-table types, vcpu records per vcpu
     'X86_PV_VCPU_BASIC',
     'X86_PV_VCPU_EXTENDED',
     'X86_PV_VCPU_XSAVE',
-    'X86_PV_VCPU_MSRS',
     'X86_PV_VCPU_BASIC',
     'X86_PV_VCPU_EXTENDED',
     'X86_PV_VCPU_XSAVE',
-    'X86_PV_VCPU_MSRS',
     'END',
   ]);
   const applied = applyPages(recs, d.maxPfn);

@@ -75,32 +75,6 @@ export function sampleTscInfo(): TscInfo {
 
 export const SAMPLE_PV_INFO: PvInfo = { guestWidth: 8, ptLevels: 4 };
 
-/** Sizes of the PV vcpu context blobs for a 64-bit guest. */
-const PV_VCPU_SIZES: Record<VcpuContext['kind'], number> = { basic: 5168, extended: 128, xsave: 832, msrs: 32 };
-
-export function samplePvVcpus(vcpus: number, seed: number): VcpuContext[] {
-  const prng = new Prng(seed ^ 0x50564350);
-  const out: VcpuContext[] = [];
-  for (let id = 0; id < vcpus; id++) {
-    for (const kind of ['basic', 'extended', 'xsave', 'msrs'] as const) {
-      out.push({ vcpuId: id, kind, data: bytesFrom(prng, PV_VCPU_SIZES[kind]) });
-    }
-  }
-  return out;
-}
-
-export function sampleSharedInfo(seed: number): Uint8Array {
-  return bytesFrom(new Prng(seed ^ 0x53484946), 4096);
-}
-
-/** A PV guest keeps its P2M (8 octets per pfn) in its own frames; here the last frames of memory. */
-export function sampleP2mFrames(maxPfn: number): P2mFrames {
-  const frames = Math.ceil((maxPfn * 8) / 4096);
-  const p2mPfns: bigint[] = [];
-  for (let i = 0; i < frames; i++) p2mPfns.push(BigInt(maxPfn - frames + i));
-  return { startPfn: 0, endPfn: maxPfn - 1, p2mPfns };
-}
-
 /** What libxl adds for an HVM guest after the libxc stream: the device model's xenstore keys and state. */
 export function sampleEmulatorData(seed: number): EmulatorData[] {
   const enc = new TextEncoder();

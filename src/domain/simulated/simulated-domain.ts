@@ -26,13 +26,11 @@ import {
   sampleConfig,
   sampleCpuPolicy,
   sampleEmulatorData,
-  sampleP2mFrames,
-  samplePvVcpus,
-  sampleSharedInfo,
   sampleTscInfo,
 } from './sample.js';
 import { Workload, type WorkloadOptions } from './workload.js';
 import { sampleHvmContext, sampleHvmParams } from '../../stream/sample.js';
+import { layOutPvGuest, PV_PAGE_TABLES, pvReservedPfns, pvSharedInfo, pvVcpuContexts } from './pv-guest.js';
 
 export interface SimulatedDomainOptions {
   guest: GuestType;
@@ -49,17 +47,6 @@ export interface SimulatedDomainOptions {
 /** The legacy VGA hole an HVM guest has no RAM in (pfns 0xa0-0xbf). */
 const HVM_HOLE_START = 0xa0;
 const HVM_HOLE_END = 0xc0;
-
-/** The pfns a sample PV guest uses for its page tables: one L4, one L3, one L2, four L1. */
-const PV_PAGE_TABLES: readonly [number, number][] = [
-  [1, PAGE_TYPE.L4TAB_PINNED],
-  [2, PAGE_TYPE.L3TAB],
-  [3, PAGE_TYPE.L2TAB],
-  [4, PAGE_TYPE.L1TAB],
-  [5, PAGE_TYPE.L1TAB],
-  [6, PAGE_TYPE.L1TAB],
-  [7, PAGE_TYPE.L1TAB],
-];
 
 /** Bytes of each page the fresh domain fills with seeded data (the rest starts zero, as in an idle guest). */
 const STAMP_BYTES = 64;
@@ -82,6 +69,8 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   p2mFrames: P2mFrames | undefined;
   tscInfo: TscInfo = sampleTscInfo();
   hvmParams: HvmParam[] = [];
+  /** Pages the guest's workload leaves alone (a PV guest's start info and P2M). */
+  private reserved: ReadonlySet<number> = new Set();
   hvmContext: Uint8Array | undefined;
   vcpuContexts: VcpuContext[] = [];
   sharedInfo: Uint8Array | undefined;
@@ -128,10 +117,11 @@ export class SimulatedDomain implements DomainSource, DomainSink {
       d.emulatorData = sampleEmulatorData(seed);
     } else {
       d.pvInfo = { ...SAMPLE_PV_INFO };
-      d.p2mFrames = sampleP2mFrames(pages);
+      d.p2mFrames = layOutPvGuest(d.memory, pages);
       for (const [pfn, type] of PV_PAGE_TABLES) d.types[pfn] = type;
-      d.vcpuContexts = samplePvVcpus(vcpus, seed);
-      d.sharedInfo = sampleSharedInfo(seed);
+      d.reserved = new Set(pvReservedPfns(d.p2mFrames));
+      d.vcpuContexts = pvVcpuContexts(vcpus, seed);
+      d.sharedInfo = pvSharedInfo(pages);
     }
     if (opts.workload) d.workload = new Workload(d.workloadTarget(), { seed, ...opts.workload });
     return d;
@@ -175,7 +165,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     return {
       writablePfns: (): number[] => {
         const out: number[] = [];
-        for (let pfn = 0; pfn < this.maxPfn; pfn++) if (this.types[pfn] === PAGE_TYPE.NOTAB) out.push(pfn);
+        for (let pfn = 0; pfn < this.maxPfn; pfn++) if (this.types[pfn] === PAGE_TYPE.NOTAB && !this.reserved.has(pfn)) out.push(pfn);
         return out;
       },
       touch: (pfn: number, value: number): void => this.touch(pfn, value),
