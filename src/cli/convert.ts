@@ -1,4 +1,7 @@
-/** `xenmig convert --to 2|3 IN OUT`: move a stream between libxc v2 and v3. */
+/**
+ * `xenmig convert --to 2|3 IN OUT`: move a stream between libxc v2 and v3; `--unwrap`
+ * writes the bare libxc stream of an xl or libxl one.
+ */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
@@ -16,17 +19,20 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('convert a stream between libxc v2 and v3 (wrappers kept); v3 -> v2 drops STATIC_DATA_END and the CPU policy')
-    .requiredOption('--to <version>', 'target libxc stream version: 2 or 3')
+    .description('convert a stream between libxc v2 and v3 (wrappers kept); v3 -> v2 drops STATIC_DATA_END and the CPU policy; --unwrap keeps only the libxc stream')
+    .option('--to <version>', 'target libxc stream version: 2 or 3 (default with --unwrap: the input\'s)')
+    .option('--unwrap', 'write only the libxc stream, without the xl header and libxl records (what libxc\'s xc_domain_restore reads)')
     .argument('<in>', 'input stream, or - for standard input (never modified)')
     .argument('<out>', 'output file, written atomically, or - for standard output')
     .option('--force', 'replace an existing output file')
     .option('--json', 'print the result as JSON (on stderr when the stream goes to stdout)')
     .option('--quiet', 'no progress bar')
-    .action(async (input: string, output: string, flags: { to: string; force?: boolean; json?: boolean; quiet?: boolean }) => {
-      if (flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);
+    .action(async (input: string, output: string, flags: { to?: string; unwrap?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
+      if (flags.to === undefined && !flags.unwrap) throw new UsageError('convert needs --to 2|3, --unwrap, or both');
+      if (flags.to !== undefined && flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);
       if (await sameFile(input, output)) throw new UsageError(`${output} is the input: convert never modifies its input`);
-      const to = Number(flags.to) as 2 | 3;
+      const to = flags.to === undefined ? undefined : (Number(flags.to) as 2 | 3);
+      const unwrap = flags.unwrap ?? false;
       const stream = await openStream(input, { pageContents: 'stream', blocking: true });
       const size = input === '-' ? undefined : stream.reader.source.size;
       let sink;
@@ -39,7 +45,7 @@ export function register(program: Command): void {
       const bar = progressBar('convert', size, flags.quiet ?? false);
       let result;
       try {
-        result = await writeWhole(sink, () => convertStream(stream.items, sink, { to, onProgress: (o) => bar.update(o) }));
+        result = await writeWhole(sink, () => convertStream(stream.items, sink, { to, unwrap, onProgress: (o) => bar.update(o) }));
       } finally {
         bar.stop();
         await stream.close();
@@ -50,8 +56,9 @@ export function register(program: Command): void {
         return;
       }
       const lines: string[] = [];
-      if (!result.changed) lines.push(`${input} is already libxc v${to}: copied unchanged to ${output}`);
-      else lines.push(`converted libxc v${result.from} -> v${to} (${result.layers.join(' > ')}): ${output}, ${result.bytesOut} octets`);
+      const unwrapped = unwrap && result.layers.length > 1 ? `, unwrapped from ${result.layers.join(' > ')}` : '';
+      if (!result.changed) lines.push(`${input} is libxc v${result.to}: ${unwrapped ? `the libxc stream${unwrapped}` : 'copied unchanged'} to ${output}, ${result.bytesOut} octets`);
+      else lines.push(`converted libxc v${result.from} -> v${result.to} (${result.layers.join(' > ')}${unwrapped ? ', libxc only' : ''}): ${output}, ${result.bytesOut} octets`);
       if (result.inserted) {
         const why = result.inserted.inferredAt ? 'where a v3 receiver infers it' : 'before the first memory/register record';
         lines.push(`  inserted STATIC_DATA_END before ${result.inserted.beforeRecord} at input offset ${result.inserted.beforeOffset} (${why})`);

@@ -14,7 +14,13 @@ import type { RecordItem, StreamItem } from './items.js';
 import { StaticDataTracker } from './static-data.js';
 
 export interface ConvertOptions {
-  to: 2 | 3;
+  /** Target libxc version; the input's when left out. */
+  to?: 2 | 3;
+  /**
+   * Write only the libxc stream: no xl header, no libxl records (what libxl hands to
+   * libxc's `xc_domain_restore`, which reads a bare libxc stream).
+   */
+  unwrap?: boolean;
   onProgress?: (inputOffset: number) => void;
 }
 
@@ -70,7 +76,7 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
   const tracker = new StaticDataTracker();
   const hdr = new Uint8Array(8);
   const hdrView = new DataView(hdr.buffer);
-  const result: ConvertResult = { from: 0, to: opts.to, changed: false, layers: [], dropped: [], bytesIn: 0, bytesOut: 0 };
+  const result: ConvertResult = { from: 0, to: opts.to ?? 0, changed: false, layers: [], dropped: [], bytesIn: 0, bytesOut: 0 };
   let inLibxc = false;
   let sdeWritten = false;
 
@@ -98,11 +104,11 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
     switch (item.kind) {
       case 'xl-header':
         result.layers.push('xl');
-        await out.write(item.raw);
+        if (!opts.unwrap) await out.write(item.raw);
         break;
       case 'libxl-header':
         result.layers.push('libxl');
-        await out.write(encodeLibxlHeader(item.header));
+        if (!opts.unwrap) await out.write(encodeLibxlHeader(item.header));
         break;
       case 'libxc-header': {
         result.layers.push('libxc');
@@ -111,22 +117,24 @@ export async function convertStream(items: AsyncIterable<StreamItem>, sink: Byte
           throw new StreamFormatError(`libxc stream version ${from}, expected 2 or 3`, { offset: item.offset, layer: 'libxc', recordType: 'image header' });
         }
         result.from = from;
-        result.changed = from !== opts.to;
+        result.to = opts.to ?? from;
+        result.changed = from !== result.to;
         inLibxc = true;
         tracker.push(item);
-        await out.write(encodeImageHeader({ ...item.image, version: opts.to }));
+        await out.write(encodeImageHeader({ ...item.image, version: result.to }));
         await out.write(encodeDomainHeader(item.domain, item.littleEndian));
         break;
       }
       case 'trailing':
         throw new StreamFormatError(`${item.length} octet(s) of trailing data after the stream's END`, { offset: item.offset });
       case 'record': {
+        if (item.layer === 'libxl' && opts.unwrap) break;
         if (item.layer === 'libxl' || !inLibxc || !result.changed) {
           if (item.layer === 'libxc' && item.type === REC_TYPE.END) inLibxc = false;
           await copyRecord(item);
           break;
         }
-        if (opts.to === 3) {
+        if (result.to === 3) {
           const end = tracker.push(item);
           if (item.type === REC_TYPE.STATIC_DATA_END) sdeWritten = true;
           else if (!sdeWritten && end?.inferred) await insertSde(item, true);

@@ -101,6 +101,25 @@ test('convert: v2 -> v3 -> v2 through files and pipes reproduces the input; no o
     assert.deepEqual((await readdir(d)).sort(), ['in2', 'v3']);
   }));
 
+test('convert --unwrap: the bare libxc stream of an xl or libxl one, byte for byte; with --to, converted too; neither flag is a usage error', () =>
+  withTmp(async (d) => {
+    const bare = pvStream({ version: 2 }).bytes;
+    for (const wrapped of [xlWrap(libxlWrap(bare)), libxlWrap(bare), bare]) {
+      await writeFile(join(d, 'in'), wrapped);
+      const r = xenmig(['convert', '--unwrap', join(d, 'in'), '-']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.equals(Buffer.from(bare)));
+    }
+    await writeFile(join(d, 'in'), xlWrap(libxlWrap(bare)));
+    const up = xenmig(['convert', '--unwrap', '--to', '3', join(d, 'in'), '-']);
+    assert.equal(up.code, 0, up.stderr);
+    const plain = xenmig(['convert', '--to', '3', '-', '-'], bare);
+    assert.ok(up.stdout.equals(plain.stdout));
+    const none = xenmig(['convert', join(d, 'in'), join(d, 'out')]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /convert needs --to 2\|3, --unwrap, or both/);
+  }));
+
 test('restore of a stream whose VERIFY pass disagrees: the image is written, every pfn listed, exit 1', () =>
   withTmp(async (d) => {
     const { concat, libxcHeaders, pageDataBody, rec, T } = await import('../support/builder.js');
