@@ -512,16 +512,65 @@ static int open_out(const char *path)
     return fd;
 }
 
-static xc_interface *xc_open(int debug, xentoollog_logger **lg)
+/*
+ * A libxc logger that keeps the first error message (the specific one; the
+ * last is a generic "Restore failed") and prints everything only when
+ * XEN_DOUBLE_VERBOSE is set, so a failure costs one line on stderr.
+ */
+struct capture_logger {
+    xentoollog_logger vtable;
+    int verbose;
+    char first[512];
+};
+
+static void cap_vmessage(xentoollog_logger *l, xentoollog_level level,
+                         int errnoval, const char *context, const char *fmt,
+                         va_list al)
+{
+    struct capture_logger *c = (struct capture_logger *)l;
+    char msg[480];
+
+    vsnprintf(msg, sizeof(msg), fmt, al);
+    if ( level >= XTL_ERROR && !c->first[0] )
+        snprintf(c->first, sizeof(c->first), "%s%s%s", msg,
+                 errnoval >= 0 ? ": " : "",
+                 errnoval >= 0 ? strerror(errnoval) : "");
+    if ( c->verbose || level >= XTL_CRITICAL )
+        fprintf(stderr, "%s: %s: %s\n", context ? context : "xc",
+                xtl_level_to_string(level), msg);
+}
+
+static void cap_progress(xentoollog_logger *l, const char *context,
+                         const char *doing, int percent, unsigned long done,
+                         unsigned long total)
+{
+    (void)l; (void)context; (void)doing; (void)percent; (void)done; (void)total;
+}
+
+static void cap_destroy(xentoollog_logger *l)
+{
+    (void)l;
+}
+
+static struct capture_logger logger = {
+    .vtable = { cap_vmessage, cap_progress, cap_destroy },
+};
+
+static xc_interface *xc_open(void)
 {
     xc_interface *xch;
 
-    *lg = (xentoollog_logger *)xtl_createlogger_stdiostream(
-        stderr, debug ? XTL_DEBUG : XTL_ERROR, 0);
-    xch = xc_interface_open(*lg, *lg, 0);
+    logger.verbose = getenv("XEN_DOUBLE_VERBOSE") != NULL;
+    xch = xc_interface_open(&logger.vtable, &logger.vtable, 0);
     if ( !xch )
-        die(1, "xc_interface_open failed: %s", strerror(errno));
+        die(1, "xc_interface_open failed: %s", logger.first[0] ? logger.first
+                                                               : strerror(errno));
     return xch;
+}
+
+static const char *xc_failure(void)
+{
+    return logger.first[0] ? logger.first : strerror(errno);
 }
 
 static int cmd_save(const char *out, int live, int debug, unsigned long dirty)
@@ -533,7 +582,6 @@ static int cmd_save(const char *out, int live, int debug, unsigned long dirty)
         .precopy_policy = live ? cb_precopy : NULL,
         .data = &c,
     };
-    xentoollog_logger *lg;
     xc_interface *xch;
     uint32_t domid;
     int fd, rc;
@@ -542,19 +590,15 @@ static int cmd_save(const char *out, int live, int debug, unsigned long dirty)
         die(1, "no domain in $XEN_DOUBLE_DIR");
     domid = c.xd.s->domid;
     fd = open_out(out);
-    xch = xc_open(getenv("XEN_DOUBLE_VERBOSE") != NULL, &lg);
+    xch = xc_open();
     rc = xc_domain_save(xch, fd, domid,
                         (live ? XCFLAGS_LIVE : 0) | (debug ? XCFLAGS_DEBUG : 0),
                         &cb, XC_STREAM_PLAIN, -1);
     if ( rc )
-    {
-        const xc_error *e = xc_get_last_error(xch);
-        die(1, "xc_domain_save failed: %s", e && e->code ? e->message : strerror(errno));
-    }
+        die(1, "xc_domain_save failed: %s", xc_failure());
     if ( fd != STDOUT_FILENO && close(fd) )
         die(1, "closing %s: %s", out, strerror(errno));
     xc_interface_close(xch);
-    xtl_logger_destroy(lg);
     xd_close(&c.xd);
     return 0;
 }
@@ -594,7 +638,6 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
         .data = &r,
     };
     struct xd xd;
-    xentoollog_logger *lg;
     xc_interface *xch;
     unsigned long store_mfn = 0, console_mfn = 0;
     int fd, rc;
@@ -609,15 +652,14 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
     xd_unlock(&xd);
     xd_close(&xd);
 
-    xch = xc_open(getenv("XEN_DOUBLE_VERBOSE") != NULL, &lg);
+    xch = xc_open();
     rc = xc_domain_restore(xch, fd, DST_DOMID, 1, &store_mfn, 0, 2,
                            &console_mfn, 0, XC_STREAM_PLAIN, &cb, -1);
     if ( rc )
     {
-        const xc_error *e = xc_get_last_error(xch);
         printf("{\"rc\":%d}\n", rc);
-        die(1, "xc_domain_restore failed: %s",
-            e && e->code ? e->message : strerror(errno));
+        fflush(stdout);
+        die(1, "xc_domain_restore failed: %s", xc_failure());
     }
     if ( !r.store_gfn && !r.console_gfn )
     {
@@ -628,7 +670,6 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
            r.missing, r.sdd_called ? "true" : "false",
            (unsigned long)r.store_gfn, (unsigned long)r.console_gfn);
     xc_interface_close(xch);
-    xtl_logger_destroy(lg);
     return 0;
 }
 
