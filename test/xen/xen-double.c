@@ -737,6 +737,19 @@ static int cmd_dump(const char *raw, int json)
                    *(const uint16_t *)g, *(const uint16_t *)(g + 2),
                    *(const uint32_t *)(g + 4));
         }
+        /* Runs of populated pfns, so a reader can skip the holes. */
+        printf("],\"populatedRanges\":[");
+        for ( pfn = 0, count = 0; pfn <= max; pfn++ )
+        {
+            uint64_t start = pfn;
+
+            if ( !xd_test(s->populated, pfn) )
+                continue;
+            while ( pfn + 1 <= max && xd_test(s->populated, pfn + 1) )
+                pfn++;
+            printf("%s[%" PRIu64 ",%" PRIu64 "]", count++ ? "," : "", start,
+                   pfn - start + 1);
+        }
         printf("]}\n");
     }
     xd_unlock(&xd);
