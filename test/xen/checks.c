@@ -28,7 +28,7 @@ static void xenlog(const char *fmt, ...)
 
 /* ------------------------------------------------------------ hvm_load */
 
-enum len_rule { NONE, STRICT, ZEROEXT, CPU_COMPAT, VARIABLE };
+enum len_rule { NONE, STRICT, ZEROEXT, CPU_COMPAT, XSAVE, MSRS };
 
 struct handler {
     const char *name;
@@ -62,12 +62,147 @@ static const struct handler handlers[HVM_SAVE_CODE_MAX + 1] = {
     [13] = { "PMTIMER",    STRICT, sizeof(struct hvm_hw_pmtimer), 0, 0, EINVAL },
     [14] = { "MTRR",       STRICT, sizeof(struct hvm_hw_mtrr), 1, 0, EINVAL },
     [15] = { "VIRIDIAN_DOMAIN", ZEROEXT, sizeof(struct hvm_viridian_domain_context), 0, 0, EINVAL },
-    [16] = { "CPU_XSAVE",  VARIABLE, 0, 1, 0, EINVAL },
+    [16] = { "CPU_XSAVE",  XSAVE, 0, 1, 0, EINVAL },
     [17] = { "VIRIDIAN_VCPU", ZEROEXT, sizeof(struct hvm_viridian_vcpu_context), 1, 0, EINVAL },
     [18] = { "VMCE_VCPU",  ZEROEXT, sizeof(struct hvm_vmce_vcpu), 1, 0, EINVAL },
     [19] = { "TSC_ADJUST", STRICT, sizeof(struct hvm_tsc_adjust), 1, 0, EINVAL },
-    [20] = { "CPU_MSR",    VARIABLE, 0, 1, 0, EINVAL },
+    [20] = { "CPU_MSR",    MSRS, 0, 1, 0, EINVAL },
 };
+
+/*
+ * The double's host supports x87, SSE and AVX only (xfeature_mask 0x7):
+ * uncompressed XSAVE layout, legacy area 512 + header 64, AVX at 576 (256).
+ */
+#define HOST_XFEATURE_MASK 0x7ULL
+#define XSTATE_AREA_MIN_SIZE (512 + 64)
+#define XSAVE_OFF offsetof(struct hvm_hw_cpu_xsave, save_area)
+
+static uint32_t xstate_ctxt_size(uint64_t xcr0)
+{
+    return (xcr0 & 0x4) ? 576 + 256 : 576;
+}
+
+/* hvm_load_cpu_xsave_states() (xen/arch/x86/hvm/hvm.c). */
+static int check_xsave(unsigned int domid, unsigned int vcpu, const uint8_t *p,
+                       uint32_t len, uint32_t left)
+{
+    struct hvm_hw_cpu_xsave x;
+    uint32_t size, i;
+
+    if ( len > left )
+    {
+        xenlog("HVM%u.%u restore: not enough data left to read %u xsave bytes",
+               domid, vcpu, len);
+        return -ENODATA;
+    }
+    if ( len < XSAVE_OFF + XSTATE_AREA_MIN_SIZE )
+    {
+        xenlog("HVM%u.%u restore mismatch: xsave length %u < %zu", domid, vcpu,
+               len, XSAVE_OFF + XSTATE_AREA_MIN_SIZE);
+        return -EINVAL;
+    }
+    memcpy(&x, p, sizeof(x));
+    /* validate_xstate() (xen/arch/x86/xstate.c), the parts that do not
+     * depend on the host beyond its feature mask. */
+    if ( ((x.save_area.xsave_hdr.xstate_bv | x.xcr0) & ~x.xcr0_accum) ||
+         !(x.xcr0 & 1) || ((x.xcr0 & 4) && !(x.xcr0 & 2)) )
+    {
+        xenlog("HVM%u.%u restore: inconsistent xsave state (feat=%#lx accum=%#lx xcr0=%#lx bv=%#lx err=%d)",
+               domid, vcpu, (unsigned long)x.xfeature_mask,
+               (unsigned long)x.xcr0_accum, (unsigned long)x.xcr0,
+               (unsigned long)x.save_area.xsave_hdr.xstate_bv, -EINVAL);
+        return -EINVAL;
+    }
+    if ( x.xcr0_accum & ~HOST_XFEATURE_MASK )
+    {
+        xenlog("HVM%u.%u restore: inconsistent xsave state (feat=%#lx accum=%#lx xcr0=%#lx bv=%#lx err=%d)",
+               domid, vcpu, (unsigned long)x.xfeature_mask,
+               (unsigned long)x.xcr0_accum, (unsigned long)x.xcr0,
+               (unsigned long)x.save_area.xsave_hdr.xstate_bv, -EOPNOTSUPP);
+        return -EOPNOTSUPP;
+    }
+    size = XSAVE_OFF + xstate_ctxt_size(x.xcr0_accum);
+    if ( len > size )
+    {
+        /* Xen <= 4.3 sent longer regions: extra octets must be zero. */
+        for ( i = size; i < len; i++ )
+            if ( p[i] )
+            {
+                xenlog("HVM%u.%u restore mismatch: xsave length %#x > %#x (non-zero data at %#x)",
+                       domid, vcpu, len, size, i);
+                return -EOPNOTSUPP;
+            }
+        len = size;
+    }
+    if ( x.save_area.xsave_hdr.xcomp_bv & (1ULL << 63) )
+    {
+        xenlog("HVM%u.%u restore: compressed xsave state not supported", domid, vcpu);
+        return -EOPNOTSUPP;
+    }
+    if ( len != size )
+    {
+        xenlog("HVM%u.%u restore mismatch: xsave length %#x != %#x", domid,
+               vcpu, len, size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* hvm_load_cpu_msrs() (xen/arch/x86/hvm/hvm.c): only the MSRs
+ * hvm_save_cpu_msrs() sends (msrs_to_send[]) are accepted. */
+static int check_msrs(unsigned int domid, unsigned int vcpu, const uint8_t *p,
+                      uint32_t len, uint32_t left)
+{
+    static const uint32_t known[] = {
+        0x00000048, /* MSR_SPEC_CTRL */
+        0x00000140, /* MSR_INTEL_MISC_FEATURES_ENABLES */
+        0x00000d90, /* MSR_IA32_BNDCFGS */
+        0x00000da0, /* MSR_IA32_XSS */
+        0xc001011f, /* MSR_VIRT_SPEC_CTRL */
+        0xc0011027, /* MSR_AMD64_DR0_ADDRESS_MASK */
+        0xc0011019, 0xc001101a, 0xc001101b, /* DR1..DR3_ADDRESS_MASK */
+    };
+    uint32_t count, i, j;
+    const uint32_t one = sizeof(struct hvm_one_msr);
+
+    if ( len > left )
+    {
+        xenlog("HVM%u.%u restore: not enough data left to read %u MSR bytes",
+               domid, vcpu, len);
+        return -ENODATA;
+    }
+    if ( len < 8 + one )
+    {
+        xenlog("HVM%u.%u restore mismatch: MSR length %u < %u", domid, vcpu,
+               len, 8 + one);
+        return -EINVAL;
+    }
+    memcpy(&count, p, sizeof(count));
+    if ( len != 8 + (uint64_t)one * count )
+    {
+        xenlog("HVM%u.%u restore mismatch: MSR length %u != %lu", domid, vcpu,
+               len, 8 + (unsigned long)one * count);
+        return -EOPNOTSUPP;
+    }
+    for ( i = 0; i < count; i++ )
+    {
+        struct hvm_one_msr m;
+
+        memcpy(&m, p + 8 + one * i, sizeof(m));
+        if ( m._rsvd )
+            return -EOPNOTSUPP;
+        for ( j = 0; j < sizeof(known) / sizeof(known[0]); j++ )
+            if ( m.index == known[j] )
+                break;
+        if ( j == sizeof(known) / sizeof(known[0]) )
+        {
+            xenlog("HVM%u.%u restore: MSR %#x is not one Xen restores", domid,
+                   vcpu, m.index);
+            return -ENXIO;
+        }
+    }
+    return 0;
+}
 
 int xd_check_hvm_context(const struct xd_state *s, const uint8_t *buf,
                          uint32_t size)
@@ -189,16 +324,22 @@ int xd_check_hvm_context(const struct xd_state *s, const uint8_t *buf,
                 return -EINVAL;
             }
             break;
-        case VARIABLE:
-            /* hvm_load_cpu_xsave_states()/hvm_load_cpu_msrs(): the record
-             * must fit in what is left (the content is not modelled). */
-            if ( d.length > left )
-            {
-                xenlog("HVM%u restore: %s record length %u exceeds the %u bytes remaining",
-                       domid, hd->name, d.length, left);
-                return -ENODATA;
-            }
+        case XSAVE:
+        {
+            int rc = check_xsave(domid, d.instance, buf + cur + sizeof(d),
+                                 d.length, left);
+            if ( rc )
+                return rc;
             break;
+        }
+        case MSRS:
+        {
+            int rc = check_msrs(domid, d.instance, buf + cur + sizeof(d),
+                                d.length, left);
+            if ( rc )
+                return rc;
+            break;
+        }
         case NONE:
             break;
         }

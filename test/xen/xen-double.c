@@ -336,6 +336,41 @@ static void build_hvm_context(struct xd_state *s, unsigned int vcpus)
         rec(&b, 14, v, &m, sizeof(m));
     }
 
+    for ( v = 0; v < vcpus; v++ )
+    {
+        /* CPU_XSAVE: xcr0 = x87|SSE|AVX, uncompressed, 24 + 576 + 256 octets. */
+        uint8_t x[offsetof(struct hvm_hw_cpu_xsave, save_area) + 576 + 256];
+        struct hvm_hw_cpu_xsave *xs = (void *)x;
+
+        memset(x, 0, sizeof(x));
+        xs->xfeature_mask = 0x7;
+        xs->xcr0 = 0x7;
+        xs->xcr0_accum = 0x7;
+        xs->save_area.fpu_sse.x[0] = 0x7f; xs->save_area.fpu_sse.x[1] = 0x03;
+        xs->save_area.fpu_sse.x[24] = 0x80; xs->save_area.fpu_sse.x[25] = 0x1f;
+        xs->save_area.xsave_hdr.xstate_bv = 0x7;
+        rec(&b, CPU_XSAVE_CODE, v, x, sizeof(x));
+    }
+    for ( v = 0; v < vcpus; v++ )
+    {
+        /* VMCE_VCPU: Intel guest MCG_CAP (TES_P | SER_P | CMCI_P | 2 banks). */
+        struct hvm_vmce_vcpu m = { .caps = 0x1000c02 };
+        rec(&b, 18, v, &m, sizeof(m));
+    }
+    for ( v = 0; v < vcpus; v++ )
+    {
+        struct hvm_tsc_adjust t = { .tsc_adjust = 0 };
+        rec(&b, 19, v, &t, sizeof(t));
+    }
+    for ( v = 0; v < vcpus; v++ )
+    {
+        /* CPU_MSR: the guest runs with SPEC_CTRL.IBRS set. */
+        struct { uint32_t count, pad; struct hvm_one_msr msr[1]; } msrs = {
+            .count = 1, .msr = { { .index = 0x48, .val = 1 } },
+        };
+        rec(&b, CPU_MSR_CODE, v, &msrs, sizeof(msrs));
+    }
+
     rec(&b, 0, 0, NULL, 0);   /* END */
     s->hvm_ctx_len = b.len;
 }
