@@ -23,6 +23,8 @@ const REC_PAGE_DATA = 0x1;
 const REC_HVM_CONTEXT = 0x9;
 const REC_HVM_PARAMS = 0xa;
 const REC_VERIFY = 0xd;
+const REC_X86_CPUID_POLICY = 0x11;
+const REC_X86_MSR_POLICY = 0x12;
 const XTAB = 0xf0000000;
 const STORE_GFN = 0xfeffc;
 const CONSOLE_GFN = 0xfefff;
@@ -127,6 +129,17 @@ function withParam(stream: Buffer, from: number, index: number, value: bigint): 
     }
   }
   assert.fail(`HVM_PARAMS has no entry ${from}`);
+}
+
+/** The stream with the last CPUID leaf renamed, or the last MSR renumbered. */
+function withPolicyEntry(stream: Buffer, what: 'leaf' | 'msr', value: number): Buffer {
+  const type = what === 'leaf' ? REC_X86_CPUID_POLICY : REC_X86_MSR_POLICY;
+  const size = what === 'leaf' ? 24 : 16;
+  const rec = records(stream).find((r) => r.type === type);
+  assert.ok(rec && rec.length >= size, `the stream has a ${what} policy record`);
+  const out = Buffer.from(stream);
+  out.writeUInt32LE(value, rec.offset + 8 + rec.length - size);
+  return out;
 }
 
 async function ok(dir: string, args: string[]): Promise<string> {
@@ -294,6 +307,38 @@ if (why) {
       mkdirSync(join(work, 'dst2'));
       const g = await runXenDouble(join(work, 'dst2'), ['restore', '--in', good, '--hvm', '--memory', String(MIB)]);
       assert.equal(g.code, 0, g.stderr);
+    });
+
+    test('set_cpu_policy refuses a leaf and an MSR Xen 4.17 does not know, naming them', async (t) => {
+      assert.ok(plainStream, 'the non-live test made a stream');
+      const work = tmpDirFor(t, 'xenmig-xd-');
+      const leaf = join(work, 'leaf.stream');
+      writeFileSync(leaf, withPolicyEntry(plainStream, 'leaf', 0x80000022));
+      mkdirSync(join(work, 'a'));
+      const r = await runXenDouble(join(work, 'a'), ['restore', '--in', leaf, '--hvm', '--memory', String(MIB)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /Failed to set CPUID policy: leaf 80000022, subleaf ffffffff, msr ffffffff \(34 = /);
+
+      const msr = join(work, 'msr.stream');
+      writeFileSync(msr, withPolicyEntry(plainStream, 'msr', 0x123));
+      mkdirSync(join(work, 'b'));
+      const m = await runXenDouble(join(work, 'b'), ['restore', '--in', msr, '--hvm', '--memory', String(MIB)]);
+      assert.equal(m.code, 1, m.stderr);
+      assert.match(m.stderr, /Failed to set CPUID policy: leaf ffffffff, subleaf ffffffff, msr 00000123 \(34 = /);
+    });
+
+    test('populate_physmap stops at max_pages: a 16 MiB stream does not fit an 8 MiB domain', async (t) => {
+      assert.ok(plainPath, 'the non-live test made a stream');
+      const work = tmpDirFor(t, 'xenmig-xd-');
+      const stream = join(work, 'plain.stream');
+      writeFileSync(stream, plainStream);
+      mkdirSync(join(work, 'dst'));
+      const r = await runXenDouble(join(work, 'dst'), ['restore', '--in', '-', '--hvm', '--memory', '8'], {
+        input: readFileSync(stream),
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /Over-allocation for d2: 2305 > 2304/);
+      assert.match(r.stderr, /Failed to populate physmap/);
     });
   });
 }
