@@ -69,6 +69,88 @@ static const struct handler handlers[HVM_SAVE_CODE_MAX + 1] = {
     [20] = { "CPU_MSR",    MSRS, 0, 1, 0, EINVAL },
 };
 
+static uint32_t policy_leaf(const struct xd_state *s, uint32_t leaf, int reg)
+{
+    for ( uint32_t i = 0; i < s->nr_leaves; i++ )
+        if ( s->leaves[i].leaf == leaf )
+            return reg == 0 ? s->leaves[i].a : reg == 3 ? s->leaves[i].d
+                                                         : s->leaves[i].c;
+    return 0;
+}
+
+/*
+ * hvm_load_cpu_ctxt() (xen/arch/x86/hvm/hvm.c): the content checks on a
+ * full-length CPU record.  (A 1016-octet compat record is converted first by
+ * _hvm_hw_fix_cpu(); the double does not check its content.)
+ */
+static int check_cpu(const struct xd_state *s, unsigned int vcpu,
+                     const uint8_t *p)
+{
+    struct hvm_hw_cpu c;
+    const unsigned int domid = s->domid;
+    /* HVM_CR0_GUEST_RESERVED_BITS: all but PE MP EM TS ET NE WP AM NW CD PG. */
+    const uint64_t cr0_ok = 0xe005003fULL;
+    /* hvm_cr4_guest_valid_bits() for the double's policy (no VMX/SMX, no
+     * LA57, no PKS/CET): VME..OSXMMEXCPT, UMIP, FSGSBASE, PCIDE, OSXSAVE,
+     * SMEP, SMAP, PKE. */
+    const uint64_t cr4_ok = 0x770fffULL;
+    uint32_t e1d = policy_leaf(s, 0x80000001, 3);
+    uint32_t maxphys = policy_leaf(s, 0x80000008, 0) & 0xff;
+    uint64_t efer_ok = 0;
+    const char *why = NULL;
+
+    memcpy(&c, p, sizeof(c));
+    if ( c.pad0 != 0 )
+    {
+        xenlog("HVM%u restore: CPU %u pad0 %#x is not zero", domid, vcpu, c.pad0);
+        return -EINVAL;
+    }
+    if ( (c.cr0 & ~cr0_ok) || !(c.cr0 & 0x10) ||
+         ((c.cr0 & 0x80000001ULL) == 0x80000000ULL) )
+    {
+        xenlog("HVM%u restore: bad CR0 %#lx", domid, (unsigned long)c.cr0);
+        return -EINVAL;
+    }
+    if ( c.cr4 & ~cr4_ok )
+    {
+        xenlog("HVM%u restore: bad CR4 %#lx", domid, (unsigned long)c.cr4);
+        return -EINVAL;
+    }
+    /* hvm_efer_valid(): only the EFER bits the policy's features allow, and
+     * LMA must equal LME && CR0.PG. */
+    if ( e1d & (1u << 11) ) efer_ok |= 1ULL << 0;            /* SCE */
+    if ( e1d & (1u << 29) ) efer_ok |= (1ULL << 8) | (1ULL << 10); /* LME LMA */
+    if ( e1d & (1u << 20) ) efer_ok |= 1ULL << 11;           /* NXE */
+    if ( c.msr_efer & ~efer_ok )
+        why = "Unknown bits set";
+    else if ( !!(c.msr_efer & (1ULL << 10)) !=
+              (!!(c.msr_efer & (1ULL << 8)) && !!(c.cr0 & 0x80000000ULL)) )
+        why = "LMA/LME/CR0.PG inconsistency";
+    if ( why )
+    {
+        xenlog("d%uv%u: HVM restore: bad EFER %#lx - %s", domid, vcpu,
+               (unsigned long)c.msr_efer, why);
+        return -EINVAL;
+    }
+    if ( maxphys && (c.cr3 >> maxphys) )
+    {
+        xenlog("HVM%u restore: bad CR3 %#lx", domid, (unsigned long)c.cr3);
+        return -EINVAL;
+    }
+    if ( c.flags & ~XEN_X86_FPU_INITIALISED )
+    {
+        xenlog("d%uv%u bad flags value in CPU context: %#x", domid, vcpu, c.flags);
+        return -EINVAL;
+    }
+    if ( c.msr_tsc_aux != (uint32_t)c.msr_tsc_aux )
+    {
+        xenlog("d%uv%u: HVM restore: bad MSR_TSC_AUX %#lx", domid, vcpu,
+               (unsigned long)c.msr_tsc_aux);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /*
  * The double's host supports x87, SSE and AVX only (xfeature_mask 0x7):
  * uncompressed XSAVE layout, legacy area 512 + header 64, AVX at 576 (256).
@@ -322,6 +404,12 @@ int xd_check_hvm_context(const struct xd_state *s, const uint8_t *buf,
                 xenlog("HVM restore mismatch: expected CPU length %u (or compat %zu), saw length %u",
                        hd->len, sizeof(struct hvm_hw_cpu_compat), d.length);
                 return -EINVAL;
+            }
+            if ( d.length == hd->len )
+            {
+                int rc = check_cpu(s, d.instance, buf + cur + sizeof(d));
+                if ( rc )
+                    return rc;
             }
             break;
         case XSAVE:

@@ -89,8 +89,9 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
     }
     for ( i = 0; i < pages; i = j )
     {
-        /* An unpopulated gfn: Xen's p2m lookup fails (get_page_from_gfn()
-         * finds no page) and the privcmd batch reports -EINVAL for it. */
+        /* An unpopulated gfn: mod_l1_entry() (xen/arch/x86/mm.c), under
+         * a PV dom0's privcmd batch, finds no page through get_page_from_gfn()
+         * and fails that frame with -EINVAL. */
         if ( arr[i] >= s->ram_pfns || !xd_test(s->populated, arr[i]) )
         {
             err[i] = -EINVAL;
