@@ -50,6 +50,8 @@ struct xd_state {
     uint32_t nr_leaves, nr_msrs;
     xen_cpuid_leaf_t leaves[XD_MAX_LEAVES];
     xen_msr_entry_t msrs[XD_MAX_MSRS];
+    uint32_t gnttab_mapped, _pad2; /* grant frame 0 added to the physmap ... */
+    uint64_t gnttab_gfn;           /* ... at this gfn (compat seeding path) */
     uint32_t hvm_ctx_len, _pad1;
     uint8_t hvm_ctx[XD_CTX_MAX];
     uint64_t populated[XD_MAX_PFNS / 64];
@@ -85,7 +87,8 @@ static inline void xd_clear(uint64_t *bm, uint64_t pfn)
     bm[pfn / 64] &= ~(1ULL << (pfn % 64));
 }
 
-/* Highest populated pfn, 0 when none (as Xen's p2m max_mapped_pfn). */
+/* Highest mapped pfn (populated, or the grant frame), 0 when none (as Xen's
+ * p2m max_mapped_pfn). */
 uint64_t xd_max_pfn(const struct xd_state *s);
 
 /* The hypervisor double's entry point (xencall.c). */

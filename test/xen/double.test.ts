@@ -41,7 +41,14 @@ interface DumpJson {
   tsc: { mode: number; khz: number; incarnation: number; nsec: number };
   cpuPolicy: { leaves: number; msrs: number };
   populatedRanges: [number, number][];
+  grantEntries: { flags: number; domid: number; frame: number }[];
 }
+
+/** Grant entries 0 (console) and 1 (xenstore) as xc_dom_gnttab_seed writes them (GTF_permit_access, dom0). */
+const SEEDED_GRANTS = [
+  { flags: 1, domid: 0, frame: CONSOLE_GFN },
+  { flags: 1, domid: 0, frame: STORE_GFN },
+];
 
 interface Rec {
   type: number;
@@ -169,10 +176,17 @@ function populatedBytes(raw: string, ranges: [number, number][]): Buffer {
 }
 
 /** Restore `stream` into a fresh domain; its memory must equal `srcRaw`'s. */
-async function restoreAndCompare(work: string, stream: string, vcpus: number, src: DumpJson, srcRaw: string) {
+async function restoreAndCompare(
+  work: string,
+  stream: string,
+  vcpus: number,
+  src: DumpJson,
+  srcRaw: string,
+  env: NodeJS.ProcessEnv = {},
+) {
   const dst = join(work, 'dst');
   mkdirSync(dst);
-  const r = await runXenDouble(dst, ['restore', '--in', stream, '--hvm', '--memory', String(MIB), '--vcpus', String(vcpus)]);
+  const r = await runXenDouble(dst, ['restore', '--in', stream, '--hvm', '--memory', String(MIB), '--vcpus', String(vcpus)], { env });
   assert.equal(r.code, 0, `restore failed: ${r.stderr}`);
   const res = JSON.parse(r.stdout) as { rc: number; missing: number; storeGfn: number; consoleGfn: number };
   assert.deepEqual(res, { rc: 0, missing: 0, staticDataDone: true, storeGfn: STORE_GFN, consoleGfn: CONSOLE_GFN });
@@ -194,7 +208,8 @@ async function restoreAndCompare(work: string, stream: string, vcpus: number, sr
     assert.equal(got.hvmParams[idx], src.hvmParams[idx], `HVM param ${idx}`);
   }
   assert.equal(got.hvmParams['0'], undefined);
-  return got;
+  assert.deepEqual(got.grantEntries, SEEDED_GRANTS);
+  return { got, stderr: r.stderr };
 }
 
 const why = xenDoubleAvailable() ?? verifyStreamV2Available();
@@ -273,8 +288,28 @@ if (why) {
       assert.equal(v.code, 0, `verify-stream-v2: ${v.stdout}${v.stderr}`);
       const srcRaw = join(work, 'src.raw');
       const s = await dump(src, srcRaw);
-      const dst = await restoreAndCompare(work, stream, 1, s, srcRaw);
-      assert.equal(dst.populated, POPULATED);
+      const { got } = await restoreAndCompare(work, stream, 1, s, srcRaw);
+      assert.equal(got.populated, POPULATED);
+    });
+
+    test('grant-table seeding also works on the compat path (add_to_physmap + GNTTABOP_setup_table)', async (t) => {
+      assert.ok(plainStream, 'the non-live test made a stream');
+      const work = tmpDirFor(t, 'xenmig-xd-');
+      const src = join(work, 'src');
+      mkdirSync(src);
+      await ok(src, ['create', '--hvm', '--memory', String(MIB), '--seed', '11']);
+      const stream = join(work, 'plain.stream');
+      await ok(src, ['save', '--out', stream]);
+      const srcRaw = join(work, 'src.raw');
+      const s = await dump(src, srcRaw);
+      const { stderr } = await restoreAndCompare(work, stream, 1, s, srcRaw, {
+        XEN_DOUBLE_NO_RESOURCE: '1',
+        XEN_DOUBLE_TRACE: '1',
+      });
+      // memory_op 7 = XENMEM_add_to_physmap, grant_table_op 2 = GNTTABOP_setup_table, memory_op 15 = remove.
+      assert.match(stderr, /hypercall 13\/7 -> 0/);
+      assert.match(stderr, /hypercall 20\/2 -> 0/);
+      assert.match(stderr, /hypercall 13\/15 -> 0/);
     });
 
     test('hvm_load refuses a 1024-octet CPU record (4.17 takes 1032, or the 1016 compat form)', async (t) => {

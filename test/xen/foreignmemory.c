@@ -89,6 +89,23 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
     }
     for ( i = 0; i < pages; i = j )
     {
+        /* The grant frame while it sits in the physmap (compat seeding). */
+        if ( s->gnttab_mapped && arr[i] == s->gnttab_gfn )
+        {
+            j = i + 1;
+            err[i] = 0;
+            if ( mmap(base + i * XD_PAGE, XD_PAGE, prot, MAP_SHARED | MAP_FIXED,
+                      fmem->xd.statefd, offsetof(struct xd_state, gnttab))
+                 == MAP_FAILED )
+            {
+                int e = errno;
+                xd_unlock(&fmem->xd);
+                munmap(base, pages * XD_PAGE);
+                errno = e;
+                return NULL;
+            }
+            continue;
+        }
         /* An unpopulated gfn: mod_l1_entry() (xen/arch/x86/mm.c), under
          * a PV dom0's privcmd batch, finds no page through get_page_from_gfn()
          * and fails that frame with -EINVAL. */
@@ -167,6 +184,15 @@ xenforeignmemory_resource_handle *xenforeignmemory_map_resource(
     xenforeignmemory_resource_handle *r;
     void *p;
 
+    /* XEN_DOUBLE_NO_RESOURCE: behave like a kernel without
+     * IOCTL_PRIVCMD_MMAP_RESOURCE, so libxc takes its compat path. */
+    const char *nores = getenv("XEN_DOUBLE_NO_RESOURCE");
+
+    if ( nores && *nores )
+    {
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
     if ( type != XENMEM_resource_grant_table ||
          id != XENMEM_resource_grant_table_id_shared || frame != 0 ||
          nr_frames != 1 )

@@ -123,8 +123,15 @@ int xd_ram_cover(struct xd *xd, uint64_t pfn)
 
 uint64_t xd_max_pfn(const struct xd_state *s)
 {
+    uint64_t max = 0;
+
     for ( uint64_t w = XD_MAX_PFNS / 64; w-- > 0; )
         if ( s->populated[w] )
-            return w * 64 + 63 - __builtin_clzll(s->populated[w]);
-    return 0;
+        {
+            max = w * 64 + 63 - __builtin_clzll(s->populated[w]);
+            break;
+        }
+    if ( s->gnttab_mapped && s->gnttab_gfn > max )
+        max = s->gnttab_gfn;
+    return max;
 }

@@ -23,6 +23,7 @@
 #include <xen/version.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/sched.h>
+#include <xen/grant_table.h>
 
 struct xentoollog_logger;
 typedef struct xencall_handle {
@@ -274,10 +275,39 @@ static long memory_op(unsigned long cmd, void *arg)
         return r->nr_extents;
     }
     case XENMEM_add_to_physmap:
+    {
+        /* Only what compat_gnttab_hvm_seed() (tools/libs/guest/xg_dom_boot.c)
+         * asks for: shared grant frame 0 placed at a scratch gfn. */
+        struct xen_add_to_physmap *x = arg;
+        struct xd_state *s = dom(x->domid);
+
+        if ( !s )
+            return -ESRCH;
+        if ( x->space != XENMAPSPACE_grant_table || x->idx != 0 ||
+             x->gpfn >= XD_MAX_PFNS )
+            return -EOPNOTSUPP;
+        s->gnttab_mapped = 1;
+        s->gnttab_gfn = x->gpfn;
+        return 0;
+    }
     case XENMEM_remove_from_physmap:
-        /* Only reached by the compat grant-table seeding; the double offers
-         * the grant table through xenforeignmemory_map_resource instead. */
-        return -EOPNOTSUPP;
+    {
+        struct xen_remove_from_physmap *x = arg;
+        struct xd_state *s = dom(x->domid);
+
+        if ( !s )
+            return -ESRCH;
+        if ( s->gnttab_mapped && x->gpfn == s->gnttab_gfn )
+        {
+            s->gnttab_mapped = 0;
+            return 0;
+        }
+        if ( !xd_test(s->populated, x->gpfn) )
+            return -ENOENT;
+        xd_clear(s->populated, x->gpfn);
+        s->tot_pages--;
+        return 0;
+    }
     default:
         return -ENOSYS;
     }
@@ -605,12 +635,41 @@ static long multicall(multicall_entry_t *calls, unsigned int nr)
     return 0;
 }
 
+static long grant_table_op(unsigned int cmd, void *arg, unsigned int count)
+{
+    /* GNTTABOP_setup_table for an HVM domain reports the gfn where its shared
+     * frames are mapped (gnttab_setup_table(), xen/common/grant_table.c). */
+    struct gnttab_setup_table *t = arg;
+    struct xd_state *s;
+
+    if ( cmd != GNTTABOP_setup_table )
+        return -ENOSYS;
+    if ( count != 1 )
+        return -EINVAL;
+    s = dom(t->dom);
+    if ( !s )
+    {
+        t->status = GNTST_bad_domain;
+        return 0;
+    }
+    if ( t->nr_frames != 1 || !s->gnttab_mapped )
+    {
+        t->status = GNTST_general_error;
+        return 0;
+    }
+    t->frame_list.p[0] = s->gnttab_gfn;
+    t->status = GNTST_okay;
+    return 0;
+}
+
 static long dispatch(unsigned int op, uint64_t a1, uint64_t a2, uint64_t a3,
                      uint64_t a4, uint64_t a5)
 {
-    (void)a3; (void)a4; (void)a5;
+    (void)a4; (void)a5;
     switch ( op )
     {
+    case __HYPERVISOR_grant_table_op:
+        return grant_table_op(a1, (void *)(uintptr_t)a2, a3);
     case __HYPERVISOR_domctl:
         return domctl((struct xen_domctl *)(uintptr_t)a1);
     case __HYPERVISOR_sysctl:
