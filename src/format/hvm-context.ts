@@ -167,7 +167,7 @@ export const HVM_SAVE_TYPES: ReadonlyMap<number, HvmSaveType> = new Map(
       [15, 'VIRIDIAN_DOMAIN', 32, 'zeroextend', false, 0],
       [16, 'CPU_XSAVE', XSAVE_RECORD_MIN, 'xsave', true],
       [17, 'VIRIDIAN_VCPU', 216, 'zeroextend', true],
-      [18, 'VMCE_VCPU', 32, 'strict', true],
+      [18, 'VMCE_VCPU', 32, 'zeroextend', true],
       [19, 'TSC_ADJUST', 8, 'strict', true],
       [20, 'CPU_MSR', cpuMsrSize(1), 'msr', true],
     ] as const

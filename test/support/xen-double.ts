@@ -43,6 +43,19 @@ export function xenDoubleAvailable(): string | null {
   return null;
 }
 
+/**
+ * Whether the real-Xen tests run here: `skip` is false, or the reason they are skipped
+ * (for node:test's `skip` option, so the run reports them as skipped, with the reason and
+ * how to get them). With XENMIG_REQUIRE_XEN=1 (as CI sets it, having installed the
+ * packages) a missing piece is an error instead: the tests must not skip quietly there.
+ */
+export function xenDoubleGate(): { skip: string | false } {
+  const why = xenDoubleAvailable() ?? verifyStreamV2Available();
+  if (why === null) return { skip: false };
+  if (process.env.XENMIG_REQUIRE_XEN === '1') throw new Error(`XENMIG_REQUIRE_XEN=1 but the real-Xen tests cannot run: ${why}`);
+  return { skip: `skipped: ${why}; to run them: apt-get install libxen-dev libxenmisc4.17 xen-utils-4.17 gcc (as .ci/run does)` };
+}
+
 /** null when Xen's own verify-stream-v2 can run here, else why not. */
 export function verifyStreamV2Available(): string | null {
   if (!existsSync(VERIFY_STREAM)) return `${VERIFY_STREAM} is missing`;

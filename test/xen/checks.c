@@ -80,8 +80,8 @@ static uint32_t policy_leaf(const struct xd_state *s, uint32_t leaf, int reg)
 
 /*
  * hvm_load_cpu_ctxt() (xen/arch/x86/hvm/hvm.c): the content checks on a
- * full-length CPU record.  (A 1016-octet compat record is converted first by
- * _hvm_hw_fix_cpu(); the double does not check its content.)
+ * CPU record, after a shorter one was zero-extended and fixed up as
+ * _hvm_hw_fix_cpu() does.
  */
 static int check_cpu(const struct xd_state *s, unsigned int vcpu,
                      const uint8_t *p)
@@ -390,28 +390,45 @@ int xd_check_hvm_context(const struct xd_state *s, const uint8_t *buf,
             }
             break;
         case CPU_COMPAT:
+        {
             /*
              * hvm_load_cpu_ctxt() (xen/arch/x86/hvm/hvm.c) reads with
-             * hvm_load_entry_zeroextend(CPU, ...), and CPU has a compat form:
-             * _hvm_load_entry() then calls _hvm_hw_fix_cpu()
-             * (public/arch-x86/hvm/save.h), which accepts only the current
-             * length (1032) or sizeof(struct hvm_hw_cpu_compat) (1016).
+             * hvm_load_entry_zeroextend(CPU, ...): _hvm_check_entry() (save.c)
+             * takes any length up to sizeof(struct hvm_hw_cpu) and
+             * _hvm_read_entry() zero-fills the rest; a longer record is tried
+             * again as the compat form (1016, also zero-extending), which fails
+             * too.  _hvm_hw_fix_cpu() (public/arch-x86/hvm/save.h) then moves
+             * the tail of a 1016-octet compat record into place and, for any
+             * length but the full one, forces flags to XEN_X86_FPU_INITIALISED.
+             * So a shorter record (1024 octets, say) loads, zero-extended.
              */
-            if ( d.length > left ||
-                 (d.length != hd->len &&
-                  d.length != sizeof(struct hvm_hw_cpu_compat)) )
+            union { struct hvm_hw_cpu nat; struct hvm_hw_cpu_compat cmp; uint8_t raw[sizeof(struct hvm_hw_cpu)]; } u;
+            if ( d.length > left || d.length > hd->len )
             {
-                xenlog("HVM restore mismatch: expected CPU length %u (or compat %zu), saw length %u",
-                       hd->len, sizeof(struct hvm_hw_cpu_compat), d.length);
+                xenlog("HVM restore mismatch: expected zeroextended type %u length %zu, saw type %u length %u.  %u bytes remaining",
+                       d.typecode, sizeof(struct hvm_hw_cpu_compat), d.typecode, d.length, left);
                 return -EINVAL;
             }
-            if ( d.length == hd->len )
+            memset(&u, 0, sizeof(u));
+            memcpy(u.raw, buf + cur + sizeof(d), d.length);
+            if ( d.length != hd->len )
             {
-                int rc = check_cpu(s, d.instance, buf + cur + sizeof(d));
+                if ( d.length == sizeof(struct hvm_hw_cpu_compat) )
+                {
+                    u.nat.error_code = u.cmp.error_code;
+                    u.nat.pending_event = u.cmp.pending_event;
+                    u.nat.tsc = u.cmp.tsc;
+                    u.nat.msr_tsc_aux = 0;
+                }
+                u.nat.flags = XEN_X86_FPU_INITIALISED;
+            }
+            {
+                int rc = check_cpu(s, d.instance, u.raw);
                 if ( rc )
                     return rc;
             }
             break;
+        }
         case XSAVE:
         {
             int rc = check_xsave(domid, d.instance, buf + cur + sizeof(d),

@@ -1,0 +1,193 @@
+/**
+ * xenmig against Xen's own code, both ways, through the hypervisor double:
+ * - streams Debian's real libxc 4.17 writes (xc_domain_save): xenmig verify passes them,
+ *   info and dump read them right, `restore` gives the memory real xc_domain_restore
+ *   gives, `extract --raw` the memory that was saved, and `convert --to 2` restores in
+ *   real libxc with CPUID and MSR policies missing;
+ * - streams xenmig writes (v2, v3, live, debug, 1-4 vcpus, each layer unwrapped to libxc):
+ *   real xc_domain_restore takes them, its memory equals `xenmig restore`'s and
+ *   static_data_done says what was missing.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpDirFor } from '../support/tmp.js';
+import { buildXenDouble, runXenDouble, xenDoubleGate } from '../support/xen-double.js';
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
+const PAGE = 4096;
+const MIB = 16;
+
+function xenmig(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function xenmigOk(args: string[]): string {
+  const r = xenmig(args);
+  assert.equal(r.code, 0, `xenmig ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+async function double(dir: string, args: string[]): Promise<string> {
+  const r = await runXenDouble(dir, args);
+  assert.equal(r.code, 0, `xen-double ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+interface RestoreAnswer {
+  rc: number;
+  missing: number;
+}
+
+/** A domain's memory: a sparse pfn-addressed file and the runs of pfns it has ([first, count]). */
+interface Memory {
+  raw: string;
+  runs: [number, number][];
+}
+
+/** The double's domain in `dir`, dumped: its memory file and populated runs. */
+async function dumpDouble(dir: string, raw: string): Promise<Memory> {
+  const j = JSON.parse(await double(dir, ['dump', '--raw', raw, '--json'])) as { populatedRanges: [number, number][] };
+  return { raw, runs: j.populatedRanges };
+}
+
+/** Real xc_domain_restore of a bare libxc stream into a fresh double domain. */
+async function realRestore(work: string, name: string, stream: string, opts: { vcpus?: number } = {}): Promise<{ answer: RestoreAnswer; memory: Memory }> {
+  const dir = join(work, `${name}.dom`);
+  mkdirSync(dir);
+  const r = await runXenDouble(dir, ['restore', '--in', stream, '--hvm', '--memory', String(MIB), '--vcpus', String(opts.vcpus ?? 4)]);
+  assert.equal(r.code, 0, `real xc_domain_restore of ${name} failed: ${r.stderr}`);
+  return { answer: JSON.parse(r.stdout) as RestoreAnswer, memory: await dumpDouble(dir, join(work, `${name}.real.raw`)) };
+}
+
+/** A memory image xenmig wrote: memory.raw and the runs of pfns in domain.json (every page type but holes). */
+function imageMemory(dir: string): Memory {
+  const j = JSON.parse(readFileSync(join(dir, 'domain.json'), 'utf8')) as { memory: { pageTypes: [number, number, string][] } };
+  const runs: [number, number][] = [];
+  for (const [first, count, type] of j.memory.pageTypes) {
+    if (type === 'XTAB' || type === 'BROKEN') continue;
+    const last = runs.at(-1);
+    if (last && last[0] + last[1] === first) last[1] += count;
+    else runs.push([first, count]);
+  }
+  return { raw: join(dir, 'memory.raw'), runs };
+}
+
+/** The pages of `runs`, read from `raw` (files are sparse and reach 4 GiB: read only what is populated). */
+function read(raw: string, runs: [number, number][]): Buffer {
+  const fd = openSync(raw, 'r');
+  try {
+    return Buffer.concat(
+      runs.map(([first, count]) => {
+        const b = Buffer.alloc(count * PAGE);
+        readSync(fd, b, 0, b.length, first * PAGE);
+        return b;
+      }),
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The same pfns, the same bytes; on a difference, the first pfns that differ. */
+function assertSameMemory(a: Memory, b: Memory, what: string): void {
+  assert.deepEqual(a.runs, b.runs, `${what}: populated pfns`);
+  const x = read(a.raw, a.runs);
+  const y = read(b.raw, b.runs);
+  if (x.equals(y)) return;
+  const pfns = a.runs.flatMap(([first, count]) => Array.from({ length: count }, (_, i) => first + i));
+  const differ = pfns.filter((_, i) => !x.subarray(i * PAGE, (i + 1) * PAGE).equals(y.subarray(i * PAGE, (i + 1) * PAGE)));
+  assert.fail(`${what}: ${differ.length} page(s) differ: ${differ.slice(0, 8).map((p) => '0x' + p.toString(16)).join(', ')}`);
+}
+
+/** verify's last line says conforming with no errors or warnings (v2 streams add an info line). */
+function assertClean(out: string): void {
+  const lines = out.trim().split('\n');
+  assert.equal(lines.at(-1), 'conforming: 0 error(s), 0 warning(s)', out);
+  assert.deepEqual(lines.filter((l) => /^(error|warning):/.test(l)), [], out);
+}
+
+const gate = xenDoubleGate();
+
+if (gate.skip) test('xenmig and Xen 4.17 read and restore each other\'s HVM streams', { skip: gate.skip }, () => {});
+else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', () => {
+  before(async () => {
+    await buildXenDouble();
+  });
+
+  const xenCases = [
+    { name: 'non-live', save: [] as string[], vcpus: 1 },
+    { name: 'live, 2 vcpus, dirtying', save: ['--live', '--dirty', '64'], vcpus: 2 },
+    { name: 'live --debug', save: ['--live', '--debug', '--dirty', '16'], vcpus: 1 },
+  ];
+  for (const c of xenCases) {
+    test(`what real libxc writes (${c.name}): xenmig verifies it clean, restores what Xen restores, extracts what was saved`, async (t) => {
+      const work = tmpDirFor(t, 'xenmig-interop-');
+      const src = join(work, 'src');
+      mkdirSync(src);
+      await double(src, ['create', '--hvm', '--memory', String(MIB), '--vcpus', String(c.vcpus), '--seed', '31']);
+      const stream = join(work, 'xen.stream');
+      await double(src, ['save', '--out', stream, ...c.save]);
+      const saved = await dumpDouble(src, join(work, 'saved.raw'));
+
+      assertClean(xenmigOk(['verify', stream]));
+      const { summary } = JSON.parse(xenmigOk(['info', '--json', stream])) as {
+        summary: { libxc: { guestType: string; version: number; xenMajor: number; xenMinor: number }; vcpus: number[] };
+      };
+      assert.equal(summary.libxc.guestType, 'hvm');
+      assert.equal(summary.libxc.version, 3);
+      assert.deepEqual([summary.libxc.xenMajor, summary.libxc.xenMinor], [4, 17]);
+      assert.deepEqual(summary.vcpus, Array.from({ length: c.vcpus }, (_, i) => i));
+      const dump = xenmigOk(['dump', stream]);
+      assert.match(dump, /HVM_CONTEXT/);
+      assert.match(dump, /HVM_PARAMS .*STORE_PFN=0x[0-9a-f]+ .*CONSOLE_PFN=0x[0-9a-f]+/);
+
+      const extracted = join(work, 'extracted.raw');
+      xenmigOk(['extract', stream, '--raw', extracted, '--quiet']);
+      assertSameMemory({ raw: extracted, runs: saved.runs }, saved, 'extract --raw vs the memory saved');
+
+      const image = join(work, 'image');
+      const restored = xenmigOk(['restore', stream, '--into', image, '--quiet']);
+      assert.match(restored, /zeroed as libxc's restorer does: .*STORE_PFN .*CONSOLE_PFN/);
+      const real = await realRestore(work, 'xen', stream, { vcpus: c.vcpus });
+      assert.deepEqual(real.answer, { ...real.answer, rc: 0, missing: 0 });
+      assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
+
+      const v2 = join(work, 'xen.v2');
+      xenmigOk(['convert', '--to', '2', stream, v2, '--quiet']);
+      assertClean(xenmigOk(['verify', v2]));
+      const realV2 = await realRestore(work, 'xenv2', v2, { vcpus: c.vcpus });
+      assert.equal(realV2.answer.missing, 3, 'a v2 stream carries no CPUID (1) nor MSR (2) policy');
+      assertSameMemory(realV2.memory, real.memory, 'the v2 stream restores the same memory');
+    });
+  }
+
+  const ours = [
+    { name: 'v3 libxc', save: ['--format', 'libxc'], missing: 0 },
+    { name: 'v2 libxc', save: ['--format', 'libxc', '--stream-version', '2'], missing: 3 },
+    { name: 'v3 xl, 1 vcpu', save: ['--format', 'xl', '--vcpus', '1'], missing: 0 },
+    { name: 'v3 libxl, 4 vcpus', save: ['--format', 'libxl', '--vcpus', '4'], missing: 0 },
+    { name: 'v3 live with a workload', save: ['--live', '--dirty-rate', '20000'], missing: 0 },
+    { name: 'v3 live --debug', save: ['--live', '--debug', '--dirty-rate', '5000'], missing: 0 },
+  ];
+  for (const c of ours) {
+    test(`what xenmig writes (${c.name}): real xc_domain_restore takes it, with the memory xenmig restores`, async (t) => {
+      const work = tmpDirFor(t, 'xenmig-interop-');
+      const saved = join(work, 'ours.stream');
+      xenmigOk(['save', '--memory', String(MIB), '--seed', '5', ...c.save, saved]);
+      assertClean(xenmigOk(['verify', saved]));
+      const bare = join(work, 'ours.libxc');
+      xenmigOk(['convert', '--unwrap', saved, bare, '--quiet']);
+      const image = join(work, 'image');
+      xenmigOk(['restore', saved, '--into', image, '--quiet']);
+      const real = await realRestore(work, 'ours', bare);
+      assert.equal(real.answer.rc, 0);
+      assert.equal(real.answer.missing, c.missing);
+      assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
+    });
+  }
+});
