@@ -56,10 +56,10 @@ async function dumpDouble(dir: string, raw: string): Promise<Memory> {
 }
 
 /** Real xc_domain_restore of a bare libxc stream into a fresh double domain. */
-async function realRestore(work: string, name: string, stream: string, opts: { vcpus?: number } = {}): Promise<{ answer: RestoreAnswer; memory: Memory }> {
+async function realRestore(work: string, name: string, stream: string, opts: { vcpus?: number; memoryMiB?: number } = {}): Promise<{ answer: RestoreAnswer; memory: Memory }> {
   const dir = join(work, `${name}.dom`);
   mkdirSync(dir);
-  const r = await runXenDouble(dir, ['restore', '--in', stream, '--hvm', '--memory', String(MIB), '--vcpus', String(opts.vcpus ?? 4)]);
+  const r = await runXenDouble(dir, ['restore', '--in', stream, '--hvm', '--memory', String(opts.memoryMiB ?? MIB), '--vcpus', String(opts.vcpus ?? 4)]);
   assert.equal(r.code, 0, `real xc_domain_restore of ${name} failed: ${r.stderr}`);
   return { answer: JSON.parse(r.stdout) as RestoreAnswer, memory: await dumpDouble(dir, join(work, `${name}.real.raw`)) };
 }
@@ -120,16 +120,17 @@ else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', 
   });
 
   const xenCases = [
-    { name: 'non-live', save: [] as string[], vcpus: 1 },
-    { name: 'live, 2 vcpus, dirtying', save: ['--live', '--dirty', '64'], vcpus: 2 },
-    { name: 'live --debug', save: ['--live', '--debug', '--dirty', '16'], vcpus: 1 },
+    { name: 'non-live', save: [] as string[], vcpus: 1, memoryMiB: MIB },
+    { name: 'live, 2 vcpus, dirtying', save: ['--live', '--dirty', '64'], vcpus: 2, memoryMiB: MIB },
+    { name: 'live --debug', save: ['--live', '--debug', '--dirty', '16'], vcpus: 1, memoryMiB: MIB },
+    { name: '256 MiB, live, 2 vcpus', save: ['--live', '--dirty', '256'], vcpus: 2, memoryMiB: 256 },
   ];
   for (const c of xenCases) {
     test(`what real libxc writes (${c.name}): xenmig verifies it clean, restores what Xen restores, extracts what was saved`, async (t) => {
       const work = tmpDirFor(t, 'xenmig-interop-');
       const src = join(work, 'src');
       mkdirSync(src);
-      await double(src, ['create', '--hvm', '--memory', String(MIB), '--vcpus', String(c.vcpus), '--seed', '31']);
+      await double(src, ['create', '--hvm', '--memory', String(c.memoryMiB), '--vcpus', String(c.vcpus), '--seed', '31']);
       const stream = join(work, 'xen.stream');
       await double(src, ['save', '--out', stream, ...c.save]);
       const saved = await dumpDouble(src, join(work, 'saved.raw'));
@@ -153,14 +154,14 @@ else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', 
       const image = join(work, 'image');
       const restored = xenmigOk(['restore', stream, '--into', image, '--quiet']);
       assert.match(restored, /zeroed as libxc's restorer does: .*STORE_PFN .*CONSOLE_PFN/);
-      const real = await realRestore(work, 'xen', stream, { vcpus: c.vcpus });
+      const real = await realRestore(work, 'xen', stream, { vcpus: c.vcpus, memoryMiB: c.memoryMiB });
       assert.deepEqual(real.answer, { ...real.answer, rc: 0, missing: 0 });
       assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
 
       const v2 = join(work, 'xen.v2');
       xenmigOk(['convert', '--to', '2', stream, v2, '--quiet']);
       assertClean(xenmigOk(['verify', v2]));
-      const realV2 = await realRestore(work, 'xenv2', v2, { vcpus: c.vcpus });
+      const realV2 = await realRestore(work, 'xenv2', v2, { vcpus: c.vcpus, memoryMiB: c.memoryMiB });
       assert.equal(realV2.answer.missing, 3, 'a v2 stream carries no CPUID (1) nor MSR (2) policy');
       assertSameMemory(realV2.memory, real.memory, 'the v2 stream restores the same memory');
     });
