@@ -24,16 +24,20 @@ export function register(program: Command): void {
     .option('--unwrap', 'write only the libxc stream, without the xl header and libxl records (what libxc\'s xc_domain_restore reads)')
     .argument('<in>', 'input stream, or - for standard input (never modified)')
     .argument('<out>', 'output file, written atomically, or - for standard output')
+    .option('--checkpointed', 'a checkpointed (Remus) libxl stream: libxl records follow each CHECKPOINT up to CHECKPOINT_END')
+    .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing output file')
     .option('--json', 'print the result as JSON (on stderr when the stream goes to stdout)')
     .option('--quiet', 'no progress bar')
-    .action(async (input: string, output: string, flags: { to?: string; unwrap?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (input: string, output: string, flags: { to?: string; unwrap?: boolean; checkpointed?: boolean; colo?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
       if (flags.to === undefined && !flags.unwrap) throw new UsageError('convert needs --to 2|3, --unwrap, or both');
       if (flags.to !== undefined && flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);
       if (await sameFile(input, output)) throw new UsageError(`${output} is the input: convert never modifies its input`);
       const to = flags.to === undefined ? undefined : (Number(flags.to) as 2 | 3);
       const unwrap = flags.unwrap ?? false;
-      const stream = await openStream(input, { pageContents: 'stream', blocking: true });
+      // Which kind a checkpointed stream is cannot be read from its bytes: the user says so.
+      const checkpointed = flags.colo ? 'colo' : flags.checkpointed ? 'remus' : undefined;
+      const stream = await openStream(input, { pageContents: 'stream', blocking: true, checkpointed });
       const size = input === '-' ? undefined : stream.reader.source.size;
       let sink;
       try {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { libxlWrap, xlWrap } from '../support/builder.js';
 import { withTmp } from '../support/tmp.js';
 import { hvmStream, pvStream } from '../restore/fixtures.js';
+import { assemble, checkpointedParts } from '../support/checkpointed.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 
@@ -118,6 +119,21 @@ test('convert --unwrap: the bare libxc stream of an xl or libxl one, byte for by
     const none = xenmig(['convert', join(d, 'in'), join(d, 'out')]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /convert needs --to 2\|3, --unwrap, or both/);
+  }));
+
+test('convert --unwrap --checkpointed: the libxc records of a Remus libxl stream, libxl\'s records after each CHECKPOINT left out', () =>
+  withTmp(async (d) => {
+    const { bytes } = assemble(checkpointedParts({ guest: 'hvm', kind: 'remus', xenstore: true }));
+    await writeFile(join(d, 'remus'), bytes);
+    const r = xenmig(['convert', '--unwrap', '--checkpointed', join(d, 'remus'), join(d, 'bare')]);
+    assert.equal(r.code, 0, r.stderr);
+    const dump = xenmig(['dump', join(d, 'bare')]).stdout.toString();
+    assert.doesNotMatch(dump, /libxl|EMULATOR|CHECKPOINT_END/);
+    assert.equal((dump.match(/ CHECKPOINT /g) ?? []).length, 4); // the live pass and 3 checkpoints
+    assert.equal(xenmig(['verify', '--checkpointed', join(d, 'bare')]).code, 0);
+    // Not told, the reader takes libxl's records after CHECKPOINT for libxc ones and keeps them.
+    xenmig(['convert', '--unwrap', join(d, 'remus'), join(d, 'wrong')]);
+    assert.equal(xenmig(['verify', '--checkpointed', join(d, 'wrong')]).code, 1);
   }));
 
 test('restore of a stream whose VERIFY pass disagrees: the image is written, every pfn listed, exit 1', () =>

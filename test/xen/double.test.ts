@@ -188,7 +188,7 @@ async function restoreAndCompare(
   const r = await runXenDouble(dst, ['restore', '--in', stream, '--hvm', '--memory', String(MIB), '--vcpus', String(vcpus)], { env });
   assert.equal(r.code, 0, `restore failed: ${r.stderr}`);
   const res = JSON.parse(r.stdout) as { rc: number; missing: number; storeGfn: number; consoleGfn: number };
-  assert.deepEqual(res, { rc: 0, missing: 0, staticDataDone: true, storeGfn: STORE_GFN, consoleGfn: CONSOLE_GFN });
+  assert.deepEqual(res, { rc: 0, missing: 0, staticDataDone: true, storeGfn: STORE_GFN, consoleGfn: CONSOLE_GFN, checkpoints: 0 });
 
   const dstRaw = join(work, 'dst.raw');
   const got = await dump(dst, dstRaw);

@@ -41,6 +41,7 @@ async function double(dir: string, args: string[]): Promise<string> {
 interface RestoreAnswer {
   rc: number;
   missing: number;
+  checkpoints: number;
 }
 
 /** A domain's memory: a sparse pfn-addressed file and the runs of pfns it has ([first, count]). */
@@ -56,10 +57,12 @@ async function dumpDouble(dir: string, raw: string): Promise<Memory> {
 }
 
 /** Real xc_domain_restore of a bare libxc stream into a fresh double domain. */
-async function realRestore(work: string, name: string, stream: string, opts: { vcpus?: number; memoryMiB?: number } = {}): Promise<{ answer: RestoreAnswer; memory: Memory }> {
+async function realRestore(work: string, name: string, stream: string, opts: { vcpus?: number; memoryMiB?: number; checkpointed?: boolean } = {}): Promise<{ answer: RestoreAnswer; memory: Memory }> {
   const dir = join(work, `${name}.dom`);
   mkdirSync(dir);
-  const r = await runXenDouble(dir, ['restore', '--in', stream, '--hvm', '--memory', String(opts.memoryMiB ?? MIB), '--vcpus', String(opts.vcpus ?? 4)]);
+  const args = ['restore', '--in', stream, '--hvm', '--memory', String(opts.memoryMiB ?? MIB), '--vcpus', String(opts.vcpus ?? 4)];
+  if (opts.checkpointed) args.push('--checkpointed');
+  const r = await runXenDouble(dir, args);
   assert.equal(r.code, 0, `real xc_domain_restore of ${name} failed: ${r.stderr}`);
   return { answer: JSON.parse(r.stdout) as RestoreAnswer, memory: await dumpDouble(dir, join(work, `${name}.real.raw`)) };
 }
@@ -174,20 +177,24 @@ else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', 
     { name: 'v3 libxl, 4 vcpus', save: ['--format', 'libxl', '--vcpus', '4'], missing: 0 },
     { name: 'v3 live with a workload', save: ['--live', '--dirty-rate', '20000'], missing: 0 },
     { name: 'v3 live --debug', save: ['--live', '--debug', '--dirty-rate', '5000'], missing: 0 },
+    { name: 'v3 Remus, 3 checkpoints, libxl', save: ['--format', 'libxl', '--dirty-rate', '20000', '--checkpoint-interval', '20', '--checkpoints', '3'], missing: 0, checkpoints: 4 },
+    { name: 'v2 Remus, 2 checkpoints, libxc', save: ['--stream-version', '2', '--dirty-rate', '20000', '--checkpoint-interval', '20', '--checkpoints', '2'], missing: 3, checkpoints: 3 },
   ];
   for (const c of ours) {
     test(`what xenmig writes (${c.name}): real xc_domain_restore takes it, with the memory xenmig restores`, async (t) => {
       const work = tmpDirFor(t, 'xenmig-interop-');
       const saved = join(work, 'ours.stream');
       xenmigOk(['save', '--memory', String(MIB), '--seed', '5', ...c.save, saved]);
-      assertClean(xenmigOk(['verify', saved]));
+      const checkpointed = c.checkpoints !== undefined ? ['--checkpointed'] : [];
+      assertClean(xenmigOk(['verify', ...checkpointed, saved]));
       const bare = join(work, 'ours.libxc');
-      xenmigOk(['convert', '--unwrap', saved, bare, '--quiet']);
+      xenmigOk(['convert', '--unwrap', ...checkpointed, saved, bare, '--quiet']);
       const image = join(work, 'image');
-      xenmigOk(['restore', saved, '--into', image, '--quiet']);
-      const real = await realRestore(work, 'ours', bare);
+      xenmigOk(['restore', ...checkpointed, saved, '--into', image, '--quiet']);
+      const real = await realRestore(work, 'ours', bare, { checkpointed: checkpointed.length > 0 });
       assert.equal(real.answer.rc, 0);
       assert.equal(real.answer.missing, c.missing);
+      assert.equal(real.answer.checkpoints, c.checkpoints ?? 0, 'CHECKPOINT records libxc went on after');
       assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
     });
   }

@@ -642,6 +642,7 @@ static int cmd_save(const char *out, int live, int debug, unsigned long dirty)
 
 struct restore_ctx {
     unsigned int missing;
+    unsigned int checkpoints;
     int sdd_called;
     xen_pfn_t store_gfn, console_gfn;
 };
@@ -664,12 +665,27 @@ static void cb_restore_results(xen_pfn_t store_gfn, xen_pfn_t console_gfn,
     r->console_gfn = console_gfn;
 }
 
-static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
+/*
+ * A Remus stream: libxl's checkpoint callback answers "go on" to each CHECKPOINT
+ * (XGR_CHECKPOINT_SUCCESS), so libxc applies each checkpoint's buffered records and
+ * reads on; what follows the last CHECKPOINT before END is dropped, as on failover.
+ */
+static int cb_checkpoint(void *data)
+{
+    struct restore_ctx *r = data;
+
+    r->checkpoints++;
+    return XGR_CHECKPOINT_SUCCESS;
+}
+
+static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus,
+                       int checkpointed)
 {
     struct restore_ctx r = { 0 };
     struct restore_callbacks cb = {
         .static_data_done = cb_static_data_done,
         .restore_results = cb_restore_results,
+        .checkpoint = cb_checkpoint,
         .data = &r,
     };
     struct xd xd;
@@ -689,7 +705,9 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
 
     xch = xc_open();
     rc = xc_domain_restore(xch, fd, DST_DOMID, 1, &store_mfn, 0, 2,
-                           &console_mfn, 0, XC_STREAM_PLAIN, &cb, -1);
+                           &console_mfn, 0,
+                           checkpointed ? XC_STREAM_REMUS : XC_STREAM_PLAIN,
+                           &cb, -1);
     if ( rc )
     {
         printf("{\"rc\":%d}\n", rc);
@@ -701,9 +719,10 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus)
         r.store_gfn = store_mfn;
         r.console_gfn = console_mfn;
     }
-    printf("{\"rc\":0,\"missing\":%u,\"staticDataDone\":%s,\"storeGfn\":%lu,\"consoleGfn\":%lu}\n",
+    printf("{\"rc\":0,\"missing\":%u,\"staticDataDone\":%s,\"storeGfn\":%lu,\"consoleGfn\":%lu,\"checkpoints\":%u}\n",
            r.missing, r.sdd_called ? "true" : "false",
-           (unsigned long)r.store_gfn, (unsigned long)r.console_gfn);
+           (unsigned long)r.store_gfn, (unsigned long)r.console_gfn,
+           r.checkpoints);
     xc_interface_close(xch);
     return 0;
 }
@@ -849,7 +868,7 @@ int main(int argc, char **argv)
     const char *cmd, *out = NULL, *in = NULL, *raw = NULL;
     unsigned long mem = 0, vcpus = 1, dirty = 0;
     uint64_t seed = 1;
-    int hvm = 0, live = 0, debug = 0, json = 0;
+    int hvm = 0, live = 0, debug = 0, json = 0, checkpointed = 0;
 
     if ( argc < 2 )
         die(2, "usage: xen-double create|save|restore|dump ...");
@@ -870,6 +889,7 @@ int main(int argc, char **argv)
         else if ( !strcmp(a, "--live") ) live = 1;
         else if ( !strcmp(a, "--debug") ) debug = 1;
         else if ( !strcmp(a, "--json") ) json = 1;
+        else if ( !strcmp(a, "--checkpointed") ) checkpointed = 1;
         else if ( !strcmp(a, "--memory") ) { mem = num(a, v); i++; }
         else if ( !strcmp(a, "--vcpus") ) { vcpus = num(a, v); i++; }
         else if ( !strcmp(a, "--seed") ) { seed = num(a, v); i++; }
@@ -901,7 +921,7 @@ int main(int argc, char **argv)
         if ( !in ) die(2, "restore: --in FILE|- is required");
         if ( !hvm ) die(2, "restore: only --hvm is supported");
         if ( mem < 2 || mem > 3000 ) die(2, "restore: --memory MIB must be 2..3000");
-        return cmd_restore(in, mem, vcpus);
+        return cmd_restore(in, mem, vcpus, checkpointed);
     }
     if ( !strcmp(cmd, "dump") )
         return cmd_dump(raw, json);
