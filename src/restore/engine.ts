@@ -9,6 +9,7 @@ import {
   CHECKPOINT_STATE_ID,
   LIBXL_REC_TYPE,
   PAGE_SIZE,
+  LIBXL_VERSION,
   PAGE_TYPE,
   REC_TYPE,
   XL_MANDATORY_KNOWN,
@@ -173,6 +174,10 @@ export class Restorer implements RestoreContext {
         return;
       }
       case 'libxl-header':
+        // libxl_stream_read.c refuses any other version ("Invalid Version").
+        if (item.header.version !== LIBXL_VERSION) {
+          throw new StreamFormatError(`libxl header version ${item.header.version}, expected ${LIBXL_VERSION} (libxl refuses any other)`, { offset: item.offset, layer: 'libxl', recordType: 'header' });
+        }
         this.result.layers.push('libxl');
         this.libxlStarted = true;
         return;

@@ -89,6 +89,8 @@ export const DIAGNOSTIC_CODES = {
   'pv-order': { severity: 'error', meaning: 'PV order broken: X86_PV_INFO, then X86_PV_P2M_FRAMES, then PAGE_DATA, then vcpu records' },
   'hvm-context-missing': { severity: 'error', meaning: 'an HVM stream without HVM_CONTEXT cannot be restored' },
   'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored' },
+  'pv-vcpu0-basic-missing': { severity: 'error', meaning: 'a PV stream without (non-empty) X86_PV_VCPU_BASIC for vcpu 0: libxc refuses it' },
+  'pv-pfn-beyond-p2m': { severity: 'error', meaning: 'a PV page above X86_PV_P2M_FRAMES\' end pfn: libxc refuses it' },
   // ---- checkpointed libxl streams (Remus / COLO; see checkpoint-rules.ts) ----
   'emulator-record-pv': { severity: 'error', meaning: 'an emulator record in a PV stream (libxl refuses it)' },
   'checkpoint-end-misplaced': { severity: 'error', meaning: 'CHECKPOINT_END that does not close a libxc CHECKPOINT' },

@@ -40,6 +40,10 @@ export class LibxcState {
   staticDataEndSeen = false;
   pvInfo: { guestWidth: number } | undefined;
   p2mFramesSeen = false;
+  /** X86_PV_P2M_FRAMES' end pfn: libxc's restorer refuses any page above it. */
+  p2mEndPfn: number | undefined;
+  /** A non-empty X86_PV_VCPU_BASIC for vcpu 0 arrived (libxc refuses a PV stream without one). */
+  vcpu0Basic = false;
   pageDataSeen = false;
   /** Since the last CHECKPOINT: a later batch sends pages and registers again. */
   vcpuSeen = false;
@@ -99,7 +103,7 @@ function hex(v: number, width: number): string {
 
 // ---- record bodies --------------------------------------------------------------------
 
-function checkPageData({ item, r, view }: RecordContext): void {
+function checkPageData({ item, r, view, state }: RecordContext): void {
   const count = view.getUint32(0, item.littleEndian);
   const reserved = view.getUint32(4, item.littleEndian);
   if (count === 0) r.report('page-data-count-zero', 'PAGE_DATA count is 0, expected at least 1 pfn');
@@ -131,6 +135,17 @@ function checkPageData({ item, r, view }: RecordContext): void {
   if (badType >= 0) {
     const t = words[2 * badType + 1]! >>> PAGE_TYPE_SHIFT_HI;
     r.report('page-type-reserved', `pfn[${badType}] ${entry(badType)} has page type ${t}; types 5-8 are reserved`);
+  }
+  if (state.guestType === 'pv' && state.p2mEndPfn !== undefined) {
+    // A run only needs its last entry looked at.
+    const end = state.p2mEndPfn;
+    for (let i = entries === 1 ? count - 1 : 0; i < count; i++) {
+      const pfn = (words[2 * i + 1]! & 0xfffff) * 0x100000000 + words[2 * i]!;
+      if (pfn > end) {
+        r.report('pv-pfn-beyond-p2m', `pfn[${i}] 0x${pfn.toString(16)} is beyond p2m_end_pfn 0x${end.toString(16)}; libxc's restorer refuses it ("outside domain maximum")`);
+        break;
+      }
+    }
   }
   const expected = arrayEnd + PAGE_SIZE * withData;
   if (item.length !== expected) {
@@ -350,6 +365,11 @@ export function advanceState(item: RecordItem, state: LibxcState): void {
       break;
     case REC_TYPE.X86_PV_P2M_FRAMES:
       state.p2mFramesSeen = true;
+      if (item.length >= 8) state.p2mEndPfn = new DataView(item.body.buffer, item.body.byteOffset, 8).getUint32(4, item.littleEndian);
+      break;
+    case REC_TYPE.X86_PV_VCPU_BASIC:
+      state.vcpuSeen = true;
+      if (item.length > 8 && new DataView(item.body.buffer, item.body.byteOffset, 4).getUint32(0, item.littleEndian) === 0) state.vcpu0Basic = true;
       break;
     case REC_TYPE.PAGE_DATA:
       state.pageDataSeen = true;
@@ -378,5 +398,8 @@ export function checkCompleteness(state: LibxcState, r: Reporter): void {
   }
   if (state.guestType === 'pv' && state.pvInfo === undefined) {
     r.report('pv-info-missing', 'END of a PV stream without X86_PV_INFO; it cannot be restored');
+  }
+  if (state.guestType === 'pv' && !state.vcpu0Basic) {
+    r.report('pv-vcpu0-basic-missing', 'END of a PV stream without X86_PV_VCPU_BASIC for vcpu 0; libxc\'s restorer refuses it ("Sender didn\'t send vcpu0\'s basic state")');
   }
 }

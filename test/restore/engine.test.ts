@@ -94,6 +94,15 @@ test('--min-version 3 refuses a v2 stream before anything reaches the sink', asy
   assert.deepEqual(sink.calls, ['abort']);
 });
 
+test('a libxl header of another version is refused as libxl refuses it, before anything reaches the sink', async () => {
+  const good = libxlWrap(hvmStream({ version: 3 }).bytes);
+  const v3 = good.slice();
+  new DataView(v3.buffer).setUint32(8, 3, false);
+  const sink = new LogSink();
+  await assert.rejects(restoreStream(items(v3), sink), /libxl header version 3, expected 2 \(libxl refuses any other\)/);
+  assert.deepEqual(sink.calls, ['abort']);
+});
+
 test('a staticDataDone refusal stops before any memory, aborts the sink with the reason', async () => {
   for (const version of [2, 3] as const) {
     const sink = new LogSink();

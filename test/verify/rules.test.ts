@@ -263,7 +263,7 @@ test('PV body rules: X86_PV_INFO, P2M frames, vcpu records', async () => {
   await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_XSAVE, r(T.X86_PV_VCPU_XSAVE, vcpuRes))), ['error reserved-nonzero']);
   const empty = await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_MSRS, r(T.X86_PV_VCPU_MSRS, vcpuBody(0, 0)))), ['warning errata-empty-vcpu']);
   assert.equal(empty.conforming, true);
-  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_BASIC, r(T.X86_PV_VCPU_BASIC, new Uint8Array(4)))), ['error length-invalid', 'error length-invalid']);
+  await expectCodes(pv(replaceType(pvRecords(), T.X86_PV_VCPU_BASIC, r(T.X86_PV_VCPU_BASIC, new Uint8Array(4)))), ['error length-invalid', 'error length-invalid', 'error pv-vcpu0-basic-missing']);
 });
 
 test('TSC and HVM_PARAMS body rules and the empty-params erratum', async () => {
@@ -344,7 +344,7 @@ test('PV order: X86_PV_INFO -> X86_PV_P2M_FRAMES -> PAGE_DATA -> vcpu records', 
   const vcpuFirst = withRecord(base, 2, r(T.X86_PV_VCPU_BASIC, vcpuBody(0)));
   const vf = await expectCodes(v2(vcpuFirst), ['error pv-order', 'error pv-order']);
   assert.deepEqual(vf.diagnostics.filter((d) => d.code === 'pv-order').map((d) => d.location.recordType), ['X86_PV_VCPU_BASIC', 'PAGE_DATA']);
-  const pagesAfterVcpu = withRecord(base, base.length - 1, r(T.PAGE_DATA, pageDataBody([{ pfn: 9 }])));
+  const pagesAfterVcpu = withRecord(base, base.length - 1, r(T.PAGE_DATA, pageDataBody([{ pfn: 1 }])));
   await expectCodes(v2(pagesAfterVcpu), ['error pv-order']);
 });
 
@@ -357,6 +357,22 @@ test('HVM_PARAMS after HVM_CONTEXT is libxc\'s own order (x86_hvm_end_of_checkpo
   const noCtx = await expectCodes(libxcBytes(without(recs, T.HVM_CONTEXT)), ['error hvm-context-missing']);
   assert.equal(noCtx.diagnostics[0]!.location.recordType, 'END');
   await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-order', 'error pv-info-missing']);
+});
+
+test('PV: what libxc\'s restorer refuses: no basic state for vcpu 0, a page above p2m_end_pfn', async () => {
+  const v2 = (recs: Rec[]): Uint8Array => libxcBytes(recs, { version: 2, domainType: 1 });
+  const base = pvRecords(2);
+  const noVcpu0 = base.filter((x) => !(x.type === T.X86_PV_VCPU_BASIC && new DataView(x.body.buffer, x.body.byteOffset).getUint32(0, true) === 0));
+  const m = await expectCodes(v2(noVcpu0), ['error pv-vcpu0-basic-missing']);
+  assert.equal(m.diagnostics.find((d) => d.code === 'pv-vcpu0-basic-missing')!.location.recordType, 'END');
+  await expectCodes(v2(base.filter((x) => x.type !== T.X86_PV_VCPU_BASIC && x.type !== T.X86_PV_VCPU_EXTENDED && x.type !== T.X86_PV_VCPU_XSAVE && x.type !== T.X86_PV_VCPU_MSRS)), ['error pv-vcpu0-basic-missing']);
+  // An empty BASIC for vcpu 0 (the 4.6-4.8 erratum) is skipped by libxc: still missing.
+  await expectCodes(v2(replaceType(base, T.X86_PV_VCPU_BASIC, r(T.X86_PV_VCPU_BASIC, vcpuBody(0, 0)))), ['warning errata-empty-vcpu', 'warning errata-empty-vcpu', 'error pv-vcpu0-basic-missing']);
+  // p2m_end_pfn is 3 in these streams.
+  const beyond = withRecord(base, 3, r(T.PAGE_DATA, pageDataBody([{ pfn: 3 }, { pfn: 4 }])));
+  const b = await expectCodes(v2(beyond), ['error pv-pfn-beyond-p2m']);
+  assert.match(b.diagnostics.find((d) => d.code === 'pv-pfn-beyond-p2m')!.message, /pfn\[1\] 0x4 is beyond p2m_end_pfn 0x3/);
+  await expectCodes(v2(withRecord(base, 3, r(T.PAGE_DATA, pageDataBody([{ pfn: 2 }, { pfn: 3 }])))), []);
 });
 
 test('HVM_PARAMS: indices and values Xen 4.17 refuses, params libxc never saves, repeats', async () => {
