@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
@@ -140,6 +140,41 @@ test('an existing directory is not replaced without force; with force it is, onc
     await second.close();
     await assertMemoryRaw(dir, sent);
     assert.deepEqual(await readdir(base), ['img']);
+  }));
+
+test('force replaces only a memory image (or an empty directory): any other directory or file is refused and left as it was', () =>
+  withTmp(async (base) => {
+    const other = join(base, 'home');
+    await mkdir(other);
+    await writeFile(join(other, 'thesis.tex'), 'years of work');
+    await assert.rejects(MemoryImage.create(other, { force: true }), /home exists and is not a memory image \(no domain.json of format xenmig-memory-image\); --force replaces only memory images/);
+    assert.equal(await readFile(join(other, 'thesis.tex'), 'utf8'), 'years of work');
+    await writeFile(join(other, 'domain.json'), '{"format":"something-else"}');
+    await assert.rejects(MemoryImage.create(other, { force: true }), UsageError);
+    await writeFile(join(base, 'file'), 'x');
+    await assert.rejects(MemoryImage.create(join(base, 'file'), { force: true }), /is not a directory/);
+    await mkdir(join(base, 'empty'));
+    const img = await MemoryImage.create(join(base, 'empty'), { force: true });
+    await restoreStream(items(hvmStream().bytes), img);
+    await img.close();
+    assert.deepEqual((await readdir(base)).sort(), ['empty', 'file', 'home']);
+  }));
+
+test('an image whose domain.json names files outside it is refused when opened', () =>
+  withTmp(async (base) => {
+    const dir = join(base, 'img');
+    const img = await MemoryImage.create(dir);
+    await restoreStream(items(hvmStream().bytes), img);
+    await img.close();
+    await writeFile(join(base, 'secret.txt'), 'not yours');
+    const json = JSON.parse(await readFile(join(dir, 'domain.json'), 'utf8')) as { hvmContext: { file: string }; memory: { file: string } };
+    for (const [field, name] of [['hvmContext', '../secret.txt'], ['hvmContext', '/etc/passwd'], ['memory', '..']] as const) {
+      const bad = structuredClone(json);
+      if (field === 'memory') bad.memory.file = name;
+      else bad.hvmContext.file = name;
+      await writeFile(join(dir, 'domain.json'), JSON.stringify(bad));
+      await assert.rejects(MemoryImage.open(dir), /names the file .*; an image's files are plain names inside it/);
+    }
   }));
 
 test('a checkpointed stream cut mid-batch leaves the image at the last complete checkpoint', () =>

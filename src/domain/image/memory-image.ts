@@ -24,7 +24,7 @@
  * Writing goes to a temporary directory beside DIR that is renamed into place on
  * commit; abort removes it, so a failed restore leaves nothing half made.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PAGE_SHIFT, PAGE_SIZE, PAGE_TYPE, emulatorName, pageTypeName, type GuestType } from '../../format/constants.js';
 import { IoError, UsageError } from '../../format/errors.js';
@@ -104,13 +104,17 @@ export class MemoryImage implements DomainSink, DomainSource {
     private readonly force: boolean,
   ) {}
 
-  /** A new, empty image to restore into; visible at `dir` only after commit. */
+  /**
+   * A new, empty image to restore into; visible at `dir` only after commit. With `force`
+   * an existing memory image (or an empty directory) is replaced; anything else is refused.
+   */
   static async create(dir: string, opts: CreateImageOptions = {}): Promise<MemoryImage> {
     const exists = await stat(dir).then(
       () => true,
       () => false,
     );
     if (exists && !opts.force) throw new UsageError(`${dir} exists; use --force to replace it`);
+    if (exists) await refuseUnlessImage(dir);
     const tmp = tempPathFor(dir.replace(/\/+$/, ''));
     try {
       await mkdir(tmp);
@@ -137,7 +141,7 @@ export class MemoryImage implements DomainSink, DomainSource {
     if (json.format !== IMAGE_FORMAT || json.version !== IMAGE_VERSION) {
       throw new IoError(`${dir}/${DOMAIN_FILE}: format ${String(json.format)} version ${String(json.version)}, expected ${IMAGE_FORMAT} version ${IMAGE_VERSION}`);
     }
-    const memory = await PageFile.openRead(join(dir, json.memory.file));
+    const memory = await PageFile.openRead(imageFile(dir, json.memory.file));
     const img = new MemoryImage(dir, dir, memory, false);
     img.state = await stateFromJson(dir, json);
     img.finished = true;
@@ -453,7 +457,7 @@ async function stateFromJson(dir: string, j: ImageJson): Promise<ImageState> {
     if (t === undefined) throw new IoError(`${dir}/${DOMAIN_FILE}: unknown page type ${name}`);
     for (let i = 0; i < count; i++) s.types.set(start + i, t + 1);
   }
-  const blob = async (f: { file: string }): Promise<Uint8Array> => new Uint8Array(await readFile(join(dir, f.file)));
+  const blob = async (f: { file: string }): Promise<Uint8Array> => new Uint8Array(await readFile(imageFile(dir, f.file)));
   if (j.pvInfo) s.pvInfo = j.pvInfo;
   if (j.p2mFrames) s.p2mFrames = { startPfn: j.p2mFrames.startPfn, endPfn: j.p2mFrames.endPfn, p2mPfns: j.p2mFrames.p2mPfns.map((p) => BigInt(p)) };
   if (j.cpuPolicy?.cpuid) {
@@ -493,4 +497,33 @@ async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
 async function syncDir(path: string): Promise<void> {
   const h = await open(path, 'r');
   await h.sync().catch(() => undefined).finally(() => h.close());
+}
+
+/**
+ * `--force` replaces a memory image, never an arbitrary directory or file a mistyped
+ * `--into` happens to name: the old directory must hold a domain.json of this format,
+ * or nothing at all.
+ */
+async function refuseUnlessImage(dir: string): Promise<void> {
+  const st = await stat(dir);
+  if (!st.isDirectory()) throw new UsageError(`${dir} exists and is not a directory; --force replaces only memory images`);
+  const entries = await readdir(dir);
+  if (entries.length === 0) return;
+  let json: Partial<ImageJson> | undefined;
+  try {
+    json = JSON.parse(await readFile(join(dir, DOMAIN_FILE), 'utf8')) as Partial<ImageJson>;
+  } catch {
+    json = undefined;
+  }
+  if (json?.format !== IMAGE_FORMAT) {
+    throw new UsageError(`${dir} exists and is not a memory image (no ${DOMAIN_FILE} of format ${IMAGE_FORMAT}); --force replaces only memory images`);
+  }
+}
+
+/** A file an image's domain.json names: a plain name inside the image, never a path leading out of it. */
+function imageFile(dir: string, name: unknown): string {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new IoError(`${dir}/${DOMAIN_FILE} names the file ${JSON.stringify(name)}; an image's files are plain names inside it`);
+  }
+  return join(dir, name);
 }
