@@ -28,6 +28,55 @@
 #define XD_TYPE_HVM     1
 #define XD_TYPE_PV      2
 
+/*
+ * PV machine frames.  A PV guest sees machine frame numbers: pfn N of the
+ * domain is machine frame N + XD_MFN_BASE (so a pfn used where an mfn belongs
+ * names a frame the domain does not own).  max_page (XENMEM_maximum_ram_page)
+ * is XD_MAX_PAGE; the M2P table is XD_M2P_CHUNKS 2 MiB chunks of DOMID_XEN
+ * frames from XD_M2P_MFN (file "m2p", 8 octets per mfn); the shared info page
+ * and grant frame 0 are Xen pages shared with the domain.
+ */
+#define XD_MFN_BASE     0x100000UL
+#define XD_MAX_PAGE     (XD_MFN_BASE + XD_MAX_PFNS)
+#define XD_M2P_MFN      0x1000UL
+#define XD_M2P_CHUNKS   ((XD_MAX_PAGE * 8 + (2UL << 20) - 1) / (2UL << 20))
+#define XD_M2P_FRAMES   (XD_M2P_CHUNKS * 512)
+#define XD_SHINFO_MFN   0x3000UL
+#define XD_GNTTAB_MFN   0x3001UL
+#define XD_IDLE_L4_MFN  0x3100UL  /* Xen's own L3s behind its L4 slots */
+#define XD_PERDOMAIN_MFN 0x3200UL
+#define XD_MAX_VCPUS    64
+#define XD_MAX_VMSRS    8
+#define XD_PV_XSAVE_MAX (16 + 576 + 256)
+
+/* Page types (Xen's PGT_* as the double keeps them). */
+#define XD_PGT_NONE      0
+#define XD_PGT_L1        1
+#define XD_PGT_L2        2
+#define XD_PGT_L3        3
+#define XD_PGT_L4        4
+#define XD_PGT_SEG_DESC  6
+#define XD_PGT_WRITABLE  7
+
+struct xd_page {
+    uint8_t type;      /* XD_PGT_* */
+    uint8_t pinned;
+    uint8_t validated;
+    uint8_t _pad;
+    uint32_t count;    /* type references */
+};
+
+struct xd_pv_vcpu {
+    uint32_t up;                    /* has a context (not VPF_down) */
+    uint32_t initialised;
+    struct vcpu_guest_context ctx;  /* as arch_get_info_guest would return it */
+    uint8_t ext[128];               /* struct xen_domctl_ext_vcpucontext */
+    uint32_t xsave_len, nr_msrs;    /* xsave: xcr0, xcr0_accum, area */
+    uint8_t xsave[XD_PV_XSAVE_MAX];
+    uint32_t msr_index[XD_MAX_VMSRS];
+    uint64_t msr_value[XD_MAX_VMSRS];
+};
+
 struct xd_state {
     uint64_t magic;
     uint32_t exists;
@@ -54,13 +103,18 @@ struct xd_state {
     uint64_t gnttab_gfn;           /* ... at this gfn (compat seeding path) */
     uint32_t hvm_ctx_len, _pad1;
     uint8_t hvm_ctx[XD_CTX_MAX];
+    uint32_t guest_width, _pad3;   /* PV: 8 (64-bit) */
+    uint64_t vm_assist;
+    struct xd_pv_vcpu pv_vcpu[XD_MAX_VCPUS];
+    struct xd_page page[XD_MAX_PFNS];  /* PV: by pfn (mfn - XD_MFN_BASE) */
     uint64_t populated[XD_MAX_PFNS / 64];
     uint64_t dirty[XD_MAX_PFNS / 64];
     uint8_t gnttab[XD_PAGE] __attribute__((aligned(4096)));  /* grant table frame 0 */
+    uint8_t shinfo[XD_PAGE] __attribute__((aligned(4096)));  /* PV shared info */
 } __attribute__((aligned(4096)));
 
 struct xd {
-    int statefd, ramfd;
+    int statefd, ramfd, m2pfd;
     struct xd_state *s;
     char dir[512];
 };
@@ -86,6 +140,35 @@ static inline void xd_clear(uint64_t *bm, uint64_t pfn)
 {
     bm[pfn / 64] &= ~(1ULL << (pfn % 64));
 }
+
+/* PV p2m and m2p: INVALID_MFN / ~0 when there is none. */
+static inline uint64_t xd_pfn_to_mfn(const struct xd_state *s, uint64_t pfn)
+{
+    return xd_test(s->populated, pfn) ? pfn + XD_MFN_BASE : ~0ULL;
+}
+static inline uint64_t xd_mfn_to_pfn(const struct xd_state *s, uint64_t mfn)
+{
+    if ( mfn < XD_MFN_BASE || mfn >= XD_MAX_PAGE ||
+         !xd_test(s->populated, mfn - XD_MFN_BASE) )
+        return ~0ULL;
+    return mfn - XD_MFN_BASE;
+}
+/* Record m2p[mfn] = pfn (~0 for a freed frame) in the M2P file. */
+void xd_set_m2p(struct xd *xd, uint64_t mfn, uint64_t pfn);
+
+/* PV (pv.c).  Return 0 or a negative Xen errno. */
+int xd_pv_pin(struct xd *xd, unsigned int cmd, uint64_t mfn);
+int xd_pv_get_type(struct xd *xd, uint64_t pfn, unsigned int type);
+int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
+                           const struct vcpu_guest_context *c);
+int xd_pv_set_ext(struct xd *xd, const void *evc);
+int xd_pv_get_ext(struct xd *xd, void *evc);
+int xd_pv_set_xsave(struct xd *xd, unsigned int vcpu, const uint8_t *buf,
+                    uint64_t size);
+int xd_pv_set_msrs(struct xd *xd, unsigned int vcpu, const void *msrs,
+                   uint32_t *count);
+void xd_pv_normalise(const struct xd_state *s, unsigned int type,
+                     uint64_t *table);
 
 /* Highest mapped pfn (populated, or the grant frame), 0 when none (as Xen's
  * p2m max_mapped_pfn). */

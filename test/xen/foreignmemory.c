@@ -59,6 +59,77 @@ int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid)
     return 0;
 }
 
+/*
+ * A PV domain's frames are machine frames: its RAM (mfn - XD_MFN_BASE is the
+ * pfn, its page in the ram file), the shared info and grant frames; DOMID_XEN
+ * offers the M2P table's frames, read-only.  Under a PV dom0 each frame goes
+ * through mod_l1_entry() -> get_page_from_l1e() (xen/arch/x86/mm.c): a frame
+ * the domain does not own fails with -EINVAL, and a writable mapping of a
+ * page that is a page table (type count > 0) fails its PGT_writable_page type
+ * reference with -EINVAL.
+ */
+static void *map_pv(xenforeignmemory_handle *fmem, uint32_t dom, uint8_t *base,
+                    int prot, size_t pages, const xen_pfn_t arr[], int err[])
+{
+    struct xd_state *s = fmem->xd.s;
+
+    for ( size_t i = 0; i < pages; i++ )
+    {
+        xen_pfn_t mfn = arr[i];
+        int fd = -1;
+        off_t off = 0;
+
+        err[i] = -EINVAL;
+        if ( dom == DOMID_XEN )
+        {
+            if ( mfn >= XD_M2P_MFN && mfn < XD_M2P_MFN + XD_M2P_FRAMES &&
+                 !(prot & PROT_WRITE) )
+            {
+                fd = fmem->xd.m2pfd;
+                off = (off_t)(mfn - XD_M2P_MFN) * XD_PAGE;
+            }
+        }
+        else if ( mfn == XD_SHINFO_MFN )
+        {
+            fd = fmem->xd.statefd;
+            off = offsetof(struct xd_state, shinfo);
+        }
+        else if ( mfn == XD_GNTTAB_MFN )
+        {
+            fd = fmem->xd.statefd;
+            off = offsetof(struct xd_state, gnttab);
+        }
+        else
+        {
+            uint64_t pfn = xd_mfn_to_pfn(s, mfn);
+
+            if ( pfn != ~0ULL && pfn < s->ram_pfns )
+            {
+                const struct xd_page *pg = &s->page[pfn];
+
+                if ( (prot & PROT_WRITE) && pg->count &&
+                     pg->type >= XD_PGT_L1 && pg->type <= XD_PGT_L4 )
+                {
+                    fprintf(stderr, "(XEN) d%u: Bad type (saw %u != exp %u) "
+                            "for mfn %lx (pfn %lx): a writable mapping of a "
+                            "page table\n", s->domid, pg->type, XD_PGT_WRITABLE,
+                            (unsigned long)mfn, (unsigned long)pfn);
+                    continue;
+                }
+                fd = fmem->xd.ramfd;
+                off = (off_t)pfn * XD_PAGE;
+            }
+        }
+        if ( fd < 0 )
+            continue;
+        if ( mmap(base + i * XD_PAGE, XD_PAGE, prot, MAP_SHARED | MAP_FIXED,
+                  fd, off) == MAP_FAILED )
+            return NULL;
+        err[i] = 0;
+    }
+    return base;
+}
+
 void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
                             void *addr, int prot, int flags, size_t pages,
                             const xen_pfn_t arr[], int err[])
@@ -80,6 +151,19 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
         return NULL;
 
     xd_lock_shared(&fmem->xd);
+    if ( dom == DOMID_XEN || (s->exists && s->domid == dom &&
+                              s->guest_type == XD_TYPE_PV) )
+    {
+        void *r = map_pv(fmem, dom, base, prot, pages, arr, err);
+        xd_unlock(&fmem->xd);
+        if ( !r )
+        {
+            int e = errno;
+            munmap(base, pages * XD_PAGE);
+            errno = e;
+        }
+        return r;
+    }
     if ( !s->exists || s->domid != dom )
     {
         xd_unlock(&fmem->xd);

@@ -17,7 +17,7 @@ int xd_open(struct xd *xd, const char *dir, int create)
     struct stat st;
 
     memset(xd, 0, sizeof(*xd));
-    xd->statefd = xd->ramfd = -1;
+    xd->statefd = xd->ramfd = xd->m2pfd = -1;
     if ( !dir )
         dir = getenv("XEN_DOUBLE_DIR");
     if ( !dir || !*dir )
@@ -35,6 +35,10 @@ int xd_open(struct xd *xd, const char *dir, int create)
     xd->ramfd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
     if ( xd->ramfd < 0 )
         goto fail;
+    snprintf(path, sizeof(path), "%s/m2p", dir);
+    xd->m2pfd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    if ( xd->m2pfd < 0 )
+        goto fail;
 
     if ( create )
     {
@@ -44,6 +48,23 @@ int xd_open(struct xd *xd, const char *dir, int create)
         {
             flock(xd->statefd, LOCK_UN);
             goto fail;
+        }
+        /* The M2P: every entry INVALID_M2P_ENTRY (~0) until a frame is given
+         * to the domain. */
+        {
+            static uint8_t ones[1 << 20];
+            memset(ones, 0xff, sizeof(ones));
+            if ( ftruncate(xd->m2pfd, 0) )
+            {
+                flock(xd->statefd, LOCK_UN);
+                goto fail;
+            }
+            for ( off_t o = 0; o < (off_t)(XD_M2P_FRAMES * XD_PAGE); o += sizeof(ones) )
+                if ( pwrite(xd->m2pfd, ones, sizeof(ones), o) != sizeof(ones) )
+                {
+                    flock(xd->statefd, LOCK_UN);
+                    goto fail;
+                }
         }
     }
     else if ( fstat(xd->statefd, &st) || st.st_size != sizeof(struct xd_state) )
@@ -88,8 +109,10 @@ void xd_close(struct xd *xd)
         close(xd->statefd);
     if ( xd->ramfd >= 0 )
         close(xd->ramfd);
+    if ( xd->m2pfd >= 0 )
+        close(xd->m2pfd);
     xd->s = NULL;
-    xd->statefd = xd->ramfd = -1;
+    xd->statefd = xd->ramfd = xd->m2pfd = -1;
 }
 
 void xd_lock(struct xd *xd)
@@ -134,4 +157,11 @@ uint64_t xd_max_pfn(const struct xd_state *s)
     if ( s->gnttab_mapped && s->gnttab_gfn > max )
         max = s->gnttab_gfn;
     return max;
+}
+
+void xd_set_m2p(struct xd *xd, uint64_t mfn, uint64_t pfn)
+{
+    if ( mfn < XD_MAX_PAGE &&
+         pwrite(xd->m2pfd, &pfn, sizeof(pfn), (off_t)mfn * 8) != sizeof(pfn) )
+        fprintf(stderr, "xen-double: writing the M2P: %s\n", strerror(errno));
 }

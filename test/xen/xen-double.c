@@ -387,7 +387,7 @@ static void set_default_params(struct xd_state *s)
 }
 
 static void new_domain(struct xd *xd, uint32_t domid, unsigned long mem_mib,
-                       unsigned int vcpus, uint64_t seed)
+                       unsigned int vcpus, uint64_t seed, int pv)
 {
     struct xd_state *s;
 
@@ -397,14 +397,17 @@ static void new_domain(struct xd *xd, uint32_t domid, unsigned long mem_mib,
     s = xd->s;
     s->exists = 1;
     s->domid = domid;
-    s->guest_type = XD_TYPE_HVM;
+    s->guest_type = pv ? XD_TYPE_PV : XD_TYPE_HVM;
+    /* A PV domain starts 64-bit (native width). */
+    s->guest_width = 8;
     s->max_vcpus = vcpus;
     s->max_pages = mem_mib * 256 + MAXMEM_SLACK_PAGES;
     s->seed = seed;
     s->tsc_mode = 0;
     s->tsc_khz = 2700000;
     build_cpu_policy(s, vcpus);
-    set_default_params(s);
+    if ( !pv )
+        set_default_params(s);
 }
 
 static int cmd_create(unsigned long mem, unsigned int vcpus, uint64_t seed)
@@ -413,7 +416,7 @@ static int cmd_create(unsigned long mem, unsigned int vcpus, uint64_t seed)
     struct xd_state *s;
     uint64_t pfn;
 
-    new_domain(&xd, SRC_DOMID, mem, vcpus, seed);
+    new_domain(&xd, SRC_DOMID, mem, vcpus, seed, 0);
     s = xd.s;
 
     /* RAM from pfn 0, skipping the VGA hole 0xa0-0xbf as xc_dom does. */
@@ -461,10 +464,220 @@ static int cmd_create(unsigned long mem, unsigned int vcpus, uint64_t seed)
     return 0;
 }
 
+/* --------------------------------------------------------- create PV */
+
+/*
+ * A 64-bit PV guest as Xen hands it to libxc after it suspended: pfn N is
+ * machine frame N + XD_MFN_BASE; page tables (L4 pfn 1, L3 2, L2 3, L1s from
+ * 4) hold mfns and map all RAM at the kernel's 0xffffffff80000000 (page
+ * tables read-only, the rest writable), the L4 pinned (so validated, with
+ * Xen's slots filled); the start info page after the L1s, then the xenstore
+ * and console pages; at the top of RAM the P2M leaves (mfns), below them
+ * the P2M frame list and frame list list, which shared_info's
+ * arch.pfn_to_mfn_frame_list_list names (p2m_cr3 = 0: libxc 4.17 walks the
+ * tree); vcpu contexts with cr3 the L4's mfn and, on vcpu 0, the start info
+ * mfn in rdx (the suspend record); xsave (x87/SSE/AVX) and SPEC_CTRL.
+ */
+#define PV_KERNEL_VA 0xffffffff80000000ULL
+#define PV_L4 1
+#define PV_L3 2
+#define PV_L2 3
+#define PV_L1 4
+#define PTE_TABLE 0x27ULL   /* P RW US A */
+#define PTE_RO    0x25ULL   /* P US A */
+#define PTE_DATA  0x67ULL   /* P RW US A D */
+
+struct pv_layout {
+    uint64_t pages, nr_l1, start_info, store, console, p2m0, nr_p2m, fl, fll;
+};
+
+static struct pv_layout pv_layout(uint64_t pages)
+{
+    struct pv_layout l = { .pages = pages };
+
+    l.nr_l1 = (pages + 511) / 512;
+    l.start_info = PV_L1 + l.nr_l1;
+    l.store = l.start_info + 1;
+    l.console = l.start_info + 2;
+    l.nr_p2m = (pages * 8 + XD_PAGE - 1) / XD_PAGE;
+    l.p2m0 = pages - l.nr_p2m;
+    l.fl = l.p2m0 - 1;
+    l.fll = l.p2m0 - 2;
+    return l;
+}
+
+static void put_page(struct xd *xd, uint64_t pfn, const void *buf)
+{
+    if ( pwrite(xd->ramfd, buf, XD_PAGE, (off_t)pfn * XD_PAGE) != XD_PAGE )
+        die(1, "writing pfn %#" PRIx64 ": %s", pfn, strerror(errno));
+}
+
+static int pv_is_special(const struct pv_layout *l, uint64_t pfn)
+{
+    return pfn < PV_L1 + l->nr_l1 + 3 || pfn >= l->fll;
+}
+
+static int cmd_create_pv(unsigned long mem, unsigned int vcpus, uint64_t seed)
+{
+    struct xd xd;
+    struct xd_state *s;
+    struct pv_layout l = pv_layout(mem * 256);
+    uint64_t pfn, t[512];
+    int rc;
+
+    new_domain(&xd, SRC_DOMID, mem, vcpus, seed, 1);
+    s = xd.s;
+    for ( pfn = 0; pfn < l.pages; pfn++ )
+    {
+        populate(&xd, pfn);
+        xd_set_m2p(&xd, pfn + XD_MFN_BASE, pfn);
+        seed_page(&xd, pfn, 0);
+    }
+
+    memset(t, 0, sizeof(t));
+    t[(PV_KERNEL_VA >> 39) & 511] = ((PV_L3 + XD_MFN_BASE) << 12) | PTE_TABLE;
+    put_page(&xd, PV_L4, t);
+    memset(t, 0, sizeof(t));
+    t[(PV_KERNEL_VA >> 30) & 511] = ((PV_L2 + XD_MFN_BASE) << 12) | PTE_TABLE;
+    put_page(&xd, PV_L3, t);
+    memset(t, 0, sizeof(t));
+    for ( uint64_t i = 0; i < l.nr_l1; i++ )
+        t[((PV_KERNEL_VA >> 21) & 511) + i] = ((PV_L1 + i + XD_MFN_BASE) << 12) | PTE_TABLE;
+    put_page(&xd, PV_L2, t);
+    for ( uint64_t i = 0; i < l.nr_l1; i++ )
+    {
+        memset(t, 0, sizeof(t));
+        for ( unsigned int j = 0; j < 512 && i * 512 + j < l.pages; j++ )
+        {
+            uint64_t p = i * 512 + j;
+            int table = p >= PV_L4 && p < PV_L1 + l.nr_l1;
+            t[j] = ((p + XD_MFN_BASE) << 12) | (table ? PTE_RO : PTE_DATA);
+        }
+        put_page(&xd, PV_L1 + i, t);
+    }
+
+    /* P2M leaves, frame list, frame list list (all mfns). */
+    for ( uint64_t f = 0; f < l.nr_p2m; f++ )
+    {
+        memset(t, 0xff, sizeof(t));
+        for ( unsigned int j = 0; j < 512 && f * 512 + j < l.pages; j++ )
+            t[j] = f * 512 + j + XD_MFN_BASE;
+        put_page(&xd, l.p2m0 + f, t);
+    }
+    memset(t, 0, sizeof(t));
+    for ( uint64_t f = 0; f < l.nr_p2m; f++ )
+        t[f] = l.p2m0 + f + XD_MFN_BASE;
+    put_page(&xd, l.fl, t);
+    memset(t, 0, sizeof(t));
+    t[0] = l.fl + XD_MFN_BASE;
+    put_page(&xd, l.fll, t);
+
+    /* The start info page (struct start_info, x86_64), machine frames. */
+    {
+        uint8_t page[XD_PAGE];
+        start_info_t *si = (start_info_t *)page;
+
+        memset(page, 0, sizeof(page));
+        snprintf(si->magic, sizeof(si->magic), "xen-3.0-x86_64");
+        si->nr_pages = l.pages;
+        si->shared_info = XD_SHINFO_MFN << 12;
+        /* A suspending guest turns these two into pfns (Linux's
+         * xen_pre_suspend()); libxc's process_start_info() expects pfns. */
+        si->store_mfn = l.store;
+        si->store_evtchn = 1;
+        si->console.domU.mfn = l.console;
+        si->console.domU.evtchn = 2;
+        si->pt_base = PV_KERNEL_VA + ((uint64_t)PV_L4 << 12);
+        si->nr_pt_frames = 3 + l.nr_l1;
+        si->mfn_list = PV_KERNEL_VA + (l.p2m0 << 12);
+        put_page(&xd, l.start_info, page);
+    }
+
+    {
+        struct shared_info *sh = (struct shared_info *)s->shinfo;
+
+        memset(s->shinfo, 0, sizeof(s->shinfo));
+        sh->arch.max_pfn = l.pages;
+        sh->arch.pfn_to_mfn_frame_list_list = l.fll + XD_MFN_BASE;
+        sh->arch.p2m_cr3 = 0;
+        for ( unsigned int v = 0; v < vcpus && v < XEN_LEGACY_MAX_VCPUS; v++ )
+            sh->vcpu_info[v].evtchn_upcall_mask = 1;
+    }
+
+    /* The guest pinned its L4 (MMUEXT_PIN_L4_TABLE): that validates the
+     * tree, as Xen does. */
+    rc = xd_pv_pin(&xd, MMUEXT_PIN_L4_TABLE, PV_L4 + XD_MFN_BASE);
+    if ( rc )
+        die(1, "pinning the L4 failed: %d", rc);
+
+    for ( unsigned int v = 0; v < vcpus; v++ )
+    {
+        struct vcpu_guest_context c;
+        uint8_t evc[128];
+        struct xen_domctl_ext_vcpucontext *e = (void *)evc;
+        uint8_t xs[16 + 576 + 256];
+        xen_domctl_vcpu_msr_t msr = { 0x48, 0, 1 };
+        uint32_t one = 1;
+        uint64_t stack = PV_KERNEL_VA + 0x800000 - v * 0x4000ULL;
+
+        memset(&c, 0, sizeof(c));
+        c.fpu_ctxt.x[0] = 0x7f; c.fpu_ctxt.x[1] = 0x03;
+        c.fpu_ctxt.x[24] = 0x80; c.fpu_ctxt.x[25] = 0x1f;
+        c.flags = VGCF_i387_valid | VGCF_in_kernel | VGCF_online;
+        c.user_regs.rip = PV_KERNEL_VA + 0x1000000 + (seed % 4096) * 16 + v * 0x40;
+        c.user_regs.rsp = stack;
+        c.user_regs.cs = FLAT_KERNEL_CS;
+        c.user_regs.ss = FLAT_KERNEL_SS;
+        c.user_regs.rflags = 0x246;
+        if ( v == 0 )
+            c.user_regs.rdx = l.start_info + XD_MFN_BASE;
+        c.kernel_ss = FLAT_KERNEL_SS;
+        c.kernel_sp = stack;
+        c.ctrlreg[0] = 0x80050033;
+        c.ctrlreg[3] = (uint64_t)(PV_L4 + XD_MFN_BASE) << 12;
+        c.debugreg[6] = 0xffff0ff0;
+        c.debugreg[7] = 0x400;
+        c.event_callback_eip = PV_KERNEL_VA + 0x1001000;
+        c.failsafe_callback_eip = PV_KERNEL_VA + 0x1002000;
+        c.syscall_callback_eip = PV_KERNEL_VA + 0x1003000;
+        c.vm_assist = 1ULL << VMASST_TYPE_writable_pagetables;
+        c.gs_base_kernel = 0xffff888000000000ULL + v * 0x200000ULL;
+        rc = xd_pv_set_vcpu_context(&xd, v, &c);
+        if ( rc )
+            die(1, "vcpu %u context refused: %d", v, rc);
+
+        memset(evc, 0, sizeof(evc));
+        e->vcpu = v;
+        e->size = sizeof(*e);
+        e->vmce.caps = 0x1000c02;   /* TES_P | SER_P | CMCI_P | 2 banks */
+        if ( (rc = xd_pv_set_ext(&xd, evc)) )
+            die(1, "vcpu %u extended context refused: %d", v, rc);
+
+        memset(xs, 0, sizeof(xs));
+        xs[0] = 7; xs[8] = 7;                       /* xcr0, xcr0_accum */
+        xs[16] = 0x7f; xs[17] = 0x03;               /* FCW */
+        xs[16 + 24] = 0x80; xs[16 + 25] = 0x1f;     /* MXCSR */
+        xs[16 + 512] = 0x7;                         /* xstate_bv */
+        for ( unsigned int i = 0; i < 256; i++ )    /* some AVX state */
+            xs[16 + 576 + i] = (uint8_t)(seed + v + i);
+        if ( (rc = xd_pv_set_xsave(&xd, v, xs, sizeof(xs))) )
+            die(1, "vcpu %u xsave refused: %d", v, rc);
+        if ( (rc = xd_pv_set_msrs(&xd, v, &msr, &one)) )
+            die(1, "vcpu %u MSRs refused: %d", v, rc);
+    }
+    s->tsc_incarnation = 0;
+    s->tsc_nsec = 0;
+    s->paused = 0;
+    xd_unlock(&xd);
+    xd_close(&xd);
+    return 0;
+}
+
 /* -------------------------------------------------------------- save */
 
 struct save_ctx {
     struct xd xd;
+    struct pv_layout layout;
     unsigned long dirty_per_round;
     unsigned int rounds;
     uint64_t cursor;
@@ -477,6 +690,7 @@ static int cb_suspend(void *data)
     xd_lock(&c->xd);
     c->xd.s->shutdown = 1;
     c->xd.s->shutdown_reason = SHUTDOWN_suspend;
+    /* HVM guests' dirty pages (log-dirty) have been set by guest_dirty. */
     c->xd.s->paused = 1;
     xd_unlock(&c->xd);
     return 1;
@@ -503,6 +717,11 @@ static void guest_dirty(struct save_ctx *c)
 
         c->cursor = (c->cursor + 97) % (special_pfn(0));
         if ( pfn >= limit || !xd_test(s->populated, pfn) )
+            continue;
+        /* A PV guest's workload leaves its page tables, start info and P2M
+         * (and the xenstore/console rings) alone. */
+        if ( s->guest_type == XD_TYPE_PV &&
+             pv_is_special(&c->layout, pfn) )
             continue;
         seed_page(&c->xd, pfn, s->generation);
         if ( s->logdirty && !xd_test(s->dirty, pfn) )
@@ -624,6 +843,7 @@ static int cmd_save(const char *out, int live, int debug, unsigned long dirty)
     if ( xd_open(&c.xd, NULL, 0) || !c.xd.s->exists )
         die(1, "no domain in $XEN_DOUBLE_DIR");
     domid = c.xd.s->domid;
+    c.layout = pv_layout(c.xd.s->max_pages - MAXMEM_SLACK_PAGES);
     fd = open_out(out);
     xch = xc_open();
     rc = xc_domain_save(xch, fd, domid,
@@ -679,7 +899,7 @@ static int cb_checkpoint(void *data)
 }
 
 static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus,
-                       int checkpointed)
+                       int pv, int checkpointed)
 {
     struct restore_ctx r = { 0 };
     struct restore_callbacks cb = {
@@ -698,7 +918,7 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus,
         die(2, "cannot open %s: %s", in, strerror(errno));
 
     /* An empty domain, as libxl hands one to the restore helper. */
-    new_domain(&xd, DST_DOMID, mem, vcpus, 0);
+    new_domain(&xd, DST_DOMID, mem, vcpus, 0, pv);
     xd.s->paused = 1;
     xd_unlock(&xd);
     xd_close(&xd);
@@ -729,7 +949,7 @@ static int cmd_restore(const char *in, unsigned long mem, unsigned int vcpus,
 
 /* -------------------------------------------------------------- dump */
 
-static int cmd_dump(const char *raw, int json)
+static int cmd_dump(const char *raw, int json, int bypfn)
 {
     struct xd xd;
     struct xd_state *s;
@@ -755,8 +975,14 @@ static int cmd_dump(const char *raw, int json)
         count++;
         if ( fd < 0 )
             continue;
-        if ( pread(xd.ramfd, buf, XD_PAGE, (off_t)pfn * XD_PAGE) != XD_PAGE ||
-             pwrite(fd, buf, XD_PAGE, (off_t)pfn * XD_PAGE) != XD_PAGE )
+        if ( pread(xd.ramfd, buf, XD_PAGE, (off_t)pfn * XD_PAGE) != XD_PAGE )
+            die(1, "reading pfn %#" PRIx64 ": %s", pfn, strerror(errno));
+        /* --by-pfn: a PV page table as the stream carries it (pfns, Xen's
+         * L4 slots cleared), so pages compare with a pfn-addressed image. */
+        if ( bypfn && s->guest_type == XD_TYPE_PV &&
+             s->page[pfn].type >= XD_PGT_L1 && s->page[pfn].type <= XD_PGT_L4 )
+            xd_pv_normalise(s, s->page[pfn].type, (uint64_t *)buf);
+        if ( pwrite(fd, buf, XD_PAGE, (off_t)pfn * XD_PAGE) != XD_PAGE )
             die(1, "copying pfn %#" PRIx64 ": %s", pfn, strerror(errno));
     }
     if ( fd >= 0 )
@@ -804,7 +1030,31 @@ static int cmd_dump(const char *raw, int json)
             printf("%s[%" PRIu64 ",%" PRIu64 "]", count++ ? "," : "", start,
                    pfn - start + 1);
         }
-        printf("]}\n");
+        printf("]");
+        if ( s->guest_type == XD_TYPE_PV )
+        {
+            /* PV: start info pfn (vcpu 0's rdx, an mfn), page tables by pfn
+             * ([pfn, level, pinned]), the shared info's max_pfn and each
+             * vcpu's cr3 (an mfn). */
+            const struct shared_info *sh = (const void *)s->shinfo;
+            uint64_t si = xd_mfn_to_pfn(s, s->pv_vcpu[0].ctx.user_regs.rdx);
+
+            printf(",\"pv\":{\"startInfoPfn\":%" PRId64 ",\"maxPfn\":%lu,"
+                   "\"vmAssist\":%" PRIu64 ",\"cr3\":[",
+                   si == ~0ULL ? (int64_t)-1 : (int64_t)si,
+                   (unsigned long)sh->arch.max_pfn, s->vm_assist);
+            for ( unsigned int v = 0; v < s->max_vcpus; v++ )
+                printf("%s%" PRIu64, v ? "," : "",
+                       (uint64_t)(s->pv_vcpu[v].ctx.ctrlreg[3] >> 12));
+            printf("],\"pageTables\":[");
+            for ( pfn = 0, count = 0; pfn <= max; pfn++ )
+                if ( xd_test(s->populated, pfn) && s->page[pfn].type >= XD_PGT_L1 &&
+                     s->page[pfn].type <= XD_PGT_L4 )
+                    printf("%s[%" PRIu64 ",%u,%u]", count++ ? "," : "", pfn,
+                           s->page[pfn].type, s->page[pfn].pinned);
+            printf("]}");
+        }
+        printf("}\n");
     }
     xd_unlock(&xd);
     xd_close(&xd);
@@ -868,7 +1118,7 @@ int main(int argc, char **argv)
     const char *cmd, *out = NULL, *in = NULL, *raw = NULL;
     unsigned long mem = 0, vcpus = 1, dirty = 0;
     uint64_t seed = 1;
-    int hvm = 0, live = 0, debug = 0, json = 0, checkpointed = 0;
+    int hvm = 0, pv = 0, bypfn = 0, live = 0, debug = 0, json = 0, checkpointed = 0;
 
     if ( argc < 2 )
         die(2, "usage: xen-double create|save|restore|dump ...");
@@ -885,7 +1135,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
         if ( !strcmp(a, "--hvm") ) hvm = 1;
-        else if ( !strcmp(a, "--pv") ) die(2, "--pv: only HVM guests are modelled");
+        else if ( !strcmp(a, "--pv") ) pv = 1;
+        else if ( !strcmp(a, "--by-pfn") ) bypfn = 1;
         else if ( !strcmp(a, "--live") ) live = 1;
         else if ( !strcmp(a, "--debug") ) debug = 1;
         else if ( !strcmp(a, "--json") ) json = 1;
@@ -906,9 +1157,10 @@ int main(int argc, char **argv)
 
     if ( !strcmp(cmd, "create") )
     {
-        if ( !hvm ) die(2, "create: only --hvm is supported");
+        if ( hvm == pv ) die(2, "create: one of --hvm or --pv");
         if ( mem < 2 || mem > 3000 ) die(2, "create: --memory MIB must be 2..3000");
-        return cmd_create(mem, vcpus, seed);
+        if ( pv && mem > 1000 ) die(2, "create: a PV guest's --memory is at most 1000 MiB");
+        return pv ? cmd_create_pv(mem, vcpus, seed) : cmd_create(mem, vcpus, seed);
     }
     if ( !strcmp(cmd, "save") )
     {
@@ -919,11 +1171,11 @@ int main(int argc, char **argv)
     if ( !strcmp(cmd, "restore") )
     {
         if ( !in ) die(2, "restore: --in FILE|- is required");
-        if ( !hvm ) die(2, "restore: only --hvm is supported");
+        if ( hvm == pv ) die(2, "restore: one of --hvm or --pv");
         if ( mem < 2 || mem > 3000 ) die(2, "restore: --memory MIB must be 2..3000");
-        return cmd_restore(in, mem, vcpus, checkpointed);
+        return cmd_restore(in, mem, vcpus, pv, checkpointed);
     }
     if ( !strcmp(cmd, "dump") )
-        return cmd_dump(raw, json);
+        return cmd_dump(raw, json, bypfn);
     die(2, "unknown command: %s", cmd);
 }

@@ -225,6 +225,7 @@ static long populate_physmap(struct xen_memory_reservation *r)
             return i ? (long)i : -ENOMEM;
         for ( j = 0; j < nr; j++ )
         {
+            s->page[gpfn + j] = (struct xd_page){ 0 };
             if ( xd_test(s->populated, gpfn + j) )
             {
                 /* Replacing a page: the old contents go, as a fresh page. */
@@ -235,8 +236,17 @@ static long populate_physmap(struct xen_memory_reservation *r)
             }
             xd_set(s->populated, gpfn + j);
             s->tot_pages++;
+            if ( s->guest_type == XD_TYPE_PV )
+                xd_set_m2p(&hv, gpfn + j + XD_MFN_BASE, gpfn + j);
         }
-        /* The gfn is the "mfn" the caller gets back for an HVM guest. */
+        /*
+         * The gfn is the "mfn" the caller gets back for an HVM guest; a PV
+         * (not translated) guest gets the machine frame: populate_physmap()
+         * (xen/common/memory.c) writes it back over the extent, after
+         * guest_physmap_add_page() set the M2P entry.
+         */
+        if ( s->guest_type == XD_TYPE_PV )
+            gpfns[i] = gpfn + XD_MFN_BASE;
     }
     return r->nr_extents;
 }
@@ -252,7 +262,29 @@ static long memory_op(unsigned long cmd, void *arg)
 
         if ( !s )
             return -ESRCH;
+        /* domain_get_maximum_gpfn() (xen/arch/x86/mm.c): a PV domain's is
+         * its shared info arch.max_pfn (or 1), less one. */
+        if ( s->guest_type == XD_TYPE_PV )
+        {
+            uint64_t m = ((struct shared_info *)s->shinfo)->arch.max_pfn;
+            return (m ? m : 1) - 1;
+        }
         return xd_max_pfn(s);
+    }
+    case XENMEM_maximum_ram_page:
+        /* max_page: one past the highest machine frame. */
+        return XD_MAX_PAGE;
+    case XENMEM_machphys_mfn_list:
+    {
+        /* subarch_memory_op() (xen/arch/x86/x86_64/mm.c): the first mfn of
+         * each 2 MiB chunk of the M2P table. */
+        struct xen_machphys_mfn_list *l = arg;
+        unsigned int i;
+
+        for ( i = 0; i < l->max_extents && i < XD_M2P_CHUNKS; i++ )
+            l->extent_start.p[i] = XD_M2P_MFN + i * 512;
+        l->nr_extents = i;
+        return 0;
     }
     case XENMEM_populate_physmap:
         return populate_physmap(arg);
@@ -267,6 +299,14 @@ static long memory_op(unsigned long cmd, void *arg)
         for ( i = 0; i < r->nr_extents; i++ )
         {
             xen_pfn_t g = r->extent_start.p[i];
+            /* guest_remove_page(): a PV guest names the machine frame. */
+            if ( s->guest_type == XD_TYPE_PV )
+            {
+                g = xd_mfn_to_pfn(s, g);
+                if ( g == ~0UL )
+                    return i;
+                xd_set_m2p(&hv, g + XD_MFN_BASE, ~0ULL);
+            }
             if ( !xd_test(s->populated, g) )
                 return i;
             xd_clear(s->populated, g);
@@ -454,7 +494,10 @@ static long domctl(struct xen_domctl *d)
         i->flags = domain_flags(s);
         i->tot_pages = s->tot_pages;
         i->max_pages = s->max_pages;
-        i->shared_info_frame = 0xfefffULL; /* any gfn: HVM guests map it themselves */
+        /* HVM: any gfn (guests map it themselves); PV: the machine frame of
+         * the Xen page shared with the domain. */
+        i->shared_info_frame = s->guest_type == XD_TYPE_PV ? XD_SHINFO_MFN
+                                                          : 0xfefffULL;
         i->nr_online_vcpus = s->max_vcpus;
         i->max_vcpu_id = s->max_vcpus - 1;
         i->gpaddr_bits = 52;
@@ -487,6 +530,30 @@ static long domctl(struct xen_domctl *d)
 
         if ( n > 1024 )
             return -E2BIG;
+        if ( s->guest_type == XD_TYPE_PV )
+        {
+            /* PV: the array holds mfns; a frame the domain does not own is
+             * XTAB; the page-table type (even a stale, devalidated one) and
+             * the pinned bit as type_info holds them. */
+            for ( unsigned int i = 0; i < n; i++ )
+            {
+                uint64_t pfn = xd_mfn_to_pfn(s, a[i]);
+                const struct xd_page *pg;
+
+                if ( pfn == ~0ULL )
+                {
+                    a[i] = XEN_DOMCTL_PFINFO_XTAB;
+                    continue;
+                }
+                pg = &s->page[pfn];
+                a[i] = pg->type >= XD_PGT_L1 && pg->type <= XD_PGT_L4
+                       ? (xen_pfn_t)pg->type << XEN_DOMCTL_PFINFO_LTAB_SHIFT
+                       : XEN_DOMCTL_PFINFO_NOTAB;
+                if ( pg->pinned )
+                    a[i] |= XEN_DOMCTL_PFINFO_LPINTAB;
+            }
+            return 0;
+        }
         for ( unsigned int i = 0; i < n; i++ )
             a[i] = xd_test(s->populated, a[i]) ? XEN_DOMCTL_PFINFO_NOTAB
                                               : XEN_DOMCTL_PFINFO_XTAB;
@@ -552,6 +619,138 @@ static long domctl(struct xen_domctl *d)
         return 0;
     case XEN_DOMCTL_get_cpu_policy:
         return get_cpu_policy(s, &d->u.cpu_policy);
+    case XEN_DOMCTL_get_address_size:
+        if ( s->guest_type != XD_TYPE_PV )
+            return -EINVAL;
+        d->u.address_size.size = s->guest_width * 8;
+        return 0;
+    case XEN_DOMCTL_set_address_size:
+        /* switch_compat() would make a 32-bit PV domain: not modelled. */
+        if ( s->guest_type != XD_TYPE_PV )
+            return -EINVAL;
+        if ( d->u.address_size.size == 64 )
+            return 0;
+        xenlog("d%u: set_address_size %u: compat PV is not modelled",
+               s->domid, d->u.address_size.size);
+        return -EOPNOTSUPP;
+    case XEN_DOMCTL_getvcpuinfo:
+    {
+        struct xen_domctl_getvcpuinfo *vi = &d->u.getvcpuinfo;
+        uint32_t v = vi->vcpu;
+
+        if ( v >= s->max_vcpus )
+            return -ESRCH;
+        memset(vi, 0, sizeof(*vi));
+        vi->vcpu = v;
+        vi->online = s->guest_type == XD_TYPE_HVM || s->pv_vcpu[v].up;
+        vi->blocked = !s->paused;
+        vi->cpu = v;
+        return 0;
+    }
+    case XEN_DOMCTL_setvcpucontext:
+    case XEN_DOMCTL_getvcpucontext:
+    {
+        struct xen_domctl_vcpucontext *vc = &d->u.vcpucontext;
+
+        if ( s->guest_type != XD_TYPE_PV )
+            return -ENOSYS;
+        if ( vc->vcpu >= s->max_vcpus )
+            return -EINVAL;
+        if ( d->cmd == XEN_DOMCTL_getvcpucontext )
+        {
+            /* arch_get_info_guest() (xen/arch/x86/domctl.c). */
+            if ( !vc->ctxt.p )
+                return -EINVAL;
+            memcpy(vc->ctxt.p, &s->pv_vcpu[vc->vcpu].ctx,
+                   sizeof(struct vcpu_guest_context));
+            return 0;
+        }
+        if ( !vc->ctxt.p )
+        {
+            /* A NULL context resets the vcpu (arch_vcpu_reset()). */
+            memset(&s->pv_vcpu[vc->vcpu], 0, sizeof(s->pv_vcpu[0]));
+            return 0;
+        }
+        return xd_pv_set_vcpu_context(&hv, vc->vcpu, vc->ctxt.p);
+    }
+    case XEN_DOMCTL_set_ext_vcpucontext:
+        if ( s->guest_type != XD_TYPE_PV )
+            return -ENOSYS;
+        return xd_pv_set_ext(&hv, &d->u.ext_vcpucontext);
+    case XEN_DOMCTL_get_ext_vcpucontext:
+        if ( s->guest_type != XD_TYPE_PV )
+            return -ENOSYS;
+        return xd_pv_get_ext(&hv, &d->u.ext_vcpucontext);
+    case XEN_DOMCTL_setvcpuextstate:
+    case XEN_DOMCTL_getvcpuextstate:
+    {
+        struct xen_domctl_vcpuextstate *x = &d->u.vcpuextstate;
+        struct xd_pv_vcpu *v;
+        uint64_t size;
+
+        if ( s->guest_type != XD_TYPE_PV )
+            return -ENOSYS;
+        if ( x->vcpu >= s->max_vcpus )
+            return -ESRCH;
+        if ( d->cmd == XEN_DOMCTL_setvcpuextstate )
+            return xd_pv_set_xsave(&hv, x->vcpu, (const uint8_t *)x->buffer.p, x->size);
+        /* arch_do_domctl() XEN_DOMCTL_getvcpuextstate: a size query gets the
+         * host maximum; data goes out as xcr0, xcr0_accum, uncompressed area. */
+        if ( (!x->size && !x->xfeature_mask) || !x->buffer.p )
+        {
+            x->xfeature_mask = 0x7;
+            x->size = 16 + 576 + 256;
+            return 0;
+        }
+        v = &s->pv_vcpu[x->vcpu];
+        size = v->xsave_len ? v->xsave_len : 16;
+        if ( x->size < size || x->xfeature_mask != 0x7 )
+            return -EINVAL;
+        if ( v->xsave_len )
+            memcpy(x->buffer.p, v->xsave, size);
+        else
+            memset(x->buffer.p, 0, 16);
+        x->size = size;
+        return 0;
+    }
+    case XEN_DOMCTL_set_vcpu_msrs:
+    case XEN_DOMCTL_get_vcpu_msrs:
+    {
+        struct xen_domctl_vcpu_msrs *m = &d->u.vcpu_msrs;
+        struct xd_pv_vcpu *v;
+        uint32_t n = 0;
+
+        if ( m->vcpu >= s->max_vcpus )
+            return -ESRCH;
+        if ( s->guest_type != XD_TYPE_PV )
+            return -EINVAL;
+        if ( d->cmd == XEN_DOMCTL_set_vcpu_msrs )
+            return xd_pv_set_msrs(&hv, m->vcpu, m->msrs.p, &m->msr_count);
+        /* Get: a NULL buffer asks for the maximum (msrs_to_send[], 7);
+         * otherwise the non-zero ones, -ENOBUFS if they do not fit. */
+        if ( !m->msrs.p )
+        {
+            m->msr_count = 7;
+            return 0;
+        }
+        v = &s->pv_vcpu[m->vcpu];
+        for ( uint32_t i = 0; i < v->nr_msrs; i++ )
+        {
+            if ( !v->msr_value[i] )
+                continue;
+            if ( n < m->msr_count )
+                m->msrs.p[n] = (xen_domctl_vcpu_msr_t){ v->msr_index[i], 0,
+                                                        v->msr_value[i] };
+            n++;
+        }
+        if ( n > m->msr_count )
+        {
+            m->msr_count = n;
+            return -ENOBUFS;
+        }
+        m->msr_count = n;
+        return 0;
+    }
     case XEN_DOMCTL_set_cpu_policy:
         return set_cpu_policy(s, &d->u.cpu_policy);
     default:
@@ -652,20 +851,46 @@ static long grant_table_op(unsigned int cmd, void *arg, unsigned int count)
         t->status = GNTST_bad_domain;
         return 0;
     }
-    if ( t->nr_frames != 1 || !s->gnttab_mapped )
+    if ( t->nr_frames != 1 || (s->guest_type == XD_TYPE_HVM && !s->gnttab_mapped) )
     {
         t->status = GNTST_general_error;
         return 0;
     }
-    t->frame_list.p[0] = s->gnttab_gfn;
+    /* A PV domain's frame list holds the grant frame's machine frame. */
+    t->frame_list.p[0] = s->guest_type == XD_TYPE_PV ? XD_GNTTAB_MFN
+                                                     : s->gnttab_gfn;
     t->status = GNTST_okay;
     return 0;
+}
+
+/* do_mmuext_op() (xen/arch/x86/mm.c) on behalf of a foreign PV domain:
+ * stops at the first failing op, whose error it returns. */
+static long mmuext_op(struct mmuext_op *ops, unsigned int count,
+                      unsigned int *pdone, unsigned int foreigndom)
+{
+    struct xd_state *s = dom(foreigndom);
+    unsigned int i;
+    int rc = 0;
+
+    if ( !s )
+        return -ESRCH;
+    if ( s->guest_type != XD_TYPE_PV )
+        return -EINVAL;
+    for ( i = 0; i < count; i++ )
+    {
+        rc = xd_pv_pin(&hv, ops[i].cmd, ops[i].arg1.mfn);
+        if ( rc )
+            break;
+    }
+    if ( pdone )
+        *pdone = i;
+    return rc;
 }
 
 static long dispatch(unsigned int op, uint64_t a1, uint64_t a2, uint64_t a3,
                      uint64_t a4, uint64_t a5)
 {
-    (void)a4; (void)a5;
+    (void)a5;
     switch ( op )
     {
     case __HYPERVISOR_grant_table_op:
@@ -678,6 +903,9 @@ static long dispatch(unsigned int op, uint64_t a1, uint64_t a2, uint64_t a3,
         return memory_op(a1, (void *)(uintptr_t)a2);
     case __HYPERVISOR_hvm_op:
         return hvm_op(a1, (void *)(uintptr_t)a2);
+    case __HYPERVISOR_mmuext_op:
+        return mmuext_op((struct mmuext_op *)(uintptr_t)a1, a2,
+                         (unsigned int *)(uintptr_t)a3, a4);
     case __HYPERVISOR_multicall:
         return multicall((multicall_entry_t *)(uintptr_t)a1, a2);
     case __HYPERVISOR_xen_version:
