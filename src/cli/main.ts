@@ -3,6 +3,8 @@
  * This file owns the mapping from typed errors to exit codes so that every command
  * prints one line and exits 1 (non-conforming stream, refusal) or 2 (usage, I/O).
  */
+import { writeSync } from 'node:fs';
+import { onTempFileNotice, removeLiveTempsSync, whenTempsExist } from '../io/temp-files.js';
 import { Command, CommanderError } from 'commander';
 import { IoError, RefusedError, StreamFormatError, UsageError } from '../format/errors.js';
 import { registerCommands } from './commands.js';
@@ -71,8 +73,32 @@ export function restoreLauncherEnvironment(env: NodeJS.ProcessEnv = process.env)
   if (env.NODE_EXTRA_CA_CERTS === undefined) env.NODE_EXTRA_CA_CERTS = saved;
 }
 
+/**
+ * Ctrl-C or a kill while a command writes: remove its temporary outputs (the files and
+ * image directories being built beside their targets), say so, and die of the same
+ * signal (the handler is dropped and the signal raised again, so the parent sees it, a
+ * shell reports 130 for SIGINT, and no exit path waits on a read of stdin still pending
+ * in the thread pool, which would hang `process.exit`). Leftovers of a run killed outright
+ * are removed, and named, the next time their target is written.
+ */
+export function cleanUpOnSignals(): void {
+  onTempFileNotice((m) => process.stderr.write(`xenmig: ${m}\n`));
+  whenTempsExist(() => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(signal, () => {
+        const removed = removeLiveTempsSync();
+        const what = removed.length > 0 ? `; removed ${removed.length} temporary output(s): ${removed.join(', ')}` : '';
+        writeSync(2, `xenmig: interrupted by ${signal}${what}\n`);
+        process.removeAllListeners(signal);
+        process.kill(process.pid, signal);
+      });
+    }
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   restoreLauncherEnvironment();
+  cleanUpOnSignals();
   // A reader that went away (`xenmig dump f | head`) is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);

@@ -3,3 +3,4 @@ export * from './byte-reader.js';
 export * from './sink.js';
 export * from './views.js';
 export * from './io-buffer.js';
+export { onTempFileNotice, releaseTemp, removeLiveTempsSync, sweepStaleTemps } from './temp-files.js';

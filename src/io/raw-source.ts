@@ -605,10 +605,16 @@ export class PushRawSource implements RawSource {
 }
 
 /** A path, or "-" for standard input (read by position when stdin is a regular file). */
-export async function openRawSource(pathOrDash: string, opts: { blocking?: boolean } = {}): Promise<RawSource> {
+/**
+ * `blocking` reads a regular file synchronously. A pipe or socket on stdin is read the
+ * asynchronous way unless `blockingPipe` is set too: a blocking read of a stalled pipe
+ * holds the thread, and with it any signal handler (a command that cleans up its outputs
+ * on Ctrl-C must not block there; a read-only one may, for speed).
+ */
+export async function openRawSource(pathOrDash: string, opts: { blocking?: boolean; blockingPipe?: boolean } = {}): Promise<RawSource> {
   if (pathOrDash !== '-') return FileRawSource.open(pathOrDash, opts);
   const st = fstatSync(0);
   if (st.isFile()) return FileRawSource.open('/dev/stdin', opts);
-  return new FdRawSource('stdin', 0, opts);
+  return new FdRawSource('stdin', 0, { blocking: (opts.blocking ?? false) && (opts.blockingPipe ?? false) });
 }
 

@@ -5,10 +5,9 @@
  */
 import { open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
 import { fsyncSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { IoError, UsageError } from '../format/errors.js';
+import { releaseTemp, sweepStaleTemps, tempPathFor } from './temp-files.js';
 
 export interface ByteSink {
   readonly name: string;
@@ -30,9 +29,7 @@ export interface ByteSink {
  */
 export const FILE_WRITE_CHUNK = 256 * 1024;
 
-export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
-}
+export { tempPathFor } from './temp-files.js';
 
 export interface FileSinkOptions {
   /** Replace an existing file. */
@@ -67,11 +64,13 @@ export class AtomicFileSink implements ByteSink {
       throw new UsageError(`${path} exists and is not a regular file`);
     }
     if (existing !== undefined && !opts.force) throw new UsageError(`${path} exists; use --force to replace it`);
+    await sweepStaleTemps(path);
     const tempPath = tempPathFor(path);
     let handle: FileHandle;
     try {
       handle = await open(tempPath, 'wx');
     } catch (err) {
+      releaseTemp(tempPath);
       throw new IoError(`cannot create ${path}: ${(err as Error).message}`, { cause: err });
     }
     return new AtomicFileSink(path, tempPath, handle, opts.blocking ?? false);
@@ -119,6 +118,8 @@ export class AtomicFileSink implements ByteSink {
     } catch (err) {
       await unlink(this.tempPath).catch(() => undefined);
       throw new IoError(`finishing ${this.name}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      releaseTemp(this.tempPath);
     }
   }
 
@@ -127,6 +128,7 @@ export class AtomicFileSink implements ByteSink {
     this.done = true;
     await this.handle.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
+    releaseTemp(this.tempPath);
   }
 }
 

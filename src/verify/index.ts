@@ -59,7 +59,7 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
   if (typeof input === 'string') {
     // Nothing else runs while a whole stream is verified: block on reads rather than poll.
     const raw: RawSource =
-      opts.readAll && input !== '-' ? FdRawSource.openFileOnward(input) : await openRawSource(input, { blocking: true });
+      opts.readAll && input !== '-' ? FdRawSource.openFileOnward(input) : await openRawSource(input, { blocking: true, blockingPipe: true });
     // Reading onward, 64 KiB (a pipe's worth) per read measured fastest: the buffer stays in cache.
     reader = new ByteReader(raw, raw.canSeek ? undefined : ONWARD_CHUNK);
   } else {

@@ -6,7 +6,7 @@
 import { rename, stat, unlink } from 'node:fs/promises';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { UsageError } from '../../format/errors.js';
-import { tempPathFor } from '../../io/sink.js';
+import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
 import type { DomainSink } from '../types.js';
 import { ELF_DATA_BASE, elfCoreTables, type PfnRun } from './elf-core.js';
 import { pageTypeIsPopulated } from './memory-image.js';
@@ -43,12 +43,16 @@ export class MemoryFilesSink implements DomainSink {
       if (!opts.force && (await stat(target).then(() => true, () => false))) throw new UsageError(`${target} exists; use --force to replace it`);
     }
     const outputs: Output[] = [];
+    for (const [, target] of wanted) await sweepStaleTemps(target);
     try {
       for (const [kind, target] of wanted) {
         outputs.push({ kind, target, file: await PageFile.create(tempPathFor(target), kind === 'elf' ? ELF_DATA_BASE : 0, { blocking: opts.blocking ?? false }) });
       }
     } catch (err) {
-      for (const o of outputs) await o.file.close().then(() => unlink(o.file.path)).catch(() => undefined);
+      for (const o of outputs) {
+        await o.file.close().then(() => unlink(o.file.path)).catch(() => undefined);
+        releaseTemp(o.file.path);
+      }
       throw err;
     }
     return new MemoryFilesSink(outputs);
@@ -118,7 +122,10 @@ export class MemoryFilesSink implements DomainSink {
         await o.file.sync();
         await o.file.close();
       }
-      for (const o of this.outputs) await rename(o.file.path, o.target);
+      for (const o of this.outputs) {
+        await rename(o.file.path, o.target);
+        releaseTemp(o.file.path);
+      }
     } catch (err) {
       await this.discard();
       throw err;
@@ -135,6 +142,7 @@ export class MemoryFilesSink implements DomainSink {
     for (const o of this.outputs) {
       await o.file.close();
       await unlink(o.file.path).catch(() => undefined);
+      releaseTemp(o.file.path);
     }
   }
 }

@@ -31,7 +31,7 @@ import { IoError, UsageError } from '../../format/errors.js';
 import { hvmParamIndexByName, hvmParamName } from '../../format/hvm-params.js';
 import { parseXenstoreData } from '../../format/libxl-records.js';
 import type { HvmParam } from '../../format/records.js';
-import { tempPathFor } from '../../io/sink.js';
+import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
 import type {
   CpuPolicyData,
   DirtyLog,
@@ -115,10 +115,12 @@ export class MemoryImage implements DomainSink, DomainSource {
     );
     if (exists && !opts.force) throw new UsageError(`${dir} exists; use --force to replace it`);
     if (exists) await refuseUnlessImage(dir);
+    await sweepStaleTemps(dir.replace(/\/+$/, ''));
     const tmp = tempPathFor(dir.replace(/\/+$/, ''));
     try {
       await mkdir(tmp);
     } catch (err) {
+      releaseTemp(tmp);
       throw new IoError(`cannot create ${dir}: ${(err as Error).message}`, { cause: err });
     }
     try {
@@ -126,6 +128,7 @@ export class MemoryImage implements DomainSink, DomainSource {
       return new MemoryImage(tmp, dir, memory, opts.force ?? false);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
+      releaseTemp(tmp);
       throw err;
     }
   }
@@ -248,15 +251,20 @@ export class MemoryImage implements DomainSink, DomainSource {
       await syncDir(tmp);
       let old: string | undefined;
       if (this.force && (await stat(this.dir).then(() => true, () => false))) {
-        old = tempPathFor(this.dir.replace(/\/+$/, '')) + '.old';
+        // Not a tracked temporary: killed between these renames, the old image must survive.
+        const aside = tempPathFor(this.dir.replace(/\/+$/, ''));
+        releaseTemp(aside);
+        old = aside + '.old';
         await rename(this.dir, old);
       }
       await rename(tmp, this.dir);
+      releaseTemp(tmp);
       if (old) await rm(old, { recursive: true, force: true });
       this.where = this.dir;
     } catch (err) {
       await this.memory.close();
       await rm(tmp, { recursive: true, force: true });
+      releaseTemp(tmp);
       if (err instanceof IoError) throw err;
       throw new IoError(`finishing ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
@@ -267,6 +275,7 @@ export class MemoryImage implements DomainSink, DomainSource {
     this.finished = true;
     await this.memory.close();
     await rm(this.where, { recursive: true, force: true });
+    releaseTemp(this.where);
   }
 
   async close(): Promise<void> {
