@@ -97,6 +97,11 @@ for (const m of body.matchAll(/([A-Z0-9_]+)\s*:\s*(\[[^\]]*\]|(?:list\(range|fea
   deps[key] = names;
 }
 
+// Leaf 1 edx features AMD repeats in 0x80000001 edx: Xen keeps them out of that word's
+// featureset (they have no names there) and copies them from leaf 1 (recalculate_misc).
+const common = /common_1d = \(([^)]*)\)/.exec(gen)[1].split(',').map(pyName).filter((s) => s !== '');
+const common1d = common.reduce((m, n) => (m | (1 << byName.get(n).bit)) >>> 0, 0);
+
 const out = {
   xen: `${major}.${minor}`,
   source: {
@@ -107,6 +112,7 @@ const out = {
     generatedBy: 'scripts/xen-policy-facts.mjs',
   },
   limits,
+  common1d,
   msrs: [
     { index: 0xce, name: 'MSR_INTEL_PLATFORM_INFO', bits: 32 },
     { index: 0x10a, name: 'MSR_ARCH_CAPABILITIES', bits: 64 },
