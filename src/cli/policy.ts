@@ -10,7 +10,6 @@ import {
   type CpuPolicy,
   formatPolicySummary,
   formatXenCpuid,
-  describeHidden,
   levelPoliciesDetailed,
   newestXenVersion,
   parseXenVersion,
@@ -59,7 +58,7 @@ function level(paths: string[], opts: { policy?: string; guestType?: string; nam
   const result = levelPoliciesDetailed(hosts, { xen });
   const levelled = result.policy;
   // The policy goes to stdout (often into a file); what Xen's rules took away, to stderr.
-  for (const h of result.removed) process.stderr.write(`xenmig: removed ${describeHidden(h, result.xen)}\n`);
+  for (const h of result.removed) process.stderr.write(`xenmig: removed ${h.feature} (${h.because}; Xen ${result.xen} would hide it)\n`);
   if (opts.json) jsonOut(policiesToJson([{ name: opts.name, policy: levelled }]));
   else process.stdout.write(formatXenCpuid(levelled, opts.name));
 }
