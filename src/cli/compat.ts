@@ -7,7 +7,17 @@
 import type { Command } from 'commander';
 import type { GuestType } from '../format/constants.js';
 import { UsageError } from '../format/errors.js';
-import { NO_POLICY_MESSAGE, type GuestPolicy, type Reason, checkCompatibility, loadGuestPolicy, loadPolicyFile } from '../policy/index.js';
+import {
+  NO_POLICY_MESSAGE,
+  type GuestPolicy,
+  type Reason,
+  checkCompatibility,
+  loadGuestPolicy,
+  loadPolicyFile,
+  newestXenVersion,
+  parseXenVersion,
+  xenVersionForStream,
+} from '../policy/index.js';
 import { ExitCode } from './main.js';
 
 
@@ -18,7 +28,21 @@ interface CompatOptions {
   policy?: string;
   guestPolicy?: string;
   guestType?: string;
+  xen?: string;
   json?: boolean;
+}
+
+/**
+ * The Xen version to judge with: --xen, else the stream's (the Xen that wrote it, or
+ * the nearest older one xenmig knows), else the newest known.
+ */
+function xenFor(guest: GuestPolicy, xen: string | undefined): { xen: string; note?: string } {
+  if (xen !== undefined) return { xen: parseXenVersion(xen) };
+  if (guest.xenMajor !== undefined && guest.xenMinor !== undefined) {
+    const v = xenVersionForStream(guest.xenMajor, guest.xenMinor);
+    return v.note !== undefined ? { xen: v.version, note: v.note } : { xen: v.version };
+  }
+  return { xen: newestXenVersion() };
 }
 
 export function parseGuestType(value: string | undefined): GuestType | undefined {
@@ -33,17 +57,23 @@ interface Verdict {
   host: string;
   hostPolicy: string;
   guestType: GuestType;
+  /** The Xen version whose tables, attributes and limits judged it. */
+  xen: string;
   /** Undefined when the stream has no policy to judge. */
   compatible?: boolean;
   reasons: Reason[];
+  /** Features Xen would hide from the guest (not blocking). */
+  warnings: Reason[];
 }
 
-async function judge(guestPath: string, guest: GuestPolicy, hostPath: string, policyName: string | undefined): Promise<Verdict> {
+async function judge(guestPath: string, guest: GuestPolicy, hostPath: string, policyName: string | undefined, xenOpt: string | undefined): Promise<Verdict> {
   const host = loadPolicyFile(hostPath, { policyName, guestType: guest.guestType });
-  const base = { guest: guestPath, host: hostPath, hostPolicy: host.name, guestType: guest.guestType };
-  if (guest.policy === undefined) return { ...base, reasons: [] };
-  const { compatible, reasons } = checkCompatibility(guest.policy, host.policy);
-  return { ...base, compatible, reasons };
+  const { xen, note } = xenFor(guest, xenOpt);
+  if (note !== undefined) process.stderr.write(`xenmig: note: ${guestPath}: ${note}\n`);
+  const base = { guest: guestPath, host: hostPath, hostPolicy: host.name, guestType: guest.guestType, xen };
+  if (guest.policy === undefined) return { ...base, reasons: [], warnings: [] };
+  const { compatible, reasons, warnings } = checkCompatibility(guest.policy, host.policy, { xen });
+  return { ...base, compatible, reasons, warnings };
 }
 
 /** A matrix cell: the first blocking reason, short. */
@@ -61,6 +91,14 @@ function shortReason(r: Reason): string {
       return `XSAVE size ${r.guest} > ${r.host}`;
     case 'msr-bit':
       return `MSR ${r.feature ?? `0x${Number(r.msr).toString(16)} bit ${r.bit}`}`;
+    case 'xen-cannot-load':
+      return r.msr !== undefined
+        ? `Xen cannot load MSR 0x${r.msr.toString(16)}`
+        : r.leaf !== undefined
+          ? `Xen cannot load leaf 0x${r.leaf.toString(16)}`
+          : 'Xen cannot load it';
+    case 'hidden-by-xen':
+      return `${r.feature ?? 'a feature'} hidden by Xen`;
   }
 }
 
@@ -79,7 +117,7 @@ function table(rows: string[][]): string {
 async function single(guestPath: string, opts: CompatOptions): Promise<number> {
   if (opts.host === undefined) throw new UsageError('compat: --host <policy file> is required (or use --matrix with --hosts)');
   const guest = await loadGuestPolicy(guestPath, { policyName: opts.guestPolicy, guestType: parseGuestType(opts.guestType) });
-  const v = await judge(guestPath, guest, opts.host, opts.policy);
+  const v = await judge(guestPath, guest, opts.host, opts.policy, opts.xen);
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ...v, ...(v.compatible === undefined ? { note: NO_POLICY_MESSAGE } : {}) }, null, 2) + '\n');
   } else if (v.compatible === undefined) {
@@ -91,6 +129,7 @@ async function single(guestPath: string, opts: CompatOptions): Promise<number> {
     for (const r of v.reasons) lines.push(`  - ${r.text}`);
     process.stdout.write(lines.join('\n') + '\n');
   }
+  if (!opts.json) for (const w of v.warnings) process.stderr.write(`xenmig: warning: ${w.text}\n`);
   if (v.compatible === undefined) {
     process.stderr.write(`xenmig: warning: ${guestPath}: ${NO_POLICY_MESSAGE}; compatibility not checked\n`);
     return 0;
@@ -106,7 +145,7 @@ async function matrix(guests: string[], opts: CompatOptions): Promise<number> {
   for (const g of guests) {
     const guest = await loadGuestPolicy(g, { policyName: opts.guestPolicy, guestType });
     const row: Verdict[] = [];
-    for (const h of hosts) row.push(await judge(g, guest, h, opts.policy));
+    for (const h of hosts) row.push(await judge(g, guest, h, opts.policy, opts.xen));
     verdicts.push(row);
   }
   if (opts.json) {
@@ -129,6 +168,7 @@ export function register(program: Command): void {
     .option('--guest-type <type>', 'hvm or pv, for a guest policy file (default: inferred from its features)')
     .option('--matrix <guests...>', 'judge every guest (streams or policy files) against every host of --hosts')
     .option('--hosts <files...>', 'host policy files for --matrix')
+    .option('--xen <version>', `the destination's Xen version: its feature table, attributes and load limits (default: a stream's own version, else the newest known, ${newestXenVersion()})`)
     .option('--json', 'print JSON')
     .action(async (guest: string | undefined, opts: CompatOptions) => {
       let code: number;

@@ -10,7 +10,9 @@ import {
   type CpuPolicy,
   formatPolicySummary,
   formatXenCpuid,
-  levelPolicies,
+  levelPoliciesDetailed,
+  newestXenVersion,
+  parseXenVersion,
   loadGuestPolicy,
   loadPolicyFile,
   policiesToJson,
@@ -48,11 +50,15 @@ async function show(path: string, opts: { policy?: string; json?: boolean }): Pr
   process.stdout.write(shown.map((p) => formatPolicySummary(p.name, summarizePolicy(p.policy))).join('\n'));
 }
 
-function level(paths: string[], opts: { policy?: string; guestType?: string; name: string; json?: boolean }): void {
+function level(paths: string[], opts: { policy?: string; guestType?: string; name: string; xen?: string; json?: boolean }): void {
   if (paths.length === 0) throw new UsageError('policy level: give at least one host policy file');
   const guestType = parseGuestType(opts.guestType) ?? 'hvm';
+  const xen = opts.xen !== undefined ? parseXenVersion(opts.xen) : undefined;
   const hosts = paths.map((p) => loadPolicyFile(p, { policyName: opts.policy, guestType }).policy);
-  const levelled = levelPolicies(hosts);
+  const result = levelPoliciesDetailed(hosts, { xen });
+  const levelled = result.policy;
+  // The policy goes to stdout (often into a file); what Xen's rules took away, to stderr.
+  for (const h of result.removed) process.stderr.write(`xenmig: removed ${h.feature} (${h.because}; Xen ${result.xen} would hide it)\n`);
   if (opts.json) jsonOut(policiesToJson([{ name: opts.name, policy: levelled }]));
   else process.stdout.write(formatXenCpuid(levelled, opts.name));
 }
@@ -73,6 +79,7 @@ export function register(program: Command): void {
     .option('--policy <name>', 'which policy of each file (default: "HVM Max", or "PV Max" with --guest-type pv)')
     .option('--guest-type <type>', 'hvm or pv: picks the default policy of each host file', 'hvm')
     .option('--name <name>', 'name of the levelled policy in the output', 'Levelled')
+    .option('--xen <version>', `the pool's Xen version: feature table, attributes, dependencies and limits (default ${newestXenVersion()})`)
     .option('--json', 'print a xenmig policy JSON file instead of xen-cpuid text')
     .action(level);
   for (const cmd of policy.commands) cmd.exitOverride();

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
 import { readPolicyFile } from '../policy/load.js';
+import { newestXenVersion, parseXenVersion } from '../policy/xen-versions.js';
 import type { NamedPolicy } from '../policy/xen-cpuid.js';
 import { receiveMigration } from '../migrate/receiver.js';
 import { socketChannel, stdioChannel, type Channel } from '../migrate/transport.js';
@@ -28,6 +29,7 @@ interface ReceiveCliOptions {
   into: string;
   hostPolicy?: string;
   policy?: string;
+  xen?: string;
   minVersion: string;
   checkpointed?: boolean;
   force?: boolean;
@@ -59,6 +61,7 @@ export function register(program: Command): void {
     .option('--stdio', 'speak the handshake on standard input/output (for ssh)')
     .option('--host-policy <FILE>', 'this host\'s CPU policy (`xen-cpuid -p` output or xenmig policy JSON): refuse guests it cannot run')
     .option('--policy <NAME>', 'which policy of --host-policy to use (default: HVM Max or PV Max for the guest)')
+    .option('--xen <VERSION>', `this host's Xen version: refuse policies it could not load (default ${newestXenVersion()})`)
     .option('--min-version <n>', 'refuse libxc streams older than this version', '2')
     .option('--checkpointed', 'the sender runs a checkpointed (Remus-style) stream')
     .option('--force', 'replace DIR if it exists')
@@ -86,6 +89,7 @@ export function register(program: Command): void {
           createSink: () => MemoryImage.create(o.into, { force: Boolean(o.force) }),
           hostPolicies,
           hostPolicyName: o.policy,
+          ...(o.xen !== undefined ? { xen: parseXenVersion(o.xen) } : {}),
           minVersion,
           checkpointed: Boolean(o.checkpointed),
           log: say,

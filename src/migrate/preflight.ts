@@ -1,8 +1,8 @@
 /**
  * The receiver's static-data check, the same for the preflight and for STATIC_DATA_END
  * of the real stream: the stream version against a minimum, and the guest's CPU policy
- * against this host's, feature bit by feature bit (src/policy). Returns the reasons to
- * refuse; none means accept.
+ * against this host's: whether this host's Xen could load it at all, then feature bit by
+ * feature bit (src/policy). Returns the reasons to refuse; none means accept.
  */
 import { ByteReader } from '../io/byte-reader.js';
 import { BufferRawSource } from '../io/raw-source.js';
@@ -21,6 +21,8 @@ export interface StaticCheckOptions {
   /** A policy name to use from hostPolicies, instead of the Max policy for the guest type. */
   hostPolicyName?: string;
   minVersion?: number;
+  /** This host's Xen version: what it can load (default: the newest xenmig knows). */
+  xen?: string;
 }
 
 export function judgeStaticData(data: StaticData, opts: StaticCheckOptions): string[] {
@@ -36,7 +38,7 @@ export function judgeStaticData(data: StaticData, opts: StaticCheckOptions): str
       return reasons;
     }
     const host = selectPolicy(opts.hostPolicies, { policyName: opts.hostPolicyName, guestType: data.guestType }, 'host policy');
-    const result = checkCompatibility({ cpuid: data.cpuid, msrs: data.msrs ?? [] }, host.policy);
+    const result = checkCompatibility({ cpuid: data.cpuid, msrs: data.msrs ?? [] }, host.policy, { xen: opts.xen });
     for (const r of result.reasons) reasons.push(`CPU policy (host "${host.name}"): ${r.text}`);
   }
   return reasons;

@@ -3,7 +3,9 @@
  * (x86_cpu_policies_are_compatible) compares the maximum leaves and PLATFORM_INFO and
  * leaves the rest for later ("TODO: audit more"). This one also compares the vendor,
  * every featureset word bit by bit, the XSAVE components and sizes, and the MSR bits,
- * and returns every reason, not just the first.
+ * first asks whether the destination's Xen could load the guest's policy at all, and
+ * returns every reason, not just the first, with warnings for the features Xen would
+ * hide from the guest (deep dependencies).
  */
 import type { CpuPolicyData } from '../domain/types.js';
 import { type FeatureInfo, type WordSource, describeWordSource, featureset, hex32 } from './featureset.js';
@@ -15,8 +17,29 @@ import {
   PLATFORM_INFO_BITS,
   xstateName,
 } from './policy.js';
+import { describeHidden, sanitiseFeatureset } from './deps.js';
+import { XenPolicyTables, xenTables } from './serialise.js';
+import { xenFacts } from './xen-versions.js';
 
-export type ReasonKind = 'vendor' | 'max-leaf' | 'feature' | 'xsave-component' | 'xsave-size' | 'msr-bit';
+/**
+ * 'xen-cannot-load': the destination's Xen would refuse the policy outright (a leaf,
+ * subleaf or MSR it has no place for, a value wider than it keeps, too many entries).
+ * 'max-leaf' is Xen's own check (x86_cpu_policies_are_compatible), as is a missing
+ * PLATFORM_INFO bit ('msr-bit'); every other kind is xenmig being stricter than Xen.
+ * 'hidden-by-xen' appears only among the warnings.
+ */
+export type ReasonKind =
+  | 'xen-cannot-load'
+  | 'vendor'
+  | 'max-leaf'
+  | 'feature'
+  | 'xsave-component'
+  | 'xsave-size'
+  | 'msr-bit'
+  | 'hidden-by-xen';
+
+/** The kinds by which xenmig refuses guests Xen's own compatibility check would let through. */
+export const STRICTER_THAN_XEN: readonly ReasonKind[] = ['vendor', 'feature', 'xsave-component', 'xsave-size', 'msr-bit'];
 
 export interface Reason {
   kind: ReasonKind;
@@ -37,6 +60,15 @@ export interface Reason {
 export interface CompatibilityResult {
   compatible: boolean;
   reasons: Reason[];
+  /** What Xen would silently change in the guest's view (features it would hide); never blocking. */
+  warnings: Reason[];
+  /** The Xen version whose tables, attributes and limits were used. */
+  xen: string;
+}
+
+export interface CompatibilityOptions {
+  /** The destination's Xen version (default: the newest xenmig knows). */
+  xen?: string;
 }
 
 /**
@@ -55,8 +87,8 @@ export function msrName(index: number): string {
 }
 
 /** Per word, the bits a guest may see without the host having them. */
-function toleratedMasks(): number[] {
-  const fs = featureset();
+function toleratedMasks(version: string): number[] {
+  const fs = featureset(version);
   const masks = [...fs.accumulateMask];
   for (const name of DYNAMIC_FEATURES) {
     const f = fs.byName.get(name);
@@ -65,7 +97,7 @@ function toleratedMasks(): number[] {
   return masks;
 }
 
-let tolerated: number[] | undefined;
+const tolerated = new Map<string, number[]>();
 
 function featureReason(src: WordSource, bit: number, f: FeatureInfo | undefined): Reason {
   const name = f?.name ?? `bit ${bit} of word ${src.word}`;
@@ -91,11 +123,12 @@ function featureReason(src: WordSource, bit: number, f: FeatureInfo | undefined)
   };
 }
 
-function maxLeafReasons(g: CpuPolicy, h: CpuPolicy): Reason[] {
+/** Xen's own check, on the values as Xen holds them (leaf 7:0 eax even when leaf 7 is out of range). */
+function maxLeafReasons(g: XenPolicyTables, h: XenPolicyTables): Reason[] {
   const checks: Array<[string, number, number, number, number]> = [
-    ['max basic leaf (CPUID 0x00000000.eax)', g.maxBasicLeaf, h.maxBasicLeaf, 0, 0xffffffff],
-    ['max structured feature subleaf (CPUID 0x00000007:0.eax)', g.maxFeatureSubleaf, h.maxFeatureSubleaf, 7, 0],
-    ['max extended leaf (CPUID 0x80000000.eax)', g.maxExtendedLeaf, h.maxExtendedLeaf, LEAF_EXTENDED_BASE, 0xffffffff],
+    ['max basic leaf (CPUID 0x00000000.eax)', g.maxLeaf, h.maxLeaf, 0, 0xffffffff],
+    ['max structured feature subleaf (CPUID 0x00000007:0.eax)', g.featMaxSubleaf, h.featMaxSubleaf, 7, 0],
+    ['max extended leaf (CPUID 0x80000000.eax)', g.extdMaxLeaf, h.extdMaxLeaf, LEAF_EXTENDED_BASE, 0xffffffff],
   ];
   return checks
     .filter(([, gv, hv]) => gv > hv)
@@ -153,7 +186,7 @@ function xsaveReasons(g: CpuPolicy, h: CpuPolicy): Reason[] {
   return reasons;
 }
 
-function platformInfoReasons(g: CpuPolicy, h: CpuPolicy): Reason[] {
+function platformInfoReasons(g: XenPolicyTables, h: XenPolicyTables): Reason[] {
   const missing = (g.platformInfo & ~h.platformInfo) >>> 0;
   const reasons: Reason[] = [];
   for (let bit = 0; bit < 32; bit++) {
@@ -175,12 +208,27 @@ function platformInfoReasons(g: CpuPolicy, h: CpuPolicy): Reason[] {
  * leaves, feature bits (word, bit), XSAVE, MSRs. Synchronous and allocation-light so a
  * restore's static-data callback can call it before any memory moves.
  */
-export function checkCompatibility(guest: CpuPolicy | CpuPolicyData, host: CpuPolicy | CpuPolicyData): CompatibilityResult {
+export function checkCompatibility(
+  guest: CpuPolicy | CpuPolicyData,
+  host: CpuPolicy | CpuPolicyData,
+  opts: CompatibilityOptions = {},
+): CompatibilityResult {
+  const xen = xenFacts(opts.xen).version;
   const g = CpuPolicy.from(guest);
   const h = CpuPolicy.from(host);
-  const fs = featureset();
-  tolerated ??= toleratedMasks();
+  const fs = featureset(xen);
+  let tol = tolerated.get(xen);
+  if (tol === undefined) tolerated.set(xen, (tol = toleratedMasks(xen)));
   const reasons: Reason[] = [];
+  const gx = new XenPolicyTables(xenFacts(xen));
+  for (const p of gx.load(g.cpuid, g.msrs)) {
+    const r: Reason = { kind: 'xen-cannot-load', text: p.text };
+    if (p.leaf !== undefined) r.leaf = p.leaf;
+    if (p.subleaf !== undefined) r.subleaf = p.subleaf;
+    if (p.msr !== undefined) r.msr = p.msr;
+    reasons.push(r);
+  }
+  const hx = xenTables(h, xen);
   if (g.vendorId !== h.vendorId) {
     reasons.push({
       kind: 'vendor',
@@ -190,18 +238,23 @@ export function checkCompatibility(guest: CpuPolicy | CpuPolicyData, host: CpuPo
       host: h.vendor,
     });
   }
-  reasons.push(...maxLeafReasons(g, h));
+  reasons.push(...maxLeafReasons(gx, hx));
   const gw = g.words;
   const hw = h.words;
   const msrBits: Reason[] = [];
   for (const src of fs.words) {
-    const missing = (gw[src.word]! & ~hw[src.word]! & ~tolerated[src.word]!) >>> 0;
+    const missing = (gw[src.word]! & ~hw[src.word]! & ~tol[src.word]!) >>> 0;
     for (let bit = 0; missing !== 0 && bit < 32; bit++) {
       if ((missing & (1 << bit)) === 0) continue;
       const r = featureReason(src, bit, fs.byPosition.get(src.word * 32 + bit));
       (r.kind === 'msr-bit' ? msrBits : reasons).push(r);
     }
   }
-  reasons.push(...xsaveReasons(g, h), ...platformInfoReasons(g, h), ...msrBits);
-  return { compatible: reasons.length === 0, reasons };
+  reasons.push(...xsaveReasons(g, h), ...platformInfoReasons(gx, hx), ...msrBits);
+  const warnings: Reason[] = sanitiseFeatureset(gw, gx.maxLeaf, xen).hidden.map((hf) => {
+    const w: Reason = { kind: 'hidden-by-xen', text: describeHidden(hf, xen), word: hf.word, bit: hf.bit };
+    if (fs.byPosition.has(hf.word * 32 + hf.bit)) w.feature = hf.feature;
+    return w;
+  });
+  return { compatible: reasons.length === 0, reasons, warnings, xen };
 }

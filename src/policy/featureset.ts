@@ -1,9 +1,10 @@
 /**
  * Xen's featureset: which CPUID register (or MSR half) each 32-bit word comes from, and
- * every named feature bit with its attributes. The table is data/cpufeatureset.json,
- * read once from the package so that a new Xen feature is a data change, not a code one.
+ * every named feature bit with its attributes, per Xen version. The tables are
+ * data/xen/<version>.json, read once from the package so that a new Xen feature is a data
+ * change, not a code one.
  */
-import { readFileSync } from 'node:fs';
+import { xenFacts } from './xen-versions.js';
 
 /** Xen's "no subleaf" marker (XEN_CPUID_NO_SUBLEAF). */
 export const NO_SUBLEAF = 0xffffffff;
@@ -46,7 +47,7 @@ export interface Featureset {
   source: string;
 }
 
-interface RawTable {
+export interface RawTable {
   source: string;
   attributes: Record<string, string>;
   words: Array<{ word: number; source: string; leaf?: number; subleaf?: number | null; reg?: string; msr?: number; half?: string }>;
@@ -108,19 +109,16 @@ export function buildFeatureset(raw: RawTable): Featureset {
   };
 }
 
-let cached: Featureset | undefined;
-
-/** The featureset of data/cpufeatureset.json (compiled code lives in dist/src/policy). */
-export function featureset(): Featureset {
-  if (cached === undefined) {
-    const url = new URL('../../../data/cpufeatureset.json', import.meta.url);
-    cached = buildFeatureset(JSON.parse(readFileSync(url, 'utf8')) as RawTable);
-  }
-  return cached;
+/**
+ * The featureset of one Xen version (data/xen/<version>.json); without a version, the
+ * newest Xen xenmig knows.
+ */
+export function featureset(version?: string): Featureset {
+  return xenFacts(version).featureset;
 }
 
-export function featureByName(name: string): FeatureInfo | undefined {
-  return featureset().byName.get(name.toUpperCase());
+export function featureByName(name: string, version?: string): FeatureInfo | undefined {
+  return featureset(version).byName.get(name.toUpperCase());
 }
 
 /** "CPUID 0x00000007:0.ebx" or "MSR 0x0000010a[31:0]": where a word's bits live. */

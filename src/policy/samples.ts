@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { GuestType } from '../format/constants.js';
-import type { CpuPolicy } from './policy.js';
+import { CpuPolicy } from './policy.js';
+import { serialisePolicy } from './serialise.js';
 import { type NamedPolicy, parseXenCpuid } from './xen-cpuid.js';
 
 export const SAMPLE_HOSTS = ['intel-skylake-sp', 'intel-icelake-sp', 'amd-zen2-rome', 'amd-zen3-milan'] as const;
@@ -39,9 +40,20 @@ export function sampleHostPolicy(host: SampleHost, name: string): CpuPolicy {
   return found.policy;
 }
 
-/** The policy a guest created on the Skylake-SP sample host with default settings carries. */
+const guests = new Map<GuestType, CpuPolicy>();
+
+/**
+ * The policy a guest created on the Skylake-SP sample host with default settings carries,
+ * as Xen serialises it (every in-range leaf, zero ones too, then 0xce and 0x10a): what
+ * libxc's save writes for it. The file, like xen-cpuid, omits the empty leaves.
+ */
 export function sampleGuestPolicy(guestType: GuestType): CpuPolicy {
-  return load(`sample-guest-${guestType}.txt`)[0]!.policy;
+  let p = guests.get(guestType);
+  if (p === undefined) {
+    const s = serialisePolicy(load(`sample-guest-${guestType}.txt`)[0]!.policy);
+    guests.set(guestType, (p = new CpuPolicy(s.cpuid, s.msrs)));
+  }
+  return p;
 }
 
 export const samplePolicies = {

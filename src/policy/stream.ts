@@ -24,6 +24,9 @@ export interface StreamPolicy {
   policy?: CpuPolicy;
   hasCpuid: boolean;
   hasMsrs: boolean;
+  /** The Xen version the libxc header names (the Xen that wrote the stream). */
+  xenMajor: number;
+  xenMinor: number;
 }
 
 /** Whether a file starts like a Xen stream (xl, libxl or libxc) rather than a policy file. */
@@ -49,6 +52,8 @@ export async function readStreamPolicy(pathOrDash: string): Promise<StreamPolicy
   const opened = await openStream(pathOrDash, { pageContents: 'skip', expectEndOfInput: false });
   let guestType: GuestType | undefined;
   let streamVersion = 0;
+  let xenMajor = 0;
+  let xenMinor = 0;
   const cpuid: CpuidEntry[] = [];
   const msrs: MsrEntry[] = [];
   let hasCpuid = false;
@@ -58,6 +63,8 @@ export async function readStreamPolicy(pathOrDash: string): Promise<StreamPolicy
       if (item.kind === 'libxc-header') {
         guestType = guestTypeOf(item.domain.type);
         streamVersion = item.image.version;
+        xenMajor = item.domain.xenMajor;
+        xenMinor = item.domain.xenMinor;
         if (guestType === undefined) {
           throw new StreamFormatError(`domain type ${item.domain.type} is neither x86 PV (1) nor x86 HVM (2)`, { offset: item.offset, layer: 'libxc' });
         }
@@ -88,7 +95,7 @@ export async function readStreamPolicy(pathOrDash: string): Promise<StreamPolicy
     await opened.close();
   }
   if (guestType === undefined) throw new StreamFormatError(`${pathOrDash}: no libxc stream found`);
-  const result: StreamPolicy = { guestType, streamVersion, hasCpuid, hasMsrs };
+  const result: StreamPolicy = { guestType, streamVersion, hasCpuid, hasMsrs, xenMajor, xenMinor };
   if (hasCpuid) result.policy = new CpuPolicy(cpuid, msrs);
   return result;
 }
@@ -102,6 +109,9 @@ export interface GuestPolicy {
   /** Undefined for a stream without policy records (v2, or v3 without them). */
   policy?: CpuPolicy;
   streamVersion?: number;
+  /** A stream's Xen version (its libxc header). */
+  xenMajor?: number;
+  xenMinor?: number;
 }
 
 /**
@@ -114,7 +124,14 @@ export async function loadGuestPolicy(
 ): Promise<GuestPolicy> {
   if (isStreamFile(path)) {
     const s = await readStreamPolicy(path);
-    const g: GuestPolicy = { from: 'stream', name: 'stream', guestType: s.guestType, streamVersion: s.streamVersion };
+    const g: GuestPolicy = {
+      from: 'stream',
+      name: 'stream',
+      guestType: s.guestType,
+      streamVersion: s.streamVersion,
+      xenMajor: s.xenMajor,
+      xenMinor: s.xenMinor,
+    };
     if (s.policy !== undefined) g.policy = s.policy;
     return g;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CpuPolicy, checkCompatibility, sampleHostPolicy, samplePolicies } from '../../src/policy/index.js';
+import { CpuPolicy, checkCompatibility, newestXenVersion, sampleHostPolicy, samplePolicies } from '../../src/policy/index.js';
 import { vendorOnly, withFeature, withLeaf, withMsr } from '../support/policy.js';
 
 const host = sampleHostPolicy('intel-skylake-sp', 'HVM Max');
@@ -14,7 +14,7 @@ function only(g: CpuPolicy, h: CpuPolicy) {
 }
 
 test('the sample guest runs on its own host and on the newer Intel host', () => {
-  assert.deepEqual(checkCompatibility(guest, host), { compatible: true, reasons: [] });
+  assert.deepEqual(checkCompatibility(guest, host), { compatible: true, reasons: [], warnings: [], xen: newestXenVersion() });
   assert.equal(checkCompatibility(guest, sampleHostPolicy('intel-icelake-sp', 'HVM Max')).compatible, true);
 });
 
@@ -67,7 +67,7 @@ test("an unnamed bit is still a reason", () => {
 test("'|' features accumulate: the guest may see them on a host without them", () => {
   const h = withFeature(withFeature(host, 'MD_CLEAR', false), 'NO_LMSL', false);
   const g = withFeature(withFeature(guest, 'MD_CLEAR', true), 'NO_LMSL', true);
-  assert.deepEqual(checkCompatibility(g, h), { compatible: true, reasons: [] });
+  assert.deepEqual(checkCompatibility(g, h), { compatible: true, reasons: [], warnings: [], xen: newestXenVersion() });
   // ... but a plain feature in the same word is not tolerated.
   assert.equal(only(withFeature(g, 'FSRM', true), withFeature(h, 'FSRM', false)).feature, 'FSRM');
 });

@@ -74,7 +74,7 @@ test('a v2 stream, or a v3 stream without the records, has no policy', () =>
   withTmp(async (dir) => {
     const v2 = join(dir, 'v2');
     writeFileSync(v2, hvmStream(2));
-    assert.deepEqual(await readStreamPolicy(v2), { guestType: 'hvm', streamVersion: 2, hasCpuid: false, hasMsrs: false });
+    assert.deepEqual(await readStreamPolicy(v2), { guestType: 'hvm', streamVersion: 2, hasCpuid: false, hasMsrs: false, xenMajor: 4, xenMinor: 19 });
     const v3 = join(dir, 'v3');
     writeFileSync(v3, hvmStream(3));
     const g = await loadGuestPolicy(v3);
