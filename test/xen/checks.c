@@ -14,18 +14,6 @@
 #include <xen/hvm/save.h>
 #include <xen/sched.h>
 
-static void xenlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void xenlog(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("(XEN) ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* ------------------------------------------------------------ hvm_load */
 
 enum len_rule { NONE, STRICT, ZEROEXT, CPU_COMPAT, XSAVE, MSRS };

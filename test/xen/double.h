@@ -200,4 +200,7 @@ int xd_check_cpu_policy(const xen_cpuid_leaf_t *leaves, uint32_t nr_leaves,
      XD_NR_XSTATE - 1 + XD_NR_EXTD + 2)
 #define XD_MAX_SERIALISED_MSRS 2
 
+/* One line of the hypervisor's log, as Xen prints it ("(XEN) ..."), on stderr. */
+void xenlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, openSync, readFileSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
+import { records, replaceRecord, type Rec } from '../support/xen-tools.js';
 import {
   buildXenDouble,
   runXenDouble,
@@ -49,26 +50,6 @@ const SEEDED_GRANTS = [
   { flags: 1, domid: 0, frame: STORE_GFN },
 ];
 
-interface Rec {
-  type: number;
-  offset: number; // of the record header
-  length: number;
-}
-
-/** The records of a bare libxc stream (24-octet image + 16-octet domain header). */
-function records(buf: Buffer): Rec[] {
-  const out: Rec[] = [];
-  let off = 40;
-  while (off + 8 <= buf.length) {
-    const type = buf.readUInt32LE(off);
-    const length = buf.readUInt32LE(off + 4);
-    out.push({ type, offset: off, length });
-    off += 8 + ((length + 7) & ~7);
-    if (type === 0) break;
-  }
-  return out;
-}
-
 /** Pages carrying data in the PAGE_DATA records (type not XTAB). */
 function dataPages(buf: Buffer): number {
   let n = 0;
@@ -81,16 +62,6 @@ function dataPages(buf: Buffer): number {
     }
   }
   return n;
-}
-
-/** Replace one record's body (re-padding to 8 octets). */
-function replaceRecord(buf: Buffer, rec: Rec, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(rec.type, 0);
-  head.writeUInt32LE(body.length, 4);
-  const pad = Buffer.alloc(((body.length + 7) & ~7) - body.length);
-  const end = rec.offset + 8 + ((rec.length + 7) & ~7);
-  return Buffer.concat([buf.subarray(0, rec.offset), head, body, pad, buf.subarray(end)]);
 }
 
 /** The stream with every HVM context CPU record cut to `len` octets. */

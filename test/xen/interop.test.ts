@@ -10,33 +10,14 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
+import { assertClean, double, xenmigOk } from '../support/xen-tools.js';
 import { buildXenDouble, runXenDouble, xenDoubleGate } from '../support/xen-double.js';
 
-const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 const PAGE = 4096;
 const MIB = 16;
-
-function xenmig(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function xenmigOk(args: string[]): string {
-  const r = xenmig(args);
-  assert.equal(r.code, 0, `xenmig ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-async function double(dir: string, args: string[]): Promise<string> {
-  const r = await runXenDouble(dir, args);
-  assert.equal(r.code, 0, `xen-double ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 interface RestoreAnswer {
   rc: number;
@@ -105,13 +86,6 @@ function assertSameMemory(a: Memory, b: Memory, what: string): void {
   const pfns = a.runs.flatMap(([first, count]) => Array.from({ length: count }, (_, i) => first + i));
   const differ = pfns.filter((_, i) => !x.subarray(i * PAGE, (i + 1) * PAGE).equals(y.subarray(i * PAGE, (i + 1) * PAGE)));
   assert.fail(`${what}: ${differ.length} page(s) differ: ${differ.slice(0, 8).map((p) => '0x' + p.toString(16)).join(', ')}`);
-}
-
-/** verify's last line says conforming with no errors or warnings (v2 streams add an info line). */
-function assertClean(out: string): void {
-  const lines = out.trim().split('\n');
-  assert.equal(lines.at(-1), 'conforming: 0 error(s), 0 warning(s)', out);
-  assert.deepEqual(lines.filter((l) => /^(error|warning):/.test(l)), [], out);
 }
 
 const gate = xenDoubleGate();

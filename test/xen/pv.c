@@ -15,18 +15,6 @@
 
 #include <xen/domctl.h>
 
-static void pvlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void pvlog(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("(XEN) ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 #define PTE_P      0x001ULL
 #define PTE_RW     0x002ULL
 #define PTE_FRAME  0x000ffffffffff000ULL
@@ -58,7 +46,7 @@ static void read_page(struct xd *xd, uint64_t pfn, uint64_t *t)
 static void write_page(struct xd *xd, uint64_t pfn, const uint64_t *t)
 {
     if ( pwrite(xd->ramfd, t, XD_PAGE, (off_t)pfn * XD_PAGE) != (ssize_t)XD_PAGE )
-        pvlog("xen-double: cannot write pfn %#lx", (unsigned long)pfn);
+        xenlog("xen-double: cannot write pfn %#lx", (unsigned long)pfn);
 }
 
 static int is_guest_l4_slot(unsigned int i)
@@ -141,7 +129,7 @@ static int promote(struct xd *xd, uint64_t pfn, unsigned int level)
         bad = e & 0xfffULL & ~(level == 1 ? L1_ALLOWED : LN_ALLOWED);
         if ( bad )
         {
-            pvlog("d%u: Bad %s flags %lx", s->domid, level_name[level],
+            xenlog("d%u: Bad %s flags %lx", s->domid, level_name[level],
                   (unsigned long)bad);
             rc = -EINVAL;
             break;
@@ -154,7 +142,7 @@ static int promote(struct xd *xd, uint64_t pfn, unsigned int level)
             {
                 /* !mfn_valid(): MMIO, which a domain without iomem caps may
                  * not map (get_page_from_l1e). */
-                pvlog("d%u non-privileged attempt to map MMIO space %lx",
+                xenlog("d%u non-privileged attempt to map MMIO space %lx",
                       s->domid, (unsigned long)mfn);
                 rc = -EPERM;
                 break;
@@ -165,7 +153,7 @@ static int promote(struct xd *xd, uint64_t pfn, unsigned int level)
                  * (owned by) the domain: mappable, no type tracking here. */
                 if ( mfn == XD_SHINFO_MFN || mfn == XD_GNTTAB_MFN )
                     continue;
-                pvlog("d%u: pg_owner d%u l1e_owner d%u, but real_pg_owner d%d"
+                xenlog("d%u: pg_owner d%u l1e_owner d%u, but real_pg_owner d%d"
                       " (mfn %lx in L1 slot %#x)", s->domid, s->domid, s->domid,
                       mfn >= XD_M2P_MFN && mfn < XD_M2P_MFN + XD_M2P_FRAMES
                       ? DOMID_XEN : -1, (unsigned long)mfn, i);
@@ -181,7 +169,7 @@ static int promote(struct xd *xd, uint64_t pfn, unsigned int level)
              * domain does not own. */
             if ( tpfn == ~0ULL )
             {
-                pvlog("d%u: %s slot %#x names mfn %lx, not the domain's",
+                xenlog("d%u: %s slot %#x names mfn %lx, not the domain's",
                       s->domid, level_name[level], i, (unsigned long)mfn);
                 rc = -EINVAL;
                 break;
@@ -193,7 +181,7 @@ static int promote(struct xd *xd, uint64_t pfn, unsigned int level)
     }
     if ( rc )
     {
-        pvlog("d%u: Failure %d in promote_%s_table: slot %#x", s->domid, rc,
+        xenlog("d%u: Failure %d in promote_%s_table: slot %#x", s->domid, rc,
               level == 1 ? "l1" : level == 2 ? "l2" : level == 3 ? "l3" : "l4",
               i);
         put_entries(xd, pfn, level, i);
@@ -225,7 +213,7 @@ static int get_type(struct xd *xd, uint64_t pfn, unsigned int type)
     {
         if ( pg->type != type || !pg->validated )
         {
-            pvlog("d%u: Bad type (saw %u != exp %u) for mfn %lx (pfn %lx)",
+            xenlog("d%u: Bad type (saw %u != exp %u) for mfn %lx (pfn %lx)",
                   xd->s->domid, pg->type, type,
                   (unsigned long)(pfn + XD_MFN_BASE), (unsigned long)pfn);
             return -EINVAL;
@@ -267,7 +255,7 @@ int xd_pv_pin(struct xd *xd, unsigned int cmd, uint64_t mfn)
     /* get_page_from_gfn(pg_owner, mfn): for PV the gfn is the mfn. */
     if ( pfn == ~0ULL )
     {
-        pvlog("d%u: mmuext_op %u: mfn %lx is not the domain's", s->domid, cmd,
+        xenlog("d%u: mmuext_op %u: mfn %lx is not the domain's", s->domid, cmd,
               (unsigned long)mfn);
         return -EINVAL;
     }
@@ -276,7 +264,7 @@ int xd_pv_pin(struct xd *xd, unsigned int cmd, uint64_t mfn)
     {
         if ( !pg->pinned )
         {
-            pvlog("d%u: mfn %lx not pinned", s->domid, (unsigned long)mfn);
+            xenlog("d%u: mfn %lx not pinned", s->domid, (unsigned long)mfn);
             return -EINVAL;
         }
         pg->pinned = 0;
@@ -288,13 +276,13 @@ int xd_pv_pin(struct xd *xd, unsigned int cmd, uint64_t mfn)
     rc = get_type(xd, pfn, cmd - MMUEXT_PIN_L1_TABLE + XD_PGT_L1);
     if ( rc )
     {
-        pvlog("d%u: Error %d while pinning mfn %lx", s->domid, rc,
+        xenlog("d%u: Error %d while pinning mfn %lx", s->domid, rc,
               (unsigned long)mfn);
         return rc;
     }
     if ( pg->pinned )
     {
-        pvlog("d%u: mfn %lx already pinned", s->domid, (unsigned long)mfn);
+        xenlog("d%u: mfn %lx already pinned", s->domid, (unsigned long)mfn);
         put_type(xd, pfn);
         return -EINVAL;
     }
@@ -343,7 +331,7 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
          !is_canonical(c.syscall_callback_eip) ||
          !is_canonical(c.failsafe_callback_eip) )
     {
-        pvlog("d%uv%u: arch_set_info_guest: non-canonical address", s->domid, vcpu);
+        xenlog("d%uv%u: arch_set_info_guest: non-canonical address", s->domid, vcpu);
         return -EINVAL;
     }
     c.user_regs.ss = fixup_sel(c.user_regs.ss);
@@ -353,7 +341,7 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
     {
         if ( !is_canonical(c.trap_ctxt[i].address) )
         {
-            pvlog("d%uv%u: arch_set_info_guest: trap %u address %#lx not canonical",
+            xenlog("d%uv%u: arch_set_info_guest: trap %u address %#lx not canonical",
                   s->domid, vcpu, i, (unsigned long)c.trap_ctxt[i].address);
             return -EINVAL;
         }
@@ -361,14 +349,14 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
     }
     if ( !addr_ok(c.ldt_base) || (c.ldt_base & (XD_PAGE - 1)) || c.ldt_ents > 8192 )
     {
-        pvlog("d%uv%u: arch_set_info_guest: bad LDT base %#lx / %lu entries",
+        xenlog("d%uv%u: arch_set_info_guest: bad LDT base %#lx / %lu entries",
               s->domid, vcpu, (unsigned long)c.ldt_base, (unsigned long)c.ldt_ents);
         return -EINVAL;
     }
     /* arch_vm_assist_valid_mask(): PV64_VM_ASSIST_MASK (domain.h). */
     if ( vcpu == 0 && (c.vm_assist & ~(0x3fULL | (1ULL << VMASST_TYPE_m2p_strict))) )
     {
-        pvlog("d%uv0: arch_set_info_guest: vm_assist %#lx not valid for PV64",
+        xenlog("d%uv0: arch_set_info_guest: vm_assist %#lx not valid for PV64",
               s->domid, (unsigned long)c.vm_assist);
         return -EINVAL;
     }
@@ -388,7 +376,7 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
     }
     else if ( !(c.flags & VGCF_in_kernel) && !c.ctrlreg[1] )
     {
-        pvlog("d%uv%u: arch_set_info_guest: user mode without a user cr3 (cr1)",
+        xenlog("d%uv%u: arch_set_info_guest: user mode without a user cr3 (cr1)",
               s->domid, vcpu);
         return -EINVAL;
     }
@@ -428,7 +416,7 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
 
         if ( gpfn == ~0ULL || (rc = get_type(xd, gpfn, XD_PGT_SEG_DESC)) )
         {
-            pvlog("d%uv%u: pv_set_gdt: frame %u (mfn %lx) refused", s->domid,
+            xenlog("d%uv%u: pv_set_gdt: frame %u (mfn %lx) refused", s->domid,
                   vcpu, i, (unsigned long)c.gdt_frames[i]);
             return -EINVAL;
         }
@@ -439,14 +427,14 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
     cr3_pfn = xd_mfn_to_pfn(s, c.ctrlreg[3] >> 12);
     if ( cr3_pfn == ~0ULL )
     {
-        pvlog("d%uv%u: arch_set_info_guest: cr3 %#lx is not the domain's",
+        xenlog("d%uv%u: arch_set_info_guest: cr3 %#lx is not the domain's",
               s->domid, vcpu, (unsigned long)c.ctrlreg[3]);
         return -EINVAL;
     }
     rc = get_type(xd, cr3_pfn, XD_PGT_L4);
     if ( rc )
     {
-        pvlog("d%uv%u: arch_set_info_guest: cr3 mfn %lx refused as an L4 (%d)",
+        xenlog("d%uv%u: arch_set_info_guest: cr3 mfn %lx refused as an L4 (%d)",
               s->domid, vcpu, (unsigned long)(c.ctrlreg[3] >> 12), rc);
         return rc;
     }
@@ -467,7 +455,7 @@ int xd_pv_set_vcpu_context(struct xd *xd, unsigned int vcpu,
         if ( u == ~0ULL || (rc = get_type(xd, u, XD_PGT_L4)) )
         {
             put_type(xd, cr3_pfn);
-            pvlog("d%uv%u: arch_set_info_guest: user cr3 (cr1) %#lx refused",
+            xenlog("d%uv%u: arch_set_info_guest: user cr3 (cr1) %#lx refused",
                   s->domid, vcpu, (unsigned long)c.ctrlreg[1]);
             return -EINVAL;
         }
@@ -501,19 +489,19 @@ int xd_pv_set_ext(struct xd *xd, const void *p)
     memcpy(&evc, p, sizeof(evc));
     if ( evc.vcpu >= s->max_vcpus )
     {
-        pvlog("d%u: set_ext_vcpucontext: no vcpu %u", s->domid, evc.vcpu);
+        xenlog("d%u: set_ext_vcpucontext: no vcpu %u", s->domid, evc.vcpu);
         return -ESRCH;
     }
     if ( evc.size < off )
     {
-        pvlog("d%uv%u: set_ext_vcpucontext: size %u < %zu", s->domid, evc.vcpu,
+        xenlog("d%uv%u: set_ext_vcpucontext: size %u < %zu", s->domid, evc.vcpu,
               evc.size, off);
         return -EINVAL;
     }
     if ( !is_canonical(evc.sysenter_callback_eip) ||
          !is_canonical(evc.syscall32_callback_eip) )
     {
-        pvlog("d%uv%u: set_ext_vcpucontext: non-canonical callback", s->domid,
+        xenlog("d%uv%u: set_ext_vcpucontext: non-canonical callback", s->domid,
               evc.vcpu);
         return -EINVAL;
     }
@@ -529,7 +517,7 @@ int xd_pv_set_ext(struct xd *xd, const void *p)
         memcpy(&vm, &evc.vmce, vmce_sizes[i]);
         if ( vm.caps & ~GUEST_MCG_CAP_OK )
         {
-            pvlog("PV restore: unsupported MCA capabilities %#lx for d%uv%u",
+            xenlog("PV restore: unsupported MCA capabilities %#lx for d%uv%u",
                   (unsigned long)vm.caps, s->domid, evc.vcpu);
             return -EINVAL;
         }
@@ -581,7 +569,7 @@ int xd_pv_set_xsave(struct xd *xd, unsigned int vcpu, const uint8_t *buf,
         return -ESRCH;
     if ( size < 16 || size > 16 + xstate_ctxt_size(HOST_XFEATURE_MASK) )
     {
-        pvlog("d%uv%u: setvcpuextstate: size %lu out of range", s->domid, vcpu,
+        xenlog("d%uv%u: setvcpuextstate: size %lu out of range", s->domid, vcpu,
               (unsigned long)size);
         return -EINVAL;
     }
@@ -615,7 +603,7 @@ int xd_pv_set_xsave(struct xd *xd, unsigned int vcpu, const uint8_t *buf,
         rc = 0;
     if ( rc )
     {
-        pvlog("d%uv%u: setvcpuextstate: xcr0 %#lx accum %#lx refused (%d)",
+        xenlog("d%uv%u: setvcpuextstate: xcr0 %#lx accum %#lx refused (%d)",
               s->domid, vcpu, (unsigned long)xcr0, (unsigned long)accum, rc);
         return rc;
     }
@@ -625,7 +613,7 @@ int xd_pv_set_xsave(struct xd *xd, unsigned int vcpu, const uint8_t *buf,
         return -EINVAL;
     if ( size != 16 + xstate_ctxt_size(accum) )
     {
-        pvlog("d%uv%u: setvcpuextstate: size %lu != %u for xcr0_accum %#lx",
+        xenlog("d%uv%u: setvcpuextstate: size %lu != %u for xcr0_accum %#lx",
               s->domid, vcpu, (unsigned long)size, 16 + xstate_ctxt_size(accum),
               (unsigned long)accum);
         return -EINVAL;
@@ -688,7 +676,7 @@ int xd_pv_set_msrs(struct xd *xd, unsigned int vcpu, const void *p,
     }
     if ( i != *count )
     {
-        pvlog("d%uv%u: set_vcpu_msrs: MSR %#x = %#lx refused", s->domid, vcpu,
+        xenlog("d%uv%u: set_vcpu_msrs: MSR %#x = %#lx refused", s->domid, vcpu,
               m[i].index, (unsigned long)m[i].value);
         *count = i;
         return -EINVAL;

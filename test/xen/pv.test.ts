@@ -13,15 +13,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
+import { assertClean, double, records, replaceRecord, xenmigOk, type Rec } from '../support/xen-tools.js';
 import { buildXenDouble, runXenDouble, verifyStreamV2, xenDoubleGate } from '../support/xen-double.js';
 
-const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 const PAGE = 4096;
 const MIB = 16;
 const MFN_BASE = 0x100000n;
@@ -30,18 +28,6 @@ const REC_PAGE_DATA = 0x1;
 const REC_VERIFY = 0xd;
 const REC_X86_PV_VCPU_BASIC = 0x4;
 const REC_X86_PV_VCPU_EXTENDED = 0x5;
-
-function xenmigOk(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26, encoding: 'utf8' });
-  assert.equal(r.status, 0, `xenmig ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-async function double(dir: string, args: string[]): Promise<string> {
-  const r = await runXenDouble(dir, args);
-  assert.equal(r.code, 0, `xen-double ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 interface PvDump {
   populatedRanges: [number, number][];
@@ -154,31 +140,6 @@ function assertPvMemory(img: Image, real: { json: PvDump; memory: Memory }, what
   ]);
 }
 
-function assertClean(out: string): void {
-  const lines = out.trim().split('\n');
-  assert.equal(lines.at(-1), 'conforming: 0 error(s), 0 warning(s)', out);
-  assert.deepEqual(lines.filter((l) => /^(error|warning):/.test(l)), [], out);
-}
-
-interface Rec {
-  type: number;
-  offset: number;
-  length: number;
-}
-
-function records(buf: Buffer): Rec[] {
-  const out: Rec[] = [];
-  let off = 40;
-  while (off + 8 <= buf.length) {
-    const type = buf.readUInt32LE(off);
-    const length = buf.readUInt32LE(off + 4);
-    out.push({ type, offset: off, length });
-    off += 8 + ((length + 7) & ~7);
-    if (type === 0) break;
-  }
-  return out;
-}
-
 /** Where pfn's data sits in the PAGE_DATA records, and its type entry. */
 function findPage(buf: Buffer, pfn: number): { data: number; entry: number } {
   for (const r of records(buf)) {
@@ -194,15 +155,6 @@ function findPage(buf: Buffer, pfn: number): { data: number; entry: number } {
     }
   }
   assert.fail(`pfn ${pfn} not in the stream`);
-}
-
-function replaceRecord(buf: Buffer, rec: Rec, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(rec.type, 0);
-  head.writeUInt32LE(body.length, 4);
-  const pad = Buffer.alloc(((body.length + 7) & ~7) - body.length);
-  const end = rec.offset + 8 + ((rec.length + 7) & ~7);
-  return Buffer.concat([buf.subarray(0, rec.offset), head, body, pad, buf.subarray(end)]);
 }
 
 const gate = xenDoubleGate();

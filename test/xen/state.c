@@ -1,5 +1,6 @@
 /* xen-double: opening, locking and growing the shared domain state. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,4 +165,15 @@ void xd_set_m2p(struct xd *xd, uint64_t mfn, uint64_t pfn)
     if ( mfn < XD_MAX_PAGE &&
          pwrite(xd->m2pfd, &pfn, sizeof(pfn), (off_t)mfn * 8) != sizeof(pfn) )
         fprintf(stderr, "xen-double: writing the M2P: %s\n", strerror(errno));
+}
+
+void xenlog(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("(XEN) ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }

@@ -170,18 +170,6 @@ int xencall5(xencall_handle *x, unsigned int op, uint64_t a1, uint64_t a2,
 #define TSC_MODE_ALWAYS_EMULATE   1
 #define TSC_MODE_NEVER_EMULATE    2
 
-static void xenlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void xenlog(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("(XEN) ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static struct xd_state *dom(domid_t domid)
 {
     struct xd_state *s = hv.s;
