@@ -5,11 +5,10 @@
  * rings and the legacy ioreq pages are zeroed (when populated): the new host's backends
  * start from empty rings.
  */
-import { REC_TYPE } from '../format/constants.js';
+import { PAGE_SIZE, REC_TYPE } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import type { HvmParam } from '../format/records.js';
 import { pagesZeroedOnRestore } from '../format/hvm-params.js';
-import { PAGE_SIZE } from '../format/constants.js';
 import { applyCpuPolicy, processX86Common, type GuestOps, type RestoreContext } from './ops.js';
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
