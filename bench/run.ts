@@ -9,6 +9,7 @@ import * as verify from './verify.bench.js';
 import * as migrate from './migrate.bench.js';
 import * as restore from './restore.bench.js';
 import * as guard from './guard.bench.js';
+import * as save from './save.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -19,6 +20,7 @@ const BENCHES: [string, BenchModule][] = [
   ['migrate', migrate],
   ['restore', restore],
   ['guard', guard],
+  ['save', save],
 ];
 
 async function main(): Promise<void> {

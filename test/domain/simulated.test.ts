@@ -112,3 +112,53 @@ test('fromSource copies memory, types and contexts of another domain', async () 
   assert.deepEqual(b.vcpuContexts, a.vcpuContexts);
   assert.equal(b.config, a.config);
 });
+
+test('a 64 GiB sample is made at once and stores nothing until written: pages are computed when read', async () => {
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const big = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 64 * 1024, seed: 9 });
+  assert.equal(big.maxPfn, 16 * 1024 * 1024);
+  assert.equal(big.storedBytes, 0);
+  // A page's stamp depends on the seed and the pfn only: a small domain's pages are the big one's.
+  const small = SimulatedDomain.create({ guest: 'hvm', memoryMiB: 2, seed: 9 });
+  assert.ok(Buffer.from(big.pageRun(0, 512)).equals(small.memory.subarray(0, 512 * 4096)));
+  const last = big.maxPfn - 1;
+  const tail = Buffer.from(big.pageRun(last - 1, 2));
+  assert.equal(tail.readUInt32LE(4096), last, 'the last page starts with its pfn');
+  assert.ok(tail.subarray(4096 + 4, 4096 + 64).some((b) => b !== 0), 'and carries seeded octets');
+  assert.ok(tail.subarray(4096 + 64).every((b) => b === 0), 'the rest is zero');
+  const into = Buffer.alloc(2 * 4096);
+  assert.deepEqual(await big.readPages([last - 1, last], into), [true, true]);
+  assert.ok(into.equals(tail));
+  assert.deepEqual(await big.pageTypes([0, 0xa0, last]), [0, 15, 0]);
+  // A write stores its segment (2 MiB), and only that.
+  big.touch(last, 42);
+  assert.equal(big.storedBytes, 2 * 1024 * 1024);
+  const after = Buffer.from(big.pageRun(last, 1));
+  assert.ok(after.subarray(0, 64).equals(tail.subarray(4096, 4096 + 64)), 'the stamp is kept under a write');
+  assert.ok(!after.equals(tail.subarray(4096)));
+  assert.ok(performance.now() - t0 < 2000, `made and read in ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.ok(process.memoryUsage().rss - rssBefore < 256 * 1024 * 1024, 'its memory was not allocated');
+});
+
+test('a lazy domain saves, reads and hashes the same bytes as one made whole, and its runs do not overwrite each other within a batch', async () => {
+  for (const guest of ['hvm', 'pv'] as const) {
+    const lazy = SimulatedDomain.create({ guest, memoryMiB: 8, seed: 21 });
+    const whole = SimulatedDomain.create({ guest, memoryMiB: 8, seed: 21 });
+    for (const d of [lazy, whole]) {
+      d.touch(600, 7);
+      d.touch(1000, 8);
+      d.balloonOut(900);
+    }
+    const memory = whole.memory;
+    // Written: the segment of pfns 512-1023; PV also stores its page tables and start info (segment 0) and its P2M (the last).
+    const stored = lazy.storedBytes;
+    assert.equal(stored, (guest === 'hvm' ? 1 : 3) * 2 * 1024 * 1024);
+    // A batch's runs: computed, across segments, in a stored segment, at the end of memory.
+    const runs: [number, number][] = [[0, 100], [500, 30], [1000, 200], [600, 10], [2048 - 24, 24], [100, 1]];
+    const views = runs.map(([first, count]) => lazy.pageRun(first, count));
+    runs.forEach(([first, count], i) => assert.ok(Buffer.from(views[i]!).equals(memory.subarray(first * 4096, (first + count) * 4096)), `${guest}: run ${first}+${count}`));
+    assert.deepEqual(lazy.pageHashes(), whole.pageHashes());
+    assert.equal(lazy.storedBytes, stored, 'reading stores nothing');
+  }
+});

@@ -100,11 +100,19 @@ export function pvP2mFrames(pages: number): P2mFrames {
  * with `pages` pages; `memory` holds the seeded stamps before, which these pages replace.
  */
 export function layOutPvGuest(memory: Buffer, pages: number): P2mFrames {
+  return layOutPvGuestPages((pfn) => memory.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE), pages);
+}
+
+/**
+ * The same, through `page(pfn)`: a writable 4096-octet view of that page holding what it
+ * held before (a domain that stores only the pages written to it hands these out).
+ */
+export function layOutPvGuestPages(page: (pfn: number) => Buffer, pages: number): P2mFrames {
   const p2m = pvP2mFrames(pages);
   const tables = new Set(PV_PAGE_TABLES.map(([pfn]) => pfn));
-  for (const pfn of [...tables, PV_START_INFO_PFN]) memory.fill(0, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+  for (const pfn of [...tables, PV_START_INFO_PFN]) page(pfn).fill(0);
   const pte = (pfn: number, flags: bigint): bigint => (BigInt(pfn) << 12n) | flags;
-  const set = (pfn: number, slot: number, value: bigint): void => void memory.writeBigUInt64LE(value, pfn * PAGE_SIZE + slot * 8);
+  const set = (pfn: number, slot: number, value: bigint): void => void page(pfn).writeBigUInt64LE(value, slot * 8);
   const slot = (shift: bigint): number => Number((KERNEL_VA >> shift) & 0x1ffn);
   set(PV_L4_PFN, slot(39n), pte(PV_L3_PFN, TABLE_FLAGS));
   set(PV_L3_PFN, slot(30n), pte(PV_L2_PFN, TABLE_FLAGS));
@@ -116,20 +124,27 @@ export function layOutPvGuest(memory: Buffer, pages: number): P2mFrames {
       set(l1, j, pte(pfn, tables.has(pfn) ? PTE_P | PTE_US | PTE_A : PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D));
     }
   });
-  const si = PV_START_INFO_PFN * PAGE_SIZE;
-  memory.write('xen-3.0-x86_64', si + SI.magic, 'latin1');
-  memory.writeBigUInt64LE(BigInt(pages), si + SI.nrPages);
-  memory.writeBigUInt64LE(BigInt(PV_XENSTORE_PFN), si + SI.storeMfn);
-  memory.writeUInt32LE(1, si + SI.storeEvtchn);
-  memory.writeBigUInt64LE(BigInt(PV_CONSOLE_PFN), si + SI.consoleMfn);
-  memory.writeUInt32LE(2, si + SI.consoleEvtchn);
-  memory.writeBigUInt64LE(KERNEL_VA + (BigInt(PV_L4_PFN) << 12n), si + SI.ptBase);
-  memory.writeBigUInt64LE(BigInt(tables.size), si + SI.nrPtFrames);
-  memory.writeBigUInt64LE(KERNEL_VA + (p2m.p2mPfns[0]! << 12n), si + SI.mfnList);
-  // This host's machine frames are the pfns: the P2M is the identity.
-  for (let pfn = 0; pfn < pages; pfn++) {
-    const at = Number(p2m.p2mPfns[0]!) * PAGE_SIZE + pfn * 8;
-    memory.writeBigUInt64LE(BigInt(pfn), at);
+  const si = page(PV_START_INFO_PFN);
+  si.write('xen-3.0-x86_64', SI.magic, 'latin1');
+  si.writeBigUInt64LE(BigInt(pages), SI.nrPages);
+  si.writeBigUInt64LE(BigInt(PV_XENSTORE_PFN), SI.storeMfn);
+  si.writeUInt32LE(1, SI.storeEvtchn);
+  si.writeBigUInt64LE(BigInt(PV_CONSOLE_PFN), SI.consoleMfn);
+  si.writeUInt32LE(2, SI.consoleEvtchn);
+  si.writeBigUInt64LE(KERNEL_VA + (BigInt(PV_L4_PFN) << 12n), SI.ptBase);
+  si.writeBigUInt64LE(BigInt(tables.size), SI.nrPtFrames);
+  si.writeBigUInt64LE(KERNEL_VA + (p2m.p2mPfns[0]! << 12n), SI.mfnList);
+  // This host's machine frames are the pfns: the P2M is the identity (8 octets, little-endian, per pfn).
+  const perFrame = PAGE_SIZE / 8;
+  const firstFrame = Number(p2m.p2mPfns[0]!);
+  for (let f = 0; f * perFrame < pages; f++) {
+    const frame = page(firstFrame + f);
+    const end = Math.min(pages, (f + 1) * perFrame);
+    for (let pfn = f * perFrame; pfn < end; pfn++) {
+      const at = (pfn - f * perFrame) * 8;
+      frame.writeUInt32LE(pfn % 0x100000000, at);
+      frame.writeUInt32LE(Math.floor(pfn / 0x100000000), at + 4);
+    }
   }
   return p2m;
 }

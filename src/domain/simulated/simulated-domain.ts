@@ -1,8 +1,9 @@
 /**
- * A domain that lives in this process: pfn-addressed memory in one Buffer (1 GiB is one
- * allocation, zero pages cost nothing until written), dirty logging as a byte map plus
- * a list, vcpus that "run" a Workload on timers, and the context records a saver
- * needs. It is both a DomainSource (the saver reads it) and a DomainSink (a restorer
+ * A domain that lives in this process: pfn-addressed memory that materialises lazily (a
+ * page nobody wrote is computed when read: the sample's seeded stamp, or zeros; written
+ * pages are stored in 2 MiB segments allocated on first write, so a 64 GiB sample costs
+ * what its written pages cost), dirty logging as a byte map plus a list, vcpus that
+ * "run" a Workload on timers, and the context records a saver needs. It is both a DomainSource (the saver reads it) and a DomainSink (a restorer
  * can fill it), like the memory image on disk.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +21,6 @@ import type {
   TscInfo,
   VcpuContext,
 } from '../types.js';
-import { Prng } from './prng.js';
 import {
   SAMPLE_PV_INFO,
   sampleConfig,
@@ -30,7 +30,7 @@ import {
 } from './sample.js';
 import { Workload, type WorkloadOptions } from './workload.js';
 import { sampleHvmContext, sampleHvmParams } from '../../stream/sample.js';
-import { layOutPvGuest, PV_PAGE_TABLES, pvReservedPfns, pvSharedInfo, pvVcpuContexts } from './pv-guest.js';
+import { layOutPvGuestPages, PV_PAGE_TABLES, pvReservedPfns, pvSharedInfo, pvVcpuContexts } from './pv-guest.js';
 
 export interface SimulatedDomainOptions {
   guest: GuestType;
@@ -51,11 +51,35 @@ const HVM_HOLE_END = 0xc0;
 /** Bytes of each page the fresh domain fills with seeded data (the rest starts zero, as in an idle guest). */
 const STAMP_BYTES = 64;
 
+/** Pages per stored segment (2 MiB): the unit memory is allocated in when first written. */
+export const SEGMENT_PAGES = 512;
+const SEGMENT_SHIFT = 9;
+/** Pages of the scratch ring computed runs are handed out from (two batches' worth). */
+const SCRATCH_PAGES = 2048;
+/** The generator's step (mulberry32): its state after n draws is seed + n * step, so any draw can be computed directly. */
+const PRNG_STEP = 0x6d2b79f5;
+
+/** The k-th (0-based) u32 a Prng seeded with `seed` draws, without drawing the ones before. */
+function prngAt(seed: number, k: number): number {
+  let t = ((seed >>> 0) + Math.imul(k + 1, PRNG_STEP)) >>> 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+
 export class SimulatedDomain implements DomainSource, DomainSink {
   guestType: GuestType;
   maxPfn: number;
-  /** pfn * 4096 is where a page lives. */
-  memory: Buffer;
+  /** Written pages, by segment (pfn >> 9); undefined: nothing in it written yet. Unused once `flat` exists. */
+  private segments: (Buffer | undefined)[] = [];
+  /** All of memory in one Buffer, made the first time someone asks for `memory`. */
+  private flat: Buffer | undefined;
+  /** The sample's seed: unwritten pages below `stampedPfns` hold its stamps; undefined: they are zero. */
+  private stampSeed: number | undefined;
+  private stampedPfns = 0;
+  private stampHvmHole = false;
+  private scratch: Buffer | undefined;
+  private scratchAt = 0;
   /** Per pfn: 0xff not populated, else the page type. */
   private types: Uint8Array;
   private dirtyMap: Uint8Array | undefined;
@@ -83,7 +107,6 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   private constructor(guest: GuestType, maxPfn: number) {
     this.guestType = guest;
     this.maxPfn = maxPfn;
-    this.memory = Buffer.alloc(maxPfn * PAGE_SIZE);
     this.types = new Uint8Array(maxPfn).fill(0xff);
     this.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
   }
@@ -97,18 +120,12 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     const seed = opts.seed ?? 1;
     const vcpus = opts.vcpus ?? 2;
     const d = new SimulatedDomain(opts.guest, pages);
-    const prng = new Prng(seed);
-    // Page stamps are little-endian u32s, as the guest (x86) would store them.
-    const words = new Uint32Array(d.memory.buffer, d.memory.byteOffset, d.memory.length / 4);
-    const le = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-    const word = le ? (v: number) => v : (v: number) => ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
-    for (let pfn = 0; pfn < pages; pfn++) {
-      if (opts.guest === 'hvm' && pfn >= HVM_HOLE_START && pfn < HVM_HOLE_END) continue;
-      d.types[pfn] = PAGE_TYPE.NOTAB;
-      const base = (pfn * PAGE_SIZE) / 4;
-      words[base] = word(pfn);
-      for (let o = 1; o < STAMP_BYTES / 4; o++) words[base + o] = word(prng.next());
-    }
+    // Every page but the HVM hole is RAM; its contents are computed when read (stampPage).
+    d.types.fill(PAGE_TYPE.NOTAB);
+    if (opts.guest === 'hvm') d.types.fill(0xff, HVM_HOLE_START, Math.min(HVM_HOLE_END, pages));
+    d.stampSeed = seed;
+    d.stampedPfns = pages;
+    d.stampHvmHole = opts.guest === 'hvm';
     d.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
     d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
@@ -117,7 +134,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
       d.emulatorData = sampleEmulatorData(seed);
     } else {
       d.pvInfo = { ...SAMPLE_PV_INFO };
-      d.p2mFrames = layOutPvGuest(d.memory, pages);
+      d.p2mFrames = layOutPvGuestPages((pfn) => d.writablePage(pfn), pages);
       for (const [pfn, type] of PV_PAGE_TABLES) d.types[pfn] = type;
       d.reserved = new Set(pvReservedPfns(d.p2mFrames));
       d.vcpuContexts = pvVcpuContexts(vcpus, seed);
@@ -144,7 +161,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
       for (let k = 0; k < chunk.length; k++) {
         const pfn = chunk[k]!;
         d.types[pfn] = ctypes[k]!;
-        if (pageTypeHasData(ctypes[k]!)) buf.copy(d.memory, pfn * PAGE_SIZE, w * PAGE_SIZE, (w + 1) * PAGE_SIZE), w++;
+        if (pageTypeHasData(ctypes[k]!)) d.writablePage(pfn).set(buf.subarray(w * PAGE_SIZE, (w + 1) * PAGE_SIZE)), w++;
       }
     }
     d.cpuPolicy = await src.getCpuPolicy();
@@ -176,17 +193,99 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   touch(pfn: number, value: number): void {
     // A page the guest gave back (ballooned out) is not its memory any more.
     if (this.types[pfn] === 0xff) return;
-    const off = pfn * PAGE_SIZE + STAMP_BYTES + ((value * 8) % (PAGE_SIZE - STAMP_BYTES));
-    this.memory.writeUInt32LE(value >>> 0, off);
-    this.memory.writeUInt32LE(pfn, off + 4);
+    const off = STAMP_BYTES + ((value * 8) % (PAGE_SIZE - STAMP_BYTES));
+    const page = this.writablePage(pfn);
+    page.writeUInt32LE(value >>> 0, off);
+    page.writeUInt32LE(pfn, off + 4);
     this.markDirty(pfn);
   }
 
   /** The guest gives a page back (ballooning): it stops being valid memory. */
   balloonOut(pfn: number): void {
     this.types[pfn] = 0xff;
-    this.memory.fill(0, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+    this.writablePage(pfn).fill(0);
     this.markDirty(pfn);
+  }
+
+  // ---- Memory: computed until written -----------------------------------------------
+
+  /**
+   * All of memory as one Buffer (pfn N at N*4096), for callers that want it whole (tests,
+   * small domains): the first use makes it, which costs the whole size, and from then on
+   * the domain keeps its memory there, so writes through it are the domain's.
+   */
+  get memory(): Buffer {
+    if (this.flat === undefined) {
+      const flat = Buffer.alloc(this.maxPfn * PAGE_SIZE);
+      for (let pfn = 0; pfn < this.maxPfn; pfn++) this.readPageInto(pfn, flat, pfn * PAGE_SIZE);
+      this.flat = flat;
+      this.segments = [];
+    }
+    return this.flat;
+  }
+
+  /** Pages stored so far (written, or all of them once `memory` was asked for), in octets. */
+  get storedBytes(): number {
+    if (this.flat !== undefined) return this.flat.length;
+    let n = 0;
+    for (const s of this.segments) if (s !== undefined) n += s.length;
+    return n;
+  }
+
+  /** What a page holds before anyone writes it: the sample's stamp (its pfn, then 60 seeded octets) or zeros. */
+  private initialPage(pfn: number, into: Uint8Array, at: number): void {
+    into.fill(0, at, at + PAGE_SIZE);
+    const seed = this.stampSeed;
+    if (seed === undefined || pfn >= this.stampedPfns) return;
+    let ordinal = pfn;
+    if (this.stampHvmHole && pfn >= HVM_HOLE_START) {
+      if (pfn < HVM_HOLE_END) return;
+      ordinal -= HVM_HOLE_END - HVM_HOLE_START;
+    }
+    // Page stamps are little-endian u32s, as the guest (x86) would store them: the pfn,
+    // then the seeded generator's next 15 draws, in pfn order (as one pass filling memory would draw them).
+    const words = STAMP_BYTES / 4;
+    const put = (v: number, o: number): void => {
+      into[o] = v & 0xff;
+      into[o + 1] = (v >>> 8) & 0xff;
+      into[o + 2] = (v >>> 16) & 0xff;
+      into[o + 3] = v >>> 24;
+    };
+    put(pfn, at);
+    const first = ordinal * (words - 1);
+    for (let w = 1; w < words; w++) put(prngAt(seed, first + w - 1), at + w * 4);
+  }
+
+  /** Copies page `pfn`'s contents into `into` at `at`. */
+  private readPageInto(pfn: number, into: Uint8Array, at: number): void {
+    if (this.flat !== undefined) {
+      into.set(this.flat.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE), at);
+      return;
+    }
+    const seg = this.segments[pfn >> SEGMENT_SHIFT];
+    if (seg !== undefined) {
+      const off = (pfn & (SEGMENT_PAGES - 1)) * PAGE_SIZE;
+      into.set(seg.subarray(off, off + PAGE_SIZE), at);
+    } else this.initialPage(pfn, into, at);
+  }
+
+  /** Page `pfn` as a writable view of where it is stored, storing its segment first if need be. */
+  private writablePage(pfn: number): Buffer {
+    if (this.flat !== undefined) return this.flat.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+    const index = pfn >> SEGMENT_SHIFT;
+    let seg = this.segments[index];
+    if (seg === undefined) {
+      seg = Buffer.alloc(SEGMENT_PAGES * PAGE_SIZE);
+      const base = index << SEGMENT_SHIFT;
+      if (this.stampSeed !== undefined) {
+        const end = Math.min(SEGMENT_PAGES, this.stampedPfns - base);
+        for (let i = 0; i < end; i++) this.initialPage(base + i, seg, i * PAGE_SIZE);
+      }
+      while (this.segments.length < index) this.segments.push(undefined);
+      this.segments[index] = seg;
+    }
+    const off = (pfn & (SEGMENT_PAGES - 1)) * PAGE_SIZE;
+    return seg.subarray(off, off + PAGE_SIZE);
   }
 
   private markDirty(pfn: number): void {
@@ -232,17 +331,45 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     for (let i = 0; i < pfns.length; i++) {
       const pfn = pfns[i]!;
       found[i] = pfn < this.maxPfn && this.types[pfn] !== 0xff;
-      if (found[i]) into.set(this.memory.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE), i * PAGE_SIZE);
+      if (found[i]) this.readPageInto(pfn, into, i * PAGE_SIZE);
       else into.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
     }
     return found;
   }
 
-  /** Pages first..first+count-1 as one view of memory (no copy): the saver's fast path. */
+  /**
+   * Pages first..first+count-1 in one Uint8Array: the saver's fast path. A view of where
+   * they are stored (no copy) when they are stored together; otherwise (never written,
+   * or across segments) computed into a scratch ring of 2048 pages that is reused: such a
+   * run stays valid until pageRun has handed out 1024 more pages (one batch), and
+   * a run of more than 2048 pages gets a buffer of its own.
+   */
   pageRun(firstPfn: number, count: number): Uint8Array {
     // A plain Uint8Array, not a Buffer: Buffer#slice makes a view, and sinks that keep
     // what they are given copy with slice().
-    return new Uint8Array(this.memory.buffer, this.memory.byteOffset + firstPfn * PAGE_SIZE, count * PAGE_SIZE);
+    if (this.flat !== undefined) return new Uint8Array(this.flat.buffer, this.flat.byteOffset + firstPfn * PAGE_SIZE, count * PAGE_SIZE);
+    const index = firstPfn >> SEGMENT_SHIFT;
+    const seg = this.segments[index];
+    if (seg !== undefined && (firstPfn + count - 1) >> SEGMENT_SHIFT === index) {
+      return new Uint8Array(seg.buffer, seg.byteOffset + (firstPfn & (SEGMENT_PAGES - 1)) * PAGE_SIZE, count * PAGE_SIZE);
+    }
+    let out: Uint8Array;
+    if (count > SCRATCH_PAGES) out = new Uint8Array(count * PAGE_SIZE);
+    else {
+      this.scratch ??= Buffer.allocUnsafe(SCRATCH_PAGES * PAGE_SIZE);
+      // A run that does not fit before the ring's end starts at its beginning; with runs of
+      // at most 1024 pages per batch, a batch never overwrites its own runs.
+      if (this.scratchAt + count > SCRATCH_PAGES) this.scratchAt = 0;
+      const s = this.scratch;
+      out = new Uint8Array(s.buffer, s.byteOffset + this.scratchAt * PAGE_SIZE, count * PAGE_SIZE);
+      this.scratchAt += count;
+    }
+    for (let i = 0; i < count; i++) {
+      const pfn = firstPfn + i;
+      if (pfn < this.maxPfn) this.readPageInto(pfn, out, i * PAGE_SIZE);
+      else out.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+    }
+    return out;
   }
 
   async enableDirtyLogging(): Promise<DirtyLog> {
@@ -324,7 +451,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     const out = new Map<number, string>();
     for (let pfn = 0; pfn < this.maxPfn; pfn++) {
       if (this.types[pfn] === 0xff || !pageTypeHasData(this.types[pfn]!)) continue;
-      out.set(pfn, createHash('sha1').update(this.memory.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE)).digest('hex'));
+      out.set(pfn, createHash('sha1').update(this.pageRun(pfn, 1)).digest('hex'));
     }
     return out;
   }
@@ -338,14 +465,16 @@ export class SimulatedDomain implements DomainSource, DomainSink {
 
   private ensure(pfn: number): void {
     if (pfn < this.maxPfn) return;
-    // Grow by 4x: a restore populates upwards, and every growth copies all of memory.
+    // Grow by 4x: a restore populates upwards (only a `memory` made whole is copied).
     let size = Math.max(4096, this.maxPfn);
     while (size <= pfn) size *= 4;
-    const mem = Buffer.alloc(size * PAGE_SIZE);
-    this.memory.copy(mem);
+    if (this.flat !== undefined) {
+      const mem = Buffer.alloc(size * PAGE_SIZE);
+      this.flat.copy(mem);
+      this.flat = mem;
+    }
     const types = new Uint8Array(size).fill(0xff);
     types.set(this.types);
-    this.memory = mem;
     this.types = types;
     this.maxPfn = size;
   }
@@ -383,7 +512,8 @@ export class SimulatedDomain implements DomainSource, DomainSink {
       let j = i + 1;
       while (j < pfns.length && pfns[j] === pfns[i]! + (j - i)) j++;
       for (let k = i; k < j; k++) if (this.types[pfns[k]!] === 0xff) this.types[pfns[k]!] = PAGE_TYPE.NOTAB;
-      this.memory.set(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), pfns[i]! * PAGE_SIZE);
+      if (this.flat !== undefined) this.flat.set(data.subarray(i * PAGE_SIZE, j * PAGE_SIZE), pfns[i]! * PAGE_SIZE);
+      else for (let k = i; k < j; k++) this.writablePage(pfns[k]!).set(data.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
       i = j;
     }
   }
