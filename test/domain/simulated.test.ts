@@ -53,6 +53,15 @@ test('the PV sample is a guest Xen restores: page tables name only its own pfns,
   assert.equal(p.memory.readBigUInt64LE(255 * 4096 + 200 * 8), 200n); // the P2M: identity on this host
 });
 
+test('a PV sample above 2 GiB lays out its start info (the P2M is named by its direct-map address, which cannot overflow)', async () => {
+  const p = SimulatedDomain.create({ guest: 'pv', memoryMiB: 3072, seed: 1 });
+  const si = Buffer.alloc(4096);
+  await p.readPages([8], si);
+  const p2mPfn = Number(p.p2mFrames!.p2mPfns[0]!);
+  assert.ok(p2mPfn > 0x80000, 'the P2M sits above 2 GiB');
+  assert.equal(si.readBigUInt64LE(104), 0xffff888000000000n + (BigInt(p2mPfn) << 12n));
+});
+
 test('dirty log: off until enabled, read-and-clear gives each pfn once in order, peek counts', async () => {
   const d = SimulatedDomain.create({ guest: 'pv', memoryMiB: 1, seed: 1 });
   d.touch(50, 1);

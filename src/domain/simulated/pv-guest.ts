@@ -44,6 +44,7 @@ const PTE_A = 0x20n;
 const PTE_D = 0x40n;
 const TABLE_FLAGS = PTE_P | PTE_RW | PTE_US | PTE_A;
 const KERNEL_VA = 0xffffffff80000000n;
+const DIRECT_MAP_VA = 0xffff888000000000n;
 
 /** FLAT_KERNEL_CS / FLAT_KERNEL_SS of a 64-bit PV guest (public/arch-x86/xen-x86_64.h). */
 const FLAT_KERNEL_CS = 0xe033;
@@ -133,7 +134,9 @@ export function layOutPvGuestPages(page: (pfn: number) => Buffer, pages: number)
   si.writeUInt32LE(2, SI.consoleEvtchn);
   si.writeBigUInt64LE(KERNEL_VA + (BigInt(PV_L4_PFN) << 12n), SI.ptBase);
   si.writeBigUInt64LE(BigInt(tables.size), SI.nrPtFrames);
-  si.writeBigUInt64LE(KERNEL_VA + (p2m.p2mPfns[0]! << 12n), SI.mfnList);
+  // The P2M's virtual address in the kernel's direct map (Linux's __PAGE_OFFSET for 4
+  // levels): any pfn fits there, where the 2 GiB kernel image mapping would overflow.
+  si.writeBigUInt64LE(DIRECT_MAP_VA + (p2m.p2mPfns[0]! << 12n), SI.mfnList);
   // This host's machine frames are the pfns: the P2M is the identity (8 octets, little-endian, per pfn).
   const perFrame = PAGE_SIZE / 8;
   const firstFrame = Number(p2m.p2mPfns[0]!);
@@ -180,7 +183,7 @@ export function pvVcpuContexts(vcpus: number, seed: number): VcpuContext[] {
     basic.writeBigUInt64LE(KERNEL_VA + 0x1002000n, VGC.failsafeCallback);
     basic.writeBigUInt64LE(KERNEL_VA + 0x1003000n, VGC.syscallCallback);
     basic.writeBigUInt64LE(VMASST_WRITABLE_PAGETABLES, VGC.vmAssist);
-    basic.writeBigUInt64LE(0xffff888000000000n + BigInt(id) * 0x200000n, VGC.gsBaseKernel);
+    basic.writeBigUInt64LE(DIRECT_MAP_VA + BigInt(id) * 0x200000n, VGC.gsBaseKernel);
     out.push({ vcpuId: id, kind: 'basic', data: new Uint8Array(basic) });
 
     const extended = Buffer.alloc(PV_EXTENDED_SIZE);
