@@ -82,7 +82,10 @@ export async function authenticateToReceiver(reader: ByteReader, sink: ChannelSi
   const nonceR = (await reader.read(NONCE, 'receiver nonce')).slice();
   const theirs = (await reader.read(MAC, 'receiver proof')).slice();
   if (!timingSafeEqual(theirs, mac(secret, 'receiver', nonceS, nonceR))) {
-    throw new RefusedError('the receiver does not know the shared secret (its proof is wrong); nothing was sent and the domain keeps running here');
+    // No proof goes to a receiver that gave none; zeros let it log a wrong secret instead of a cut connection.
+    await sendMessage(sink, new Uint8Array(MAC));
+    await expectMessage(reader, AUTH_RESULT, 'authentication result').catch(() => undefined);
+    throw new RefusedError('the receiver does not hold this shared secret (its proof does not match --secret-file); nothing was sent and the domain keeps running here');
   }
   await sendMessage(sink, mac(secret, 'sender', nonceS, nonceR));
   await expectMessage(reader, AUTH_RESULT, 'authentication result');

@@ -147,7 +147,7 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
       await readPreflightBody(reader);
       await sendMessage(out, ...encodeVerdict(false, [why]));
     }
-    throw new NotAMigrationError(`refused the sender: it did not authenticate (${why})`);
+    throw new NotAMigrationError(`refused the sender: it did not authenticate; ${why}`);
   }
   if (opening === 'preflight') {
     await expectMessage(reader, PREFLIGHT_REQUEST, 'preflight request');
