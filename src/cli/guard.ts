@@ -23,6 +23,14 @@ interface GuardFlags {
   tee?: string;
   force?: boolean;
   log?: string;
+  exitGrace: string;
+  killGrace: string;
+}
+
+function seconds(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`guard: ${flag} must be a number of seconds > 0, got "${v}"`);
+  return Math.round(n * 1000);
 }
 
 export function register(program: Command): void {
@@ -51,6 +59,8 @@ export function register(program: Command): void {
     .option('--tee <file>', "keep a byte-exact copy of the sender's stream (for xenmig dump)")
     .option('--force', 'replace an existing --tee file')
     .option('--log <file>', 'append the log here instead of stderr')
+    .option('--exit-grace <seconds>', "after the sender's stream ended, how long the command may take to exit before its process group gets SIGTERM", '30')
+    .option('--kill-grace <seconds>', 'after a SIGTERM (the guard\'s or a forwarded one), how long before SIGKILL', '5')
     .action(async (words: string[], flags: GuardFlags) => {
       const code = await runGuard(words, flags);
       throw new ExitCode(code);
@@ -69,6 +79,8 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   if (flags.policy !== undefined && flags.hostPolicy === undefined && flags.hostPolicyCommand === undefined) {
     throw new UsageError('guard: --policy names a policy of --host-policy or --host-policy-command');
   }
+  const exitGraceMs = seconds(flags.exitGrace, '--exit-grace');
+  const killGraceMs = seconds(flags.killGrace, '--kill-grace');
   const command = planRealCommand(words);
   let host: HostPolicySource | undefined;
   if (flags.hostPolicy !== undefined) host = hostPolicyFromFile(flags.hostPolicy);
@@ -111,8 +123,19 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
     ...(tee ? { tee } : {}),
     log,
     report,
+    exitGraceMs,
+    killGraceMs,
   });
-  const result = await guard.run();
+  // The command runs in its own process group (a terminal's Ctrl-C no longer reaches it): pass these on, and wait for it.
+  const forward = (signal: NodeJS.Signals): void => guard.forwardSignal(signal);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.prependListener(sig, forward);
+  let result;
+  try {
+    result = await guard.run();
+  } finally {
+    for (const sig of signals) process.off(sig, forward);
+  }
   if (logFd !== 2) closeSync(logFd);
   return result.exitCode;
 }

@@ -11,6 +11,7 @@ import { migrateDomain, type MigrateResult } from '../migrate/sender.js';
 import { commandChannel, connectChannel, type Channel } from '../migrate/transport.js';
 import type { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
 import { parseHostPort } from './receive.js';
+import { readSecretFile } from '../migrate/auth.js';
 import { addDomainOptions, openDomainFromOptions, policyFromOptions, progressReporter, type DomainOptions } from './save.js';
 
 const MiB = 1024 * 1024;
@@ -25,6 +26,7 @@ export interface MigrateCliOptions extends DomainOptions {
   targetDirty?: string;
   json?: boolean;
   quiet?: boolean;
+  secretFile?: string;
 }
 
 export function migrationSummaryLines(r: MigrateResult): string[] {
@@ -60,9 +62,21 @@ export async function runMigration(domain: SimulatedDomain, o: MigrateCliOptions
     if (o.preflightOnly && !(err instanceof UsageError)) throw new IoError(`could not ask the receiver: ${(err as Error).message}`);
     throw err;
   }
+  let secret: Uint8Array | undefined;
+  if (o.secretFile !== undefined) {
+    try {
+      const s = readSecretFile(o.secretFile);
+      if (s.warning) process.stderr.write(`xenmig migrate: ${s.warning}\n`);
+      secret = s.secret;
+    } catch (err) {
+      channel.destroy();
+      throw err;
+    }
+  }
   const progress = progressReporter(Boolean(o.quiet));
   try {
     const result = await migrateDomain(domain, channel, {
+      ...(secret ? { secret } : {}),
       preflight: o.preflight,
       preflightOnly: Boolean(o.preflightOnly),
       debug: Boolean(o.debug),
@@ -95,6 +109,7 @@ export function register(program: Command): void {
     .option('--debug', 'append VERIFY and every page again')
     .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
     .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
+    .option('--secret-file <FILE>', 'prove to the receiver (and have it prove) that both hold the secret in FILE; it never travels')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress')
     .action(async (o: MigrateCliOptions) => {

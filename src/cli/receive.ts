@@ -4,15 +4,20 @@
  * xenmig receive --stdio`), and restores the domain into a memory image directory that
  * appears only once the sender has given permission to start it.
  */
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { constants as fsConstants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
 import { readPolicyFile } from '../policy/load.js';
 import { newestXenVersion, parseXenVersion } from '../policy/xen-versions.js';
 import type { NamedPolicy } from '../policy/xen-cpuid.js';
-import { receiveMigration } from '../migrate/receiver.js';
-import { socketChannel, stdioChannel, type Channel } from '../migrate/transport.js';
+import { receiveMigration, type ReceiveResult } from '../migrate/receiver.js';
+import { stdioChannel, type Channel } from '../migrate/transport.js';
+import { exposureWarning, serveMigrations, type Stage } from '../migrate/listener.js';
+import { readSecretFile } from '../migrate/auth.js';
+import { exitCodeFor } from './main.js';
 
 /** "HOST:PORT", "PORT" or ":PORT"; the host defaults to loopback. */
 export function parseHostPort(v: string, what: string): { host: string; port: number } {
@@ -35,21 +40,31 @@ interface ReceiveCliOptions {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
+  keepListening?: boolean;
+  idleTimeout: string;
+  handshakeTimeout: string;
+  secretFile?: string;
 }
 
-async function acceptOne(host: string, port: number, onListening: (addr: AddressInfo) => void): Promise<Socket> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new UsageError(`cannot listen on ${host}:${port}: ${err.message}`)));
-    server.listen(port, host, () => resolve());
-  });
-  onListening(server.address() as AddressInfo);
-  return new Promise<Socket>((resolve) => {
-    server.once('connection', (sock) => {
-      server.close();
-      resolve(sock);
-    });
-  });
+function seconds(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number of seconds > 0, got "${v}"`);
+  return Math.round(n * 1000);
+}
+
+/** Checked before the preflight answer: the image directory must be free (or --force) and its parent writable. */
+export async function checkInto(into: string, force: boolean): Promise<string[]> {
+  const reasons: string[] = [];
+  const target = resolve(into);
+  const there = await stat(target).then(() => true, () => false);
+  if (there && !force) reasons.push(`${into} already exists on the receiver (start it with --force to replace it)`);
+  const parent = dirname(target);
+  try {
+    await access(parent, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    reasons.push(`cannot create ${into} on the receiver: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `${parent} does not exist` : `${parent} is not writable`}`);
+  }
+  return reasons;
 }
 
 export function register(program: Command): void {
@@ -57,7 +72,7 @@ export function register(program: Command): void {
     .command('receive')
     .description('receive a migrating domain into a memory image (the other end of `xenmig migrate` or of an xl-style ssh pipe)')
     .requiredOption('--into <DIR>', 'memory image directory to create (appears only when the domain has arrived and may start)')
-    .option('--listen <HOST:PORT>', 'accept one TCP connection here (default 127.0.0.1, port 0 picks a free one)')
+    .option('--listen <HOST:PORT>', 'accept TCP connections here (default 127.0.0.1, port 0 picks a free one) until one migration was attempted')
     .option('--stdio', 'speak the handshake on standard input/output (for ssh)')
     .option('--host-policy <FILE>', 'this host\'s CPU policy (`xen-cpuid -p` output or xenmig policy JSON): refuse guests it cannot run')
     .option('--policy <NAME>', 'which policy of --host-policy to use (default: HVM Max or PV Max for the guest)')
@@ -65,36 +80,45 @@ export function register(program: Command): void {
     .option('--min-version <n>', 'refuse libxc streams older than this version', '2')
     .option('--checkpointed', 'the sender runs a checkpointed (Remus-style) stream')
     .option('--force', 'replace DIR if it exists')
+    .option('--keep-listening', 'with --listen: after each connection, failed or not, wait for the next (until killed)')
+    .option('--idle-timeout <SECONDS>', 'with --listen: drop a connection when no octet moved for this long', '60')
+    .option('--handshake-timeout <SECONDS>', 'with --listen: drop a connection that has not begun the stream this long after connecting', '30')
+    .option('--secret-file <FILE>', 'senders must prove they hold the secret in FILE (give `migrate` the same file); it never travels')
     .option('--json', 'print the result as JSON (on stderr with --stdio)')
     .option('--quiet', 'no progress lines')
     .action(async (o: ReceiveCliOptions) => {
       if (o.listen !== undefined && o.stdio) throw new UsageError('--listen and --stdio exclude each other');
+      if (o.stdio && o.keepListening) throw new UsageError('--keep-listening needs --listen');
       const minVersion = Number(o.minVersion);
       if (!Number.isInteger(minVersion) || minVersion < 2 || minVersion > 3) throw new UsageError(`--min-version must be 2 or 3, got "${o.minVersion}"`);
+      const idleTimeoutMs = seconds(o.idleTimeout, '--idle-timeout');
+      const handshakeTimeoutMs = seconds(o.handshakeTimeout, '--handshake-timeout');
       let hostPolicies: NamedPolicy[] | undefined;
       if (o.hostPolicy !== undefined) hostPolicies = readPolicyFile(o.hostPolicy);
       const say = (l: string): void => {
         if (!o.quiet) process.stderr.write(`xenmig receive: ${l}\n`);
       };
-      let channel: Channel;
-      if (o.stdio) channel = stdioChannel();
-      else {
-        const { host, port } = parseHostPort(o.listen ?? '127.0.0.1:0', '--listen');
-        const sock = await acceptOne(host, port, (a) => process.stderr.write(`xenmig receive: listening on ${a.address}:${a.port}\n`));
-        say(`connection from ${sock.remoteAddress}:${sock.remotePort}`);
-        channel = socketChannel(sock);
+      let secret: Uint8Array | undefined;
+      if (o.secretFile !== undefined) {
+        const s = readSecretFile(o.secretFile);
+        if (s.warning) process.stderr.write(`xenmig receive: ${s.warning}\n`);
+        secret = s.secret;
       }
-      try {
-        const result = await receiveMigration(channel, {
+      const receiveOn = (channel: Channel, onStage?: (s: Stage) => void) =>
+        receiveMigration(channel, {
           createSink: () => MemoryImage.create(o.into, { force: Boolean(o.force) }),
+          checkTarget: () => checkInto(o.into, Boolean(o.force)),
           hostPolicies,
           hostPolicyName: o.policy,
           ...(o.xen !== undefined ? { xen: parseXenVersion(o.xen) } : {}),
           minVersion,
           checkpointed: Boolean(o.checkpointed),
+          ...(secret ? { secret } : {}),
+          ...(onStage ? { onStage } : {}),
           log: say,
         });
-        const out = o.stdio ? process.stderr : process.stdout;
+      const out = o.stdio ? process.stderr : process.stdout;
+      const report = (result: ReceiveResult): void => {
         if (o.json) {
           out.write(
             JSON.stringify({
@@ -109,12 +133,47 @@ export function register(program: Command): void {
         if (result.outcome === 'refused-at-preflight') {
           // Said even with --quiet: the operator on this side must learn why as well.
           if (o.quiet) process.stderr.write(`xenmig receive: refused the domain at preflight:\n${result.preflight!.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
-          process.exitCode = 1;
+          if (!o.keepListening) process.exitCode = 1;
         }
-        await channel.close();
-      } catch (err) {
-        channel.destroy();
-        throw err;
+      };
+
+      if (o.stdio) {
+        const channel = stdioChannel();
+        try {
+          report(await receiveOn(channel));
+          await channel.close();
+        } catch (err) {
+          channel.destroy();
+          throw err;
+        }
+        return;
       }
+      const { host, port } = parseHostPort(o.listen ?? '127.0.0.1:0', '--listen');
+      const outcome = await serveMigrations({
+        host,
+        port,
+        keepListening: Boolean(o.keepListening),
+        idleTimeoutMs,
+        handshakeTimeoutMs,
+        onListening: (a) => {
+          process.stderr.write(`xenmig receive: listening on ${a.address}:${a.port}\n`);
+          const warning = exposureWarning(a.address, a.port, secret !== undefined);
+          // Said even with --quiet: the operator must know the door is open.
+          if (warning) process.stderr.write(`xenmig receive: ${warning}\n`);
+        },
+        log: say,
+        handle: (channel, onStage) => receiveOn(channel, onStage),
+        onOutcome: (peer, { result, error, attempt }) => {
+          if (!o.keepListening) return;
+          if (result) report(result);
+          else {
+            const { message } = exitCodeFor(error);
+            const text = (message ?? String(error)).replace(/^xenmig: /, '').replace(/\n/g, ' ');
+            process.stderr.write(`xenmig receive: ${attempt ? 'migration' : 'connection'} from ${peer} failed: ${text}; waiting for the next connection\n`);
+          }
+        },
+      });
+      if (outcome.error !== undefined) throw outcome.error;
+      if (outcome.result) report(outcome.result);
     });
 }

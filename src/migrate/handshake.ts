@@ -51,6 +51,9 @@ export const REPORT = enc.encode(XL_MIGRATE_REPORT);
 export const PREFLIGHT_REQUEST = enc.encode('xenmig preflight v1\n');
 export const PREFLIGHT_VERDICT = enc.encode('xenmig preflight verdict\n');
 
+/** xenmig's shared-secret check (src/migrate/auth.ts) opens with this. */
+export const AUTH_MAGIC = enc.encode('xenmig auth v1\n');
+
 /** Preflight bodies are a few KiB of static records; anything larger is not one. */
 export const MAX_PREFLIGHT_BODY = 1024 * 1024;
 
@@ -128,10 +131,11 @@ export async function readVerdict(reader: ByteReader): Promise<Verdict> {
 }
 
 /** What the sender put after the banner, by its first octets. */
-export async function peekOpening(reader: ByteReader): Promise<'xl' | 'preflight' | 'end' | 'other'> {
+export async function peekOpening(reader: ByteReader): Promise<'xl' | 'preflight' | 'auth' | 'end' | 'other'> {
   const head = await reader.peek(PREFLIGHT_REQUEST.length);
   if (head.length === 0) return 'end';
   if (eq(head, PREFLIGHT_REQUEST)) return 'preflight';
+  if (head.length >= AUTH_MAGIC.length && eq(head.subarray(0, AUTH_MAGIC.length), AUTH_MAGIC)) return 'auth';
   const xl = enc.encode('Xen saved domain');
   if (head.length >= xl.length && eq(head.subarray(0, xl.length), xl)) return 'xl';
   return 'other';

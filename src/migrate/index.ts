@@ -3,3 +3,5 @@ export * from './transport.js';
 export * from './preflight.js';
 export * from './sender.js';
 export * from './receiver.js';
+export * from './auth.js';
+export * from './listener.js';

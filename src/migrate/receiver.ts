@@ -13,6 +13,7 @@ import type { RestoreResult } from '../restore/types.js';
 import { checkpointedKind, readStream, type CheckpointedKind } from '../stream/reader.js';
 import type { Channel } from './transport.js';
 import {
+  AUTH_MAGIC,
   BANNER,
   PERMISSION,
   PREFLIGHT_REQUEST,
@@ -25,6 +26,7 @@ import {
   sendMessage,
 } from './handshake.js';
 import { judgeStaticData, staticDataOf, type StaticCheckOptions } from './preflight.js';
+import { authenticateSender } from './auth.js';
 
 export interface ReceiveOptions extends StaticCheckOptions {
   /** A new, empty domain to restore into (a memory image in a temporary place until commit). */
@@ -33,6 +35,31 @@ export interface ReceiveOptions extends StaticCheckOptions {
   checkpointed?: boolean | CheckpointedKind;
   /** One line per event, for the operator (stderr in the CLI). */
   log?: (line: string) => void;
+  /**
+   * The shared secret (`--secret-file`): a sender must prove it holds it before anything
+   * else (src/migrate/auth.ts). Without it a sender that asks is told this receiver has none.
+   */
+  secret?: Uint8Array;
+  /**
+   * Checks of this receiver's own (the target directory free and writable...), run before
+   * the preflight answer, or before anything is created for a sender without a preflight;
+   * each returned line is a reason to refuse.
+   */
+  checkTarget?: () => Promise<string[]>;
+  /**
+   * How far the sender got: 'authenticated' (it proved the secret), 'preflight' (a
+   * well-formed preflight request), 'stream' (the xl header begins). The last two make a
+   * connection a real migration attempt rather than noise.
+   */
+  onStage?: (stage: 'authenticated' | 'preflight' | 'stream') => void;
+}
+
+/** A connection that never became a migration attempt: bad opening, no or wrong secret. */
+export class NotAMigrationError extends RefusedError {
+  constructor(message: string, reasons: string[] = []) {
+    super(message, reasons);
+    this.name = 'NotAMigrationError';
+  }
 }
 
 export type ReceiveOutcome = 'received' | 'preflight-only' | 'refused-at-preflight' | 'failover';
@@ -105,14 +132,33 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
   const result: ReceiveResult = { outcome: 'received' };
 
   let opening = await peekOpening(reader);
+  if (opening === 'auth') {
+    await expectMessage(reader, AUTH_MAGIC, 'authentication request');
+    const refused = await authenticateSender(reader, out, opts.secret);
+    if (refused !== undefined) throw new NotAMigrationError(`refused the sender: ${refused}`);
+    log('the sender proved it holds the shared secret');
+    opts.onStage?.('authenticated');
+    opening = await peekOpening(reader);
+  } else if (opts.secret !== undefined) {
+    const why = 'this receiver requires a shared secret (--secret-file on both ends)';
+    if (opening === 'preflight') {
+      // Read the question whole before answering: closing on unread octets would reset the connection before the sender reads why.
+      await expectMessage(reader, PREFLIGHT_REQUEST, 'preflight request');
+      await readPreflightBody(reader);
+      await sendMessage(out, ...encodeVerdict(false, [why]));
+    }
+    throw new NotAMigrationError(`refused the sender: it did not authenticate; ${why}`);
+  }
   if (opening === 'preflight') {
     await expectMessage(reader, PREFLIGHT_REQUEST, 'preflight request');
     const body = await readPreflightBody(reader);
-    let reasons: string[];
+    opts.onStage?.('preflight');
+    let reasons: string[] = [];
     try {
-      reasons = judgeStaticData(await staticDataOf(body), opts);
+      if (opts.checkTarget) reasons.push(...(await opts.checkTarget()));
+      reasons.push(...judgeStaticData(await staticDataOf(body), opts));
     } catch (err) {
-      reasons = [`the preflight static data cannot be read: ${(err as Error).message}`];
+      reasons.push(`the preflight static data cannot be read: ${(err as Error).message}`);
     }
     const accepted = reasons.length === 0;
     result.preflight = { accepted, reasons };
@@ -130,9 +176,19 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
     }
   }
   if (opening !== 'xl') {
-    throw new RefusedError(
+    const Err = result.preflight ? RefusedError : NotAMigrationError;
+    throw new Err(
       opening === 'end' ? 'the sender closed the connection before sending a domain' : 'migration stream contained unexpected data instead of the xl header',
     );
+  }
+  opts.onStage?.('stream');
+  if (opts.checkTarget && !result.preflight) {
+    // A plain xl sender has no way to hear why: the reasons stay on this side, and it sees the connection close before anything was created.
+    const reasons = await opts.checkTarget();
+    if (reasons.length > 0) {
+      log(`refused the domain: ${reasons.join('; ')}`);
+      throw new RefusedError('refused the domain before creating anything', reasons);
+    }
   }
 
   const held = new HeldSink(await opts.createSink());

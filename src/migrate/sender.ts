@@ -10,6 +10,7 @@ import { BufferSink } from '../io/sink.js';
 import type { DomainSource } from '../domain/types.js';
 import { saveDomain, type SaveOptions, type SaveSummary } from '../save/save.js';
 import type { Channel } from './transport.js';
+import { authenticateToReceiver } from './auth.js';
 import {
   BANNER,
   PERMISSION,
@@ -27,6 +28,8 @@ export interface MigrateOptions extends Omit<SaveOptions, 'layer' | 'staticOnly'
   preflight?: boolean;
   /** Stop after the preflight answer. */
   preflightOnly?: boolean;
+  /** Prove to the receiver (and have it prove) that both hold this shared secret (src/migrate/auth.ts). */
+  secret?: Uint8Array;
   log?: (line: string) => void;
 }
 
@@ -54,6 +57,10 @@ export async function migrateDomain(domain: DomainSource, channel: Channel, opts
   const { reader, sink } = channel;
   await expectMessage(reader, BANNER, 'receiver banner');
   const result: MigrateResult = { outcome: 'migrated', totalMs: 0 };
+  if (opts.secret !== undefined) {
+    await authenticateToReceiver(reader, sink, opts.secret);
+    log('authenticated: the receiver and this sender hold the same shared secret');
+  }
 
   if (opts.preflight ?? true) {
     const staticOnly = new BufferSink();

@@ -152,11 +152,24 @@ function channelOf(name: string, input: Readable | RawSource, output: Writable, 
   };
 }
 
-export function socketChannel(socket: Socket): Channel {
+export interface SocketChannelOptions {
+  /** Cut the connection when no octet moved either way for this long (0 or absent: never). */
+  idleTimeoutMs?: number;
+  /** Told just before an idle connection is cut. */
+  onIdle?: () => void;
+}
+
+export function socketChannel(socket: Socket, opts: SocketChannelOptions = {}): Channel {
   const name = `${socket.remoteAddress ?? 'peer'}:${socket.remotePort ?? '?'}`;
   const pooled = PooledSocketSource.adopt(name, socket, POOL);
   const s = pooled?.socket ?? socket;
   s.setNoDelay(true);
+  if (opts.idleTimeoutMs) {
+    s.setTimeout(opts.idleTimeoutMs, () => {
+      opts.onIdle?.();
+      s.destroy();
+    });
+  }
   return channelOf(name, pooled ?? s, s, true, () => s.destroySoon());
 }
 

@@ -68,7 +68,14 @@ export interface GuardOptions {
   report: (line: string) => void;
   /** How long a stopped receiver gets to clean up before it is sent SIGTERM. */
   stopGraceMs?: number;
+  /** After the sender's stream ended: how long the command may take to exit before its process group gets SIGTERM (default 30 s). */
+  exitGraceMs?: number;
+  /** After a SIGTERM (ours or forwarded): how long before SIGKILL (default 5 s). */
+  killGraceMs?: number;
 }
+
+export const DEFAULT_EXIT_GRACE_MS = 30_000;
+export const DEFAULT_KILL_GRACE_MS = 5_000;
 
 export interface GuardStop {
   /** Where the held record starts in the sender's stream. */
@@ -129,6 +136,8 @@ export class Guard {
   private readonly senderWatcher: HandshakeWatcher;
   private readonly receiverWatcher: HandshakeWatcher;
   private readonly started = Date.now();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private killArmed = false;
 
   constructor(private readonly opts: GuardOptions) {
     this.source = new PushRawSource('sender', () => this.signalIdle());
@@ -147,7 +156,8 @@ export class Guard {
     const { opts } = this;
     opts.log(describeRealCommand(opts.command));
     const [program, ...args] = opts.command.argv;
-    const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its own process group: a signal or a time-out reaches the command and everything it started (ssh, its children).
+    const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     this.child = child;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.on('error', (err) => {
@@ -165,6 +175,7 @@ export class Guard {
     const receiving = this.relayReceiver();
     const { code, signal } = await exited;
     this.childGone = true;
+    for (const t of this.timers) clearTimeout(t);
     if (this.couldNotRun !== undefined) {
       opts.report(`xenmig guard: ${this.couldNotRun}`);
       this.endSenderSide();
@@ -248,6 +259,51 @@ export class Guard {
     if (this.stopInfo) return;
     this.forwardUpTo(this.received);
     childIn.end();
+    this.armExitTimers();
+  }
+
+  /** The sender is done: a command that does not follow within the grace period is ended. */
+  private armExitTimers(): void {
+    if (this.childGone) return;
+    const grace = this.opts.exitGraceMs ?? DEFAULT_EXIT_GRACE_MS;
+    this.later(grace, () => {
+      this.opts.report(`xenmig guard: the command has not exited ${secs(grace)} after the sender's stream ended: sending SIGTERM to its process group`);
+      this.signalGroup('SIGTERM');
+    });
+  }
+
+  /**
+   * Pass a signal the guard got (SIGINT, SIGTERM, SIGHUP) to the command's whole process
+   * group; the guard then waits for it to exit (SIGKILL after the kill grace period).
+   */
+  forwardSignal(signal: NodeJS.Signals): void {
+    if (this.childGone || !this.child) return;
+    this.opts.report(`xenmig guard: got ${signal}: passing it to the command's process group`);
+    this.signalGroup(signal);
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (this.childGone || pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group is gone already.
+      return;
+    }
+    if (signal !== 'SIGKILL' && !this.killArmed) {
+      this.killArmed = true;
+      const grace = this.opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+      this.later(grace, () => {
+        this.opts.report(`xenmig guard: the command has not exited ${secs(grace)} after ${signal}: sending SIGKILL to its process group`);
+        this.signalGroup('SIGKILL');
+      });
+    }
+  }
+
+  private later(ms: number, f: () => void): void {
+    const t = setTimeout(f, ms);
+    this.timers.push(t);
   }
 
   /**
@@ -527,15 +583,8 @@ export class Guard {
       child.stdout?.destroy();
       // The receiver sees its input end and cleans up; one that lingers is told to go.
       const grace = this.opts.stopGraceMs ?? 5000;
-      const term = setTimeout(() => child.kill('SIGTERM'), grace);
-      const kill = setTimeout(() => child.kill('SIGKILL'), grace * 2);
-      term.unref();
-      kill.unref();
+      this.later(grace, () => this.signalGroup('SIGTERM'));
       this.opts.log(`held from stream offset ${this.judgedEnd - this.base!}: the receiver got ${this.forwarded} of the ${this.received} octet(s) received`);
-      child.once('close', () => {
-        clearTimeout(term);
-        clearTimeout(kill);
-      });
     }
     this.signalIdle();
   }
@@ -569,6 +618,10 @@ function drained(w: Writable): Promise<void> {
     w.on('close', done);
     w.on('error', done);
   });
+}
+
+function secs(ms: number): string {
+  return `${+(ms / 1000).toFixed(3)} s`;
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {
