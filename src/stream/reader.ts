@@ -13,6 +13,8 @@ import {
   LIBXL_IDENT,
   LIBXL_REC_TYPE,
   MAX_RECORD_BODY,
+  MAX_XENSTORE_DATA,
+  MAX_XL_OPTIONAL_DATA,
   RECORD_HEADER_SIZE,
   REC_TYPE,
   XL_HEADER_FIXED_SIZE,
@@ -20,7 +22,7 @@ import {
   libxlRecordTypeName,
   recordTypeName,
 } from '../format/constants.js';
-import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
+import { LimitExceededError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
 import {
   decodeDomainHeader,
@@ -108,6 +110,11 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
       const { optionalDataLength } = xlHeaderFixed(fixed);
       if (optionalDataLength > MAX_RECORD_BODY) {
         throw new StreamFormatError(`xl header: optional_data_len ${optionalDataLength} exceeds the 128 MiB limit`);
+      }
+      if (optionalDataLength > MAX_XL_OPTIONAL_DATA) {
+        throw new LimitExceededError(
+          `optional_data_len ${optionalDataLength} exceeds the ${MAX_XL_OPTIONAL_DATA} octet (4 MiB) limit on the xl config (refused before reading it)`,
+        );
       }
       const raw = (await reader.read(XL_HEADER_FIXED_SIZE + optionalDataLength, 'xl header')).slice();
       const header = decodeXlHeader(raw);
@@ -229,6 +236,11 @@ async function readRecord(
     loc.recordType = typeName;
     if (length > MAX_RECORD_BODY) {
       throw new StreamFormatError(`body length ${length} exceeds the 128 MiB limit (refused before reading it)`);
+    }
+    if (layer === 'libxl' && type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA && length > 8 + MAX_XENSTORE_DATA) {
+      throw new LimitExceededError(
+        `body length ${length} exceeds the ${8 + MAX_XENSTORE_DATA} octet limit on emulator xenstore data (8 + 1 MiB; refused before reading it)`,
+      );
     }
     const pad = paddingFor(length);
     let body: Uint8Array;
