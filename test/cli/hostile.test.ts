@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { libxlWrap, sampleHvmV3, xlWrap } from '../support/builder.js';
-import { bigConfigStream, churnStream, unknownOptionalStream, xenstoreStream } from '../support/hostile.js';
+import { bigConfigStream, churnStream, scatteredXtabStream, unknownOptionalStream, xenstoreStream } from '../support/hostile.js';
 import { tmpDirFor } from '../support/tmp.js';
 import { hvmRecords, libxcBytes, pvRecords } from '../verify/streams.js';
 import { MemoryImage } from '../../src/domain/image/memory-image.js';
@@ -134,6 +134,27 @@ test('200,000 zero-length unknown optional records: counted in one line by verif
   const res = JSON.parse(rj.stdout.toString());
   assert.equal(res.ignored.length, 10);
   assert.deepEqual(res.ignoredCounts, [{ type: 0x80000123, typeName: 'UNKNOWN_OPTIONAL(0x80000123)', count: 200_000 }]);
+});
+
+test('100,000 XTAB pfns 64 Ki pfns apart: restore and extract hold state by the guest\'s memory, not by the records', async (t) => {
+  const dir = tmpDirFor(t);
+  const file = join(dir, 'scattered.xl');
+  writeFileSync(file, scatteredXtabStream(100_000));
+  // The old code: restore 4.5 GiB (a 64 KiB chunk per XTAB pfn), then EFBIG sizing memory.raw.
+  const r = await xenmig(['restore', file, '--into', join(dir, 'img'), '--quiet'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.rss < WRITE_BOUND, `restore peak ${mib(r.rss)}`);
+  assert.ok(statSync(join(dir, 'img', 'domain.json')).size < 1024 * 1024);
+  const img = await MemoryImage.open(join(dir, 'img'));
+  try {
+    assert.deepEqual(await img.populatedPfns(), [0]);
+    assert.deepEqual(await img.pageTypes([65536, 99_999 * 65536]), [PAGE_TYPE.XTAB, PAGE_TYPE.XTAB]);
+  } finally {
+    await img.close();
+  }
+  const x = await xenmig(['extract', file, '--raw', join(dir, 'out.raw'), '--quiet'], dir);
+  assert.equal(x.code, 0, x.stderr);
+  assert.ok(x.rss < WRITE_BOUND, `extract peak ${mib(x.rss)}`);
 });
 
 // ---- seeded fuzz of every reading command ------------------------------------------------

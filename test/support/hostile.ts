@@ -83,3 +83,21 @@ export function unknownOptionalStream(n: number): Uint8Array {
   for (let i = 0; i < n; i++) many.set(one, i * one.length);
   return xlWrap(concat(libxlHeader(), rec(1), hvmLibxc([typesOnlyPageData(16, 0, () => XALLOC), many]), rec(0)));
 }
+
+/** Case 5: `n` XTAB pfns 65536 apart (no memory at all) and one data-less XALLOC page. */
+export function scatteredXtabStream(n: number): Uint8Array {
+  const recs: Uint8Array[] = [];
+  for (let at = 0; at < n; at += 1024) {
+    const count = Math.min(1024, n - at);
+    const body = new Uint8Array(8 + 8 * count);
+    const v = new DataView(body.buffer);
+    v.setUint32(0, count, true);
+    for (let i = 0; i < count; i++) {
+      const pfn = (at + i + 1) * 65536;
+      v.setUint32(8 + 8 * i, pfn >>> 0, true);
+      v.setUint32(12 + 8 * i, (XTAB << 28) | Math.floor(pfn / 2 ** 32), true);
+    }
+    recs.push(rec(T.PAGE_DATA, body));
+  }
+  return xlWrap(concat(libxlHeader(), rec(1), hvmLibxc([typesOnlyPageData(1, 0, () => XALLOC), ...recs]), rec(0)));
+}

@@ -29,7 +29,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_XENSTORE_PAIRS_SHOWN, PAGE_SHIFT, PAGE_SIZE, PAGE_TYPE, emulatorName, pageTypeName, type GuestType } from '../../format/constants.js';
-import { IoError, UsageError } from '../../format/errors.js';
+import { IoError, StreamFormatError, UsageError } from '../../format/errors.js';
 import { hvmParamIndexByName, hvmParamName } from '../../format/hvm-params.js';
 import { parseXenstoreData, scanXenstoreData } from '../../format/libxl-records.js';
 import type { HvmParam } from '../../format/records.js';
@@ -94,6 +94,8 @@ export interface CreateImageOptions {
 
 export class MemoryImage implements DomainSink, DomainSource {
   private state: ImageState = emptyState();
+  /** Page-type chunks opened by pfns without memory (XTAB, BROKEN). */
+  private idleChunks = 0;
   private finished = false;
   private isRunning = true;
 
@@ -181,7 +183,21 @@ export class MemoryImage implements DomainSink, DomainSource {
 
   async setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void> {
     const t = this.state.types;
-    for (let i = 0; i < pfns.length; i++) t.set(pfns[i]!, types[i]! + 1);
+    for (let i = 0; i < pfns.length; i++) {
+      const pfn = pfns[i]!;
+      const type = types[i]!;
+      // XTAB/BROKEN far from any memory: a chunk each would grow with the records, not the guest.
+      if (!pageTypeIsPopulated(type) && !t.hasChunk(pfn)) {
+        if (this.idleChunks >= MAX_IDLE_CHUNKS) {
+          if (type === PAGE_TYPE.XTAB) continue; // never seen reads as XTAB anyway
+          throw new StreamFormatError(
+            `BROKEN pfn 0x${pfn.toString(16)} is one more pfn without memory past ${MAX_IDLE_CHUNKS} chunks of ${SparsePfnBytes.CHUNK_PFNS} pfns holding none: refusing (the memory image's bound on page types without memory)`,
+          );
+        }
+        this.idleChunks++;
+      }
+      t.set(pfn, type + 1);
+    }
   }
 
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
@@ -412,6 +428,13 @@ const emulatorFile = (e: EmulatorData): string => `emulator-${e.kind}-${e.emulat
  */
 export const MAX_INLINE_RUNS = 65536;
 const PAGE_TYPES_FILE = 'page-types.bin';
+
+/**
+ * Chunks of page types (4 KiB each) a restore may open for pfns without memory: 32 MiB.
+ * Beyond, an XTAB pfn far from memory is not recorded (it reads as XTAB all the same: the
+ * image's maxPfn and XTAB runs then leave it out) and a BROKEN one is refused.
+ */
+export const MAX_IDLE_CHUNKS = 8192;
 
 function pageTypesInline(s: ImageState): boolean {
   return s.types.countRuns() <= MAX_INLINE_RUNS;

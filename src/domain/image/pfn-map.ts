@@ -1,8 +1,10 @@
 /**
  * One byte per pfn over a sparse pfn space. Pfns reach 2^52, so a dense array cannot
- * cover them; memory here grows with the pfns actually touched, in 64 Ki-pfn chunks.
+ * cover them; memory here grows with the pfns actually touched, in 4 Ki-pfn chunks: a
+ * chunk costs what one guest page does, so a stream scattering its pages costs at most
+ * the guest's own size here (64 Ki-pfn chunks made it 16 times that).
  */
-const CHUNK_SHIFT = 16;
+const CHUNK_SHIFT = 12;
 const CHUNK = 1 << CHUNK_SHIFT;
 
 export class SparsePfnBytes {
@@ -24,6 +26,16 @@ export class SparsePfnBytes {
     }
     c[pfn % CHUNK] = value;
     if (value !== 0 && pfn > this.highest) this.highest = pfn;
+  }
+
+  /** Whether the chunk holding `pfn` exists (some pfn near it was given a value). */
+  hasChunk(pfn: number): boolean {
+    return this.chunks_.has(Math.floor(pfn / CHUNK));
+  }
+
+  /** How many chunks exist (CHUNK_PFNS octets each). */
+  get chunkCount(): number {
+    return this.chunks_.size;
   }
 
   /** Pfns per chunk: `chunks()` and `setChunk` deal in these. */
