@@ -117,7 +117,7 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
   try {
     let framed = true;
     try {
-      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', checkpointed: checkpointedKind(opts.checkpointed) })) {
+      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', headsOnly: true, checkpointed: checkpointedKind(opts.checkpointed) })) {
         keep(verifier.push(item));
         summary.push(item);
         if (opts.onProgress && item.kind === 'record') opts.onProgress(item.end, size);

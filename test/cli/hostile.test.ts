@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { libxlWrap, sampleHvmV3, xlWrap } from '../support/builder.js';
+import { libxlWrap, rec, sampleHvmV3, xlWrap } from '../support/builder.js';
 import { bigConfigStream, churnStream, scatteredXtabStream, unknownOptionalStream, xenstoreStream } from '../support/hostile.js';
 import { tmpDirFor } from '../support/tmp.js';
 import { hvmRecords, libxcBytes, pvRecords } from '../verify/streams.js';
@@ -155,6 +155,19 @@ test('100,000 XTAB pfns 64 Ki pfns apart: restore and extract hold state by the 
   const x = await xenmig(['extract', file, '--raw', join(dir, 'out.raw'), '--quiet'], dir);
   assert.equal(x.code, 0, x.stderr);
   assert.ok(x.rss < WRITE_BOUND, `extract peak ${mib(x.rss)}`);
+});
+
+test('verify reads no more of an EMULATOR_CONTEXT or unknown record than its checks need', async (t) => {
+  const dir = tmpDirFor(t);
+  const file = join(dir, 'big.xl');
+  const ctx = new Uint8Array(48 * MiB + 8);
+  new DataView(ctx.buffer).setUint32(0, 2, true);
+  writeFileSync(file, xlWrap(libxlWrap(sampleHvmV3({ pages: 2 }), { extra: [rec(3, ctx), rec(0x80000777, new Uint8Array(48 * MiB))] })));
+  // The old code read both bodies whole: 150 MiB.
+  const v = await xenmig(['verify', file, '--quiet'], dir);
+  assert.equal(v.code, 0, v.stdout.toString());
+  assert.match(v.stdout.toString(), /UNKNOWN_OPTIONAL\(0x80000777\): unknown optional libxl record, ignored \[unknown-optional-record\]\nconforming: 0 error\(s\), 1 warning\(s\)/);
+  assert.ok(v.rss < 80 * MiB, `verify peak ${mib(v.rss)}`);
 });
 
 // ---- seeded fuzz of every reading command ------------------------------------------------
