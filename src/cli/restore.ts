@@ -59,7 +59,14 @@ export function summary(r: RestoreResult): string[] {
     lines.push(`  STATIC_DATA_END: ${where}; missing: ${MISSING_TEXT[s.missing & 3]}`);
   }
   for (const i of r.ignored) lines.push(`  ignored optional record ${i.typeName} at ${describeLocation(i.location)}`);
+  for (const c of r.ignoredCounts ?? []) {
+    const shown = r.ignored.filter((i) => i.type === c.type).length;
+    if (c.count > shown) {
+      lines.push(`  ${c.count.toLocaleString('en-US')} optional records ${c.typeName} ignored in all (${(c.count - shown).toLocaleString('en-US')} more than listed)`);
+    }
+  }
   for (const w of r.warnings) lines.push(`  warning: ${w.message} (${describeLocation(w.location)})`);
+  if (r.warningsDropped > 0) lines.push(`  ${r.warningsDropped.toLocaleString('en-US')} more warning(s) not listed`);
   if (r.clearedPages.length > 0) {
     lines.push(`  zeroed as libxc's restorer does: ${r.clearedPages.map((c) => `${c.param} 0x${c.pfn.toString(16)}`).join(', ')}`);
   }

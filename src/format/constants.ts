@@ -10,6 +10,24 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 /** libxc refuses any record body larger than this before allocating it. */
 export const MAX_RECORD_BODY = 128 * 1024 * 1024;
 
+/**
+ * xenmig's bound on the xl header's optional data (config_len and the domain config).
+ * xl itself reads whatever optional_data_len says (xl_vmcontrol.c, xmalloc of the u32);
+ * a real config is a few KiB, so 4 MiB refuses only what no xl wrote.
+ */
+export const MAX_XL_OPTIONAL_DATA = 4 * 1024 * 1024;
+
+/**
+ * xenmig's bound on an EMULATOR_XENSTORE_DATA body. libxl's saver writes three short
+ * key/value pairs per qemu physmap entry (libxl__save_emulator_xenstore_data), and its
+ * restorer writes each pair as one xenstore write (XENSTORE_PAYLOAD_MAX 4096 octets);
+ * 1 MiB holds thousands of entries where qemu has a handful.
+ */
+export const MAX_XENSTORE_DATA = 1024 * 1024;
+
+/** The most pairs of emulator xenstore data a memory image's domain.json spells out (the .bin holds them all). */
+export const MAX_XENSTORE_PAIRS_SHOWN = 1024;
+
 /** Records are padded with zeros to a multiple of this. */
 export const RECORD_ALIGN = 8;
 

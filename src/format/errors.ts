@@ -45,6 +45,14 @@ export class TruncatedStreamError extends StreamFormatError {
   }
 }
 
+/** A header or record over a size bound (Xen's or xenmig's), refused before reading it (CLI exit 1). */
+export class LimitExceededError extends StreamFormatError {
+  constructor(detail: string, location: StreamLocation = {}) {
+    super(detail, location);
+    this.name = 'LimitExceededError';
+  }
+}
+
 /** Bad flags, arguments or combinations of them (CLI exit 2). */
 export class UsageError extends Error {
   constructor(message: string) {

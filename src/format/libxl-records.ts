@@ -78,6 +78,30 @@ export function parseXenstoreData(data: Uint8Array): { pairs: [string, string][]
   return { pairs };
 }
 
+/**
+ * The checks of parseXenstoreData without building strings: a huge record costs no more
+ * than its own octets. `visit` sees each pair's key and value as views (false stops).
+ */
+export function scanXenstoreData(
+  data: Uint8Array,
+  visit?: (key: Uint8Array, value: Uint8Array, index: number) => boolean | void,
+): { pairs: number } | { error: string } {
+  if (data.length === 0) return { pairs: 0 };
+  if (data[data.length - 1] !== 0) return { error: 'xenstore data does not end with a NUL' };
+  let strings = 0;
+  for (let i = data.indexOf(0); i >= 0; i = data.indexOf(0, i + 1)) strings++;
+  if (strings % 2 !== 0) return { error: `xenstore data holds ${strings} strings, expected key/value pairs` };
+  let start = 0;
+  for (let n = 0; n < strings / 2; n++) {
+    const keyEnd = data.indexOf(0, start);
+    const valueEnd = data.indexOf(0, keyEnd + 1);
+    if (keyEnd === start) return { error: `xenstore data: key #${n} is empty` };
+    if (visit && visit(data.subarray(start, keyEnd), data.subarray(keyEnd + 1, valueEnd), n) === false) visit = undefined;
+    start = valueEnd + 1;
+  }
+  return { pairs: strings / 2 };
+}
+
 export function encodeXenstoreData(pairs: [string, string][]): Uint8Array {
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];

@@ -23,7 +23,7 @@ import {
 } from '../format/constants.js';
 import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
-import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
+import { decodeLibxlRecord, scanXenstoreData } from '../format/libxl-records.js';
 import { decodeRecord, isKnownRecord, type KnownLibxcRecord } from '../format/records.js';
 import type { DomainSink, EmulatorData } from '../domain/types.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';
@@ -33,7 +33,7 @@ import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js'
 import { hvmOps } from './hvm.js';
 import type { GuestOps, RestoreContext } from './ops.js';
 import { pvOps } from './pv.js';
-import type { RestoreOptions, RestoreResult } from './types.js';
+import { IGNORED_SHOWN, WARNINGS_KEPT, type RestoreOptions, type RestoreResult } from './types.js';
 
 const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps };
 
@@ -108,7 +108,9 @@ export class Restorer implements RestoreContext {
     pagesWritten: 0,
     pfnsPopulated: 0,
     ignored: [],
+    ignoredCounts: [],
     warnings: [],
+    warningsDropped: 0,
     checkpoints: 0,
     clearedPages: [],
     bytes: 0,
@@ -127,7 +129,8 @@ export class Restorer implements RestoreContext {
   }
 
   warn(message: string, location: StreamLocation): void {
-    this.result.warnings.push({ message, location });
+    if (this.result.warnings.length < WARNINGS_KEPT) this.result.warnings.push({ message, location });
+    else this.result.warningsDropped++;
     this.opts.onEvent?.({ kind: 'warning', message, location });
   }
 
@@ -267,7 +270,7 @@ export class Restorer implements RestoreContext {
         const r = rec as Extract<typeof rec, { emulatorId: number }>;
         const kind = r.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA ? 'xenstore' : 'context';
         if (kind === 'xenstore') {
-          const parsed = parseXenstoreData(r.data);
+          const parsed = scanXenstoreData(r.data);
           if ('error' in parsed) throw new StreamFormatError(parsed.error, loc);
         }
         const data = { kind, emulatorId: r.emulatorId, index: r.index, data: r.data.slice() } as const;
@@ -295,7 +298,9 @@ export class Restorer implements RestoreContext {
   private unknown(item: RecordItem, loc: StreamLocation): void {
     if (isOptionalRecordType(item.type)) {
       const ignored = { type: item.type, typeName: item.typeName, location: loc };
-      this.result.ignored.push(ignored);
+      let counted = this.result.ignoredCounts.find((c) => c.type === item.type);
+      if (!counted) this.result.ignoredCounts.push((counted = { type: item.type, typeName: item.typeName, count: 0 }));
+      if (++counted.count <= IGNORED_SHOWN) this.result.ignored.push(ignored);
       this.opts.onEvent?.({ kind: 'ignored', ...ignored });
       return;
     }

@@ -62,6 +62,11 @@ export type RestoreEvent =
   | { kind: 'verify-mismatch'; pfn: number; location: StreamLocation }
   | { kind: 'failover'; reason: string; checkpoints: number };
 
+/** Ignored records of one type kept one by one in the result; the rest are counted. */
+export const IGNORED_SHOWN = 10;
+/** Warnings kept in the result; the rest are counted (a hostile stream can draw one per record). */
+export const WARNINGS_KEPT = 100;
+
 export interface RestoreResult {
   guestType: GuestType;
   streamVersion: number;
@@ -78,8 +83,13 @@ export interface RestoreResult {
   /** Distinct pfns allocated. */
   pfnsPopulated: number;
   staticDataEnd?: StaticDataEndInfo;
+  /** The first ignored records of each type (at most IGNORED_SHOWN); `ignoredCounts` counts them all. */
   ignored: IgnoredRecord[];
+  /** Per ignored record type: how many were ignored in all. */
+  ignoredCounts: { type: number; typeName: string; count: number }[];
+  /** The first warnings (at most WARNINGS_KEPT); `warningsDropped` counts the rest. */
   warnings: RestoreWarning[];
+  warningsDropped: number;
   /** Present when VERIFY mode was entered: pages compared and every pfn that differed. */
   verify?: { pagesChecked: number; mismatches: number[] };
   /** Complete checkpoints applied (at CHECKPOINT, or at CHECKPOINT_END in a libxl stream). */

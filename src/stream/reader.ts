@@ -13,14 +13,18 @@ import {
   LIBXL_IDENT,
   LIBXL_REC_TYPE,
   MAX_RECORD_BODY,
+  MAX_XENSTORE_DATA,
+  MAX_XL_OPTIONAL_DATA,
   RECORD_HEADER_SIZE,
   REC_TYPE,
   XL_HEADER_FIXED_SIZE,
   XL_MANDATORY_FLAG_STREAMV2,
+  isKnownLibxlRecordType,
+  isKnownRecordType,
   libxlRecordTypeName,
   recordTypeName,
 } from '../format/constants.js';
-import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
+import { LimitExceededError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
 import {
   decodeDomainHeader,
@@ -58,6 +62,12 @@ export interface ReadOptions {
    * stream goes on. Bare libxc streams read the same either way.
    */
   checkpointed?: CheckpointedKind;
+  /**
+   * true: bodies no check reads past their first 8 octets (unknown record types, libxl's
+   * EMULATOR_CONTEXT) are returned cut to those 8 (`bodyComplete` false) and the rest is
+   * passed over, so a 128 MiB one costs nothing. For the verifier; padding is still read.
+   */
+  headsOnly?: boolean;
 }
 
 /** Remus sends CHECKPOINT_END after each checkpoint's libxl records; COLO then CHECKPOINT_STATE too. */
@@ -109,6 +119,11 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
       if (optionalDataLength > MAX_RECORD_BODY) {
         throw new StreamFormatError(`xl header: optional_data_len ${optionalDataLength} exceeds the 128 MiB limit`);
       }
+      if (optionalDataLength > MAX_XL_OPTIONAL_DATA) {
+        throw new LimitExceededError(
+          `optional_data_len ${optionalDataLength} exceeds the ${MAX_XL_OPTIONAL_DATA} octet (4 MiB) limit on the xl config (refused before reading it)`,
+        );
+      }
       const raw = (await reader.read(XL_HEADER_FIXED_SIZE + optionalDataLength, 'xl header')).slice();
       const header = decodeXlHeader(raw);
       yield { kind: 'xl-header', offset, end: reader.position, header, raw };
@@ -125,9 +140,9 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 
   if (layer === 'libxl') {
-    yield* readLibxl(reader, pages, opts.checkpointed);
+    yield* readLibxl(reader, pages, opts.checkpointed, opts.headsOnly ?? false);
   } else {
-    yield* readLibxc(reader, pages);
+    yield* readLibxc(reader, pages, undefined, opts.headsOnly ?? false);
   }
 
   if (opts.expectEndOfInput ?? true) {
@@ -140,7 +155,7 @@ export async function* readStream(reader: ByteReader, opts: ReadOptions = {}): A
   }
 }
 
-async function* readLibxl(reader: ByteReader, pages: PageMode, checkpointed: CheckpointedKind | undefined): AsyncGenerator<StreamItem> {
+async function* readLibxl(reader: ByteReader, pages: PageMode, checkpointed: CheckpointedKind | undefined, heads: boolean): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let littleEndian = true;
   try {
@@ -160,16 +175,16 @@ async function* readLibxl(reader: ByteReader, pages: PageMode, checkpointed: Che
   // COLO secondary then reads one more (libxl__stream_read_checkpoint_state).
   const checkpointRecords = async function* (): AsyncGenerator<StreamItem> {
     for (;;) {
-      const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read');
+      const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read', heads);
       yield rec;
       if (rec.type === LIBXL_REC_TYPE.CHECKPOINT_END) break;
     }
-    if (checkpointed === 'colo') yield await readRecord(reader, 'libxl', index++, littleEndian, 'read');
+    if (checkpointed === 'colo') yield await readRecord(reader, 'libxl', index++, littleEndian, 'read', heads);
   };
   for (;;) {
-    const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read');
+    const rec = await readRecord(reader, 'libxl', index++, littleEndian, 'read', heads);
     yield rec;
-    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages, checkpointed ? checkpointRecords : undefined);
+    if (rec.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) yield* readLibxc(reader, pages, checkpointed ? checkpointRecords : undefined, heads);
     if (rec.type === LIBXL_REC_TYPE.END) return;
   }
 }
@@ -178,6 +193,7 @@ async function* readLibxc(
   reader: ByteReader,
   pages: PageMode,
   afterCheckpoint?: () => AsyncGenerator<StreamItem>,
+  heads = false,
 ): AsyncGenerator<StreamItem> {
   const offset = reader.position;
   let header: LibxcHeaderItem;
@@ -199,7 +215,7 @@ async function* readLibxc(
   }
   yield header;
   for (let index = 0; ; index++) {
-    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, pages);
+    const rec = await readRecord(reader, 'libxc', index, header.littleEndian, pages, heads);
     yield rec;
     if (rec.rest) await passOver(reader, rec);
     if (rec.type === REC_TYPE.END) return;
@@ -209,12 +225,21 @@ async function* readLibxc(
 
 const EMPTY = new Uint8Array(0);
 
+/** What `headsOnly` keeps of a body no check reads further: an emulator record's header. */
+const HEAD = 8;
+
+function headOnly(layer: 'libxl' | 'libxc', type: number): boolean {
+  if (layer === 'libxc') return !isKnownRecordType(type);
+  return type === LIBXL_REC_TYPE.EMULATOR_CONTEXT || !isKnownLibxlRecordType(type);
+}
+
 async function readRecord(
   reader: ByteReader,
   layer: 'libxl' | 'libxc',
   index: number,
   littleEndian: boolean,
   pages: PageMode,
+  heads = false,
 ): Promise<RecordItem> {
   const offset = reader.position;
   const loc: StreamLocation = { offset, layer, recordIndex: index };
@@ -229,6 +254,11 @@ async function readRecord(
     loc.recordType = typeName;
     if (length > MAX_RECORD_BODY) {
       throw new StreamFormatError(`body length ${length} exceeds the 128 MiB limit (refused before reading it)`);
+    }
+    if (layer === 'libxl' && type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA && length > 8 + MAX_XENSTORE_DATA) {
+      throw new LimitExceededError(
+        `body length ${length} exceeds the ${8 + MAX_XENSTORE_DATA} octet limit on emulator xenstore data (8 + 1 MiB; refused before reading it)`,
+      );
     }
     const pad = paddingFor(length);
     let body: Uint8Array;
@@ -255,6 +285,11 @@ async function readRecord(
         }
         padding = pad === 0 ? EMPTY : (await reader.read(pad, `${typeName} padding`)).slice();
       }
+    } else if (heads && length > HEAD && headOnly(layer, type)) {
+      body = (await reader.read(HEAD, `${typeName} body`)).slice();
+      await reader.skip(length - HEAD, `${typeName} body`);
+      bodyComplete = false;
+      padding = pad === 0 ? EMPTY : (await reader.read(pad, `${typeName} padding`)).slice();
     } else {
       // One read for body and padding: a second read could move the buffer under the body view.
       const all = await reader.read(length + pad, `${typeName} body and padding`);

@@ -17,6 +17,8 @@ export const DIAGNOSTIC_CODES = {
   'xl-legacy-stream': { severity: 'error', meaning: 'the xl header does not set the stream-v2 flag: a legacy stream follows' },
   'truncated': { severity: 'error', meaning: 'the input ended inside a header or record' },
   'record-too-long': { severity: 'error', meaning: 'a record body over 128 MiB (refused before reading it)' },
+  'limit-exceeded': { severity: 'error', meaning: 'an xl config over 4 MiB or emulator xenstore data over 1 MiB (xenmig\'s bounds; refused before reading it)' },
+  'repeated-findings': { severity: 'info', meaning: 'a finding repeated beyond the first 10 of its code, counted in one line instead of one line each' },
   'bad-framing': { severity: 'error', meaning: 'a header or record that cannot be framed (magic, marker, id, byte order)' },
   'trailing-data': { severity: 'error', meaning: 'octets after the outermost END' },
   'missing-end': { severity: 'error', meaning: 'the stream stopped before its END record' },

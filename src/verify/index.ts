@@ -24,6 +24,9 @@ export { CheckpointRules, type CheckpointCounts } from './checkpoint-rules.js';
 
 const ONWARD_CHUNK = 64 * 1024;
 
+/** Findings of one code shown one by one; the rest are counted in one 'repeated-findings' line. */
+export const REPEATS_SHOWN = 10;
+
 export function createVerifier(opts: VerifyOptions = {}): StreamVerifier {
   return new Verifier(opts);
 }
@@ -72,19 +75,49 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
   let suppressed = 0;
   let errors = 0;
   let warnings = 0;
+  // A hostile stream can repeat one finding millions of times: memory and output stay
+  // bounded by the number of codes, not of records.
+  const seen = new Map<string, number>();
+  const repeated = new Map<string, { severity: string; count: number; typeNames: Set<string>; last: Diagnostic }>();
   const keep = (ds: Diagnostic[]): void => {
     for (const d of ds) {
       if (d.severity === 'error') errors++;
       else if (d.severity === 'warning') warnings++;
+      if (diagnostics.length >= max) {
+        suppressed++;
+        continue;
+      }
+      const n = (seen.get(d.code) ?? 0) + 1;
+      seen.set(d.code, n);
+      if (n > REPEATS_SHOWN) {
+        let r = repeated.get(d.code);
+        if (!r) repeated.set(d.code, (r = { severity: d.severity, count: 0, typeNames: new Set(), last: d }));
+        r.count++;
+        r.last = d;
+        if (d.location.recordType !== undefined && r.typeNames.size < 4) r.typeNames.add(d.location.recordType);
+        continue;
+      }
+      diagnostics.push(d);
+    }
+  };
+  const aggregate = (): void => {
+    for (const [code, r] of repeated) {
+      const kinds = r.typeNames.size > 0 ? ` (${[...r.typeNames].join(', ')}${r.typeNames.size >= 4 ? ', ...' : ''})` : '';
+      const d: Diagnostic = {
+        severity: 'info',
+        code: 'repeated-findings',
+        message: `${r.count.toLocaleString('en-US')} more ${code} ${r.severity}(s)${kinds} like the ${REPEATS_SHOWN} above, counted here instead of one line each; the last: ${r.last.message}`,
+        location: r.last.location,
+      };
       if (diagnostics.length < max) diagnostics.push(d);
-      else suppressed++;
+      else suppressed += r.count;
     }
   };
   const size = reader.source.size;
   try {
     let framed = true;
     try {
-      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', checkpointed: checkpointedKind(opts.checkpointed) })) {
+      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', headsOnly: true, checkpointed: checkpointedKind(opts.checkpointed) })) {
         keep(verifier.push(item));
         summary.push(item);
         if (opts.onProgress && item.kind === 'record') opts.onProgress(item.end, size);
@@ -95,6 +128,7 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
       framed = false;
     }
     if (framed) keep(verifier.finish());
+    aggregate();
   } finally {
     if (typeof input === 'string') await reader.close();
   }

@@ -14,7 +14,7 @@ import {
   isOptionalRecordType,
 } from '../format/constants.js';
 import { xlConfigText } from '../format/headers.js';
-import { parseXenstoreData } from '../format/libxl-records.js';
+import { scanXenstoreData } from '../format/libxl-records.js';
 import type { LibxlHeaderItem, RecordItem, XlHeaderItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
 import type { VerifyOptions } from './types.js';
@@ -53,7 +53,9 @@ export function checkLibxlHeader(item: LibxlHeaderItem, r: Reporter): void {
   if ((h.options & LIBXL_OPT_LEGACY) !== 0) r.report('libxl-converted-legacy', 'libxl stream converted from a legacy stream');
 }
 
-const XENSTORE_KEY = /^[A-Za-z0-9\-/_@]+$/;
+const XENSTORE_KEY_OCTETS = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/_@') XENSTORE_KEY_OCTETS[c.charCodeAt(0)] = 1;
+const isXenstoreKeyOctet = (b: number): boolean => XENSTORE_KEY_OCTETS[b] === 1;
 
 export class LibxlState {
   libxcContexts = 0;
@@ -105,15 +107,19 @@ export const LIBXL_CHECKS: ReadonlyMap<number, LibxlCheck> = new Map<number, Lib
     LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA,
     (ctx) => {
       if (!emulatorHeader(ctx)) return;
-      const parsed = parseXenstoreData(ctx.item.body.subarray(8));
+      // The libxl spec: keys strictly alphanumeric ASCII and -/_@.
+      let bad: { index: number; key: string } | undefined;
+      const parsed = scanXenstoreData(ctx.item.body.subarray(8), (key, _value, index) => {
+        if (key.every(isXenstoreKeyOctet)) return true;
+        bad = { index, key: new TextDecoder().decode(key) };
+        return false;
+      });
       if ('error' in parsed) {
         ctx.r.report('xenstore-malformed', parsed.error);
         return;
       }
-      // The libxl spec: keys strictly alphanumeric ASCII and -/_@.
-      const bad = parsed.pairs.findIndex(([key]) => !XENSTORE_KEY.test(key));
-      if (bad >= 0) {
-        ctx.r.report('xenstore-malformed', `xenstore key #${bad} ${JSON.stringify(parsed.pairs[bad]![0])} has characters outside alphanumeric ASCII and -/_@`);
+      if (bad) {
+        ctx.r.report('xenstore-malformed', `xenstore key #${bad.index} ${JSON.stringify(bad.key)} has characters outside alphanumeric ASCII and -/_@`);
       }
     },
   ],

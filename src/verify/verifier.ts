@@ -4,7 +4,7 @@
  * migration before forwarding the offending record). The rules live in the tables of
  * libxc-rules.ts and libxl-rules.ts; this file only routes items and keeps the layers.
  */
-import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
+import { LimitExceededError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { isAllZero } from '../format/bytes.js';
 import type { LibxcHeaderItem, RecordItem, StreamItem } from '../stream/items.js';
 import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
@@ -145,6 +145,7 @@ export class Verifier implements StreamVerifier {
 /** Which code a framing error from the reader gets, so scripts can tell them apart. */
 export function framingCode(err: StreamFormatError): DiagnosticCode {
   if (err instanceof TruncatedStreamError) return 'truncated';
+  if (err instanceof LimitExceededError) return 'limit-exceeded';
   if (/128 MiB/.test(err.detail)) return 'record-too-long';
   if (/stream-v2 flag/.test(err.detail)) return 'xl-legacy-stream';
   if (/legacy/.test(err.detail)) return 'legacy-image';

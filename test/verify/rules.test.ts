@@ -8,6 +8,7 @@ import { Bytes, T, concat, hvmContextBody, hvmParamsBody, libxcHeaders, libxlWra
 import { createVerifier, DIAGNOSTIC_CODES, type VerifyResult, type VerifyStreamOptions } from '../../src/verify/index.js';
 import { L, assemble, checkpointedParts, emulatorBody, xl, type Part } from '../support/checkpointed.js';
 import { codes, hvmRecords, libxcBytes, p2mBody, problems, pvRecords, r, verifyBytes, type Rec } from './streams.js';
+import { bigConfigStream, xenstoreStream } from '../support/hostile.js';
 
 const seen = new Set<string>();
 
@@ -432,6 +433,18 @@ test('diagnostics are capped but counted', async () => {
   assert.equal(res.diagnostics.length, 10);
   assert.equal(res.suppressed, 20);
   assert.equal(res.errors, 30);
+});
+
+test('a finding repeated past 10 is counted in one repeated-findings line; headers and records over their bounds are refused', async () => {
+  const many = withRecord(hvmRecords(), 4, ...Array.from({ length: 25 }, () => r(0x80000123)));
+  const res = await expectCodes(libxcBytes(many), [...Array.from({ length: 10 }, () => 'warning unknown-optional-record'), 'info repeated-findings'], { withInfo: true });
+  assert.equal(res.warnings, 25);
+  assert.match(res.diagnostics[10]!.message, /^15 more unknown-optional-record warning\(s\) \(UNKNOWN_OPTIONAL\(0x80000123\)\) like the 10 above/);
+  const cfg = await expectCodes(bigConfigStream(4 * 1024 * 1024 + 16), ['error limit-exceeded']);
+  assert.match(cfg.diagnostics[0]!.message, /optional_data_len \d+ exceeds the 4194304 octet \(4 MiB\) limit on the xl config/);
+  const xs = await expectCodes(xenstoreStream(50_000), ['error limit-exceeded']);
+  assert.match(xs.diagnostics[0]!.message, /body length \d+ exceeds the 1048584 octet limit on emulator xenstore data/);
+  assert.equal(xs.diagnostics[0]!.location.recordType, 'EMULATOR_XENSTORE_DATA');
 });
 
 // ---- checkpointed libxl streams (Remus / COLO) ------------------------------------------

@@ -75,7 +75,11 @@ export class MemoryFilesSink implements DomainSink {
   }
 
   async setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void> {
-    for (let i = 0; i < pfns.length; i++) this.types.set(pfns[i]!, types[i]! + 1);
+    for (let i = 0; i < pfns.length; i++) {
+      // Only memory is extracted: a pfn without it, far from any, need not open a chunk.
+      if (!pageTypeIsPopulated(types[i]!) && !this.types.hasChunk(pfns[i]!)) continue;
+      this.types.set(pfns[i]!, types[i]! + 1);
+    }
   }
 
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {

@@ -11,13 +11,15 @@
  * domain.json (format "xenmig-memory-image", version 1):
  *   guestType "hvm" | "pv"; pageShift; source {streamVersion, xenMajor, xenMinor}
  *   memory {file, maxPfn (highest pfn with a type, -1 if none), populated (pages that
- *          hold memory), pageTypes: [[startPfn, count, typeName], ...] run-length encoded}
+ *          hold memory), pageTypes: [[startPfn, count, typeName], ...] run-length encoded,
+ *          or, past MAX_INLINE_RUNS runs, pageTypesFile {file, chunkPfns, chunks} instead}
  *   pvInfo {guestWidth, ptLevels}; p2mFrames {startPfn, endPfn, p2mPfns [hex]}
  *   cpuPolicy {cpuid [{leaf, subleaf, eax, ebx, ecx, edx} as hex], msrs [{index, flags, value} hex]}
  *   tsc {mode, khz, nsec (decimal string), incarnation}
  *   hvmParams {NAME: hex value} in stream order (names from src/format/hvm-params.ts)
  *   hvmContext {file}; sharedInfo {file}; vcpus [{vcpuId, kind, file}]
  *   emulator [{kind, emulatorId, emulator, index, file, xenstore? {key: value}}]
+ *            (past MAX_XENSTORE_PAIRS_SHOWN pairs: xenstorePairs, a count, instead)
  *   config {file}: the xl domain config as text (JSON or xl.cfg syntax)
  * Absent things are absent keys. Numbers beyond 2^53 are strings.
  *
@@ -26,10 +28,10 @@
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PAGE_SHIFT, PAGE_SIZE, PAGE_TYPE, emulatorName, pageTypeName, type GuestType } from '../../format/constants.js';
-import { IoError, UsageError } from '../../format/errors.js';
+import { MAX_XENSTORE_PAIRS_SHOWN, PAGE_SHIFT, PAGE_SIZE, PAGE_TYPE, emulatorName, pageTypeName, type GuestType } from '../../format/constants.js';
+import { IoError, StreamFormatError, UsageError } from '../../format/errors.js';
 import { hvmParamIndexByName, hvmParamName } from '../../format/hvm-params.js';
-import { parseXenstoreData } from '../../format/libxl-records.js';
+import { parseXenstoreData, scanXenstoreData } from '../../format/libxl-records.js';
 import type { HvmParam } from '../../format/records.js';
 import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
 import type {
@@ -92,6 +94,8 @@ export interface CreateImageOptions {
 
 export class MemoryImage implements DomainSink, DomainSource {
   private state: ImageState = emptyState();
+  /** Page-type chunks opened by pfns without memory (XTAB, BROKEN). */
+  private idleChunks = 0;
   private finished = false;
   private isRunning = true;
 
@@ -179,7 +183,21 @@ export class MemoryImage implements DomainSink, DomainSource {
 
   async setPageTypes(pfns: readonly number[], types: readonly number[]): Promise<void> {
     const t = this.state.types;
-    for (let i = 0; i < pfns.length; i++) t.set(pfns[i]!, types[i]! + 1);
+    for (let i = 0; i < pfns.length; i++) {
+      const pfn = pfns[i]!;
+      const type = types[i]!;
+      // XTAB/BROKEN far from any memory: a chunk each would grow with the records, not the guest.
+      if (!pageTypeIsPopulated(type) && !t.hasChunk(pfn)) {
+        if (this.idleChunks >= MAX_IDLE_CHUNKS) {
+          if (type === PAGE_TYPE.XTAB) continue; // never seen reads as XTAB anyway
+          throw new StreamFormatError(
+            `BROKEN pfn 0x${pfn.toString(16)} is one more pfn without memory past ${MAX_IDLE_CHUNKS} chunks of ${SparsePfnBytes.CHUNK_PFNS} pfns holding none: refusing (the memory image's bound on page types without memory)`,
+          );
+        }
+        this.idleChunks++;
+      }
+      t.set(pfn, type + 1);
+    }
   }
 
   async writePages(pfns: readonly number[], data: Uint8Array): Promise<void> {
@@ -376,7 +394,14 @@ interface ImageJson {
   guestType: GuestType;
   pageShift: number;
   source: { streamVersion: number; xenMajor: number; xenMinor: number };
-  memory: { file: string; maxPfn: number; populated: number; pageTypes: [number, number, string][] };
+  memory: {
+    file: string;
+    maxPfn: number;
+    populated: number;
+    /** Absent when the types change more than MAX_INLINE_RUNS times: then `pageTypesFile`. */
+    pageTypes?: [number, number, string][];
+    pageTypesFile?: { file: string; chunkPfns: number; chunks: number[] };
+  };
   pvInfo?: PvInfo;
   p2mFrames?: { startPfn: number; endPfn: number; p2mPfns: string[] };
   cpuPolicy?: {
@@ -388,15 +413,41 @@ interface ImageJson {
   hvmContext?: { file: string };
   sharedInfo?: { file: string };
   vcpus?: { vcpuId: number; kind: VcpuContextKind; file: string }[];
-  emulator?: { kind: EmulatorData['kind']; emulatorId: number; emulator: string; index: number; file: string; xenstore?: Record<string, string> }[];
+  emulator?: { kind: EmulatorData['kind']; emulatorId: number; emulator: string; index: number; file: string; xenstore?: Record<string, string>; xenstorePairs?: number }[];
   config?: { file: string };
 }
 
 const vcpuFile = (c: { vcpuId: number; kind: string }): string => `vcpu${c.vcpuId}-${c.kind}.bin`;
 const emulatorFile = (e: EmulatorData): string => `emulator-${e.kind}-${e.emulatorId}-${e.index}.bin`;
 
+/**
+ * Page-type runs spelled out in domain.json. A guest whose types churn (a ballooned guest's
+ * XTAB/NOTAB every other pfn, or a hostile stream) would make it hundreds of MB; beyond
+ * this its types go to page-types.bin, one octet (type + 1, 0 = never sent) per pfn of
+ * each 64 Ki-pfn chunk touched: bounded by the guest's pfns, not by the records.
+ */
+export const MAX_INLINE_RUNS = 65536;
+const PAGE_TYPES_FILE = 'page-types.bin';
+
+/**
+ * Chunks of page types (4 KiB each) a restore may open for pfns without memory: 32 MiB.
+ * Beyond, an XTAB pfn far from memory is not recorded (it reads as XTAB all the same: the
+ * image's maxPfn and XTAB runs then leave it out) and a BROKEN one is refused.
+ */
+export const MAX_IDLE_CHUNKS = 8192;
+
+function pageTypesInline(s: ImageState): boolean {
+  return s.types.countRuns() <= MAX_INLINE_RUNS;
+}
+
 function blobFiles(s: ImageState): [string, Uint8Array][] {
   const out: [string, Uint8Array][] = [];
+  if (!pageTypesInline(s)) {
+    const chunks = s.types.chunks();
+    const all = new Uint8Array(chunks.length * SparsePfnBytes.CHUNK_PFNS);
+    chunks.forEach(([, c], i) => all.set(c, i * SparsePfnBytes.CHUNK_PFNS));
+    out.push([PAGE_TYPES_FILE, all]);
+  }
   if (s.hvmContext) out.push(['hvm-context.bin', s.hvmContext]);
   if (s.sharedInfo) out.push(['shared-info.bin', s.sharedInfo]);
   for (const v of s.vcpus.values()) out.push([vcpuFile(v), v.data]);
@@ -407,11 +458,18 @@ function blobFiles(s: ImageState): [string, Uint8Array][] {
 
 function stateToJson(s: ImageState): ImageJson {
   const d = s.desc!;
+  const inline = pageTypesInline(s);
   const pageTypes: [number, number, string][] = [];
   let populated = 0;
   for (const [start, count, v] of s.types.runs()) {
-    pageTypes.push([start, count, pageTypeName(v - 1)]);
+    if (inline) pageTypes.push([start, count, pageTypeName(v - 1)]);
     if (pageTypeIsPopulated(v - 1)) populated += count;
+  }
+  const memory: ImageJson['memory'] = { file: MEMORY_FILE, maxPfn: s.types.maxPfn, populated };
+  if (inline) memory.pageTypes = pageTypes;
+  else {
+    const chunkPfns = SparsePfnBytes.CHUNK_PFNS;
+    memory.pageTypesFile = { file: PAGE_TYPES_FILE, chunkPfns, chunks: s.types.chunks().map(([key]) => key * chunkPfns) };
   }
   const j: ImageJson = {
     format: IMAGE_FORMAT,
@@ -419,7 +477,7 @@ function stateToJson(s: ImageState): ImageJson {
     guestType: d.guestType,
     pageShift: d.pageShift,
     source: { streamVersion: d.streamVersion, xenMajor: d.xenMajor, xenMinor: d.xenMinor },
-    memory: { file: MEMORY_FILE, maxPfn: s.types.maxPfn, populated, pageTypes },
+    memory,
   };
   if (s.pvInfo) j.pvInfo = { guestWidth: s.pvInfo.guestWidth, ptLevels: s.pvInfo.ptLevels };
   if (s.p2mFrames) j.p2mFrames = { startPfn: s.p2mFrames.startPfn, endPfn: s.p2mFrames.endPfn, p2mPfns: s.p2mFrames.p2mPfns.map(hex) };
@@ -447,8 +505,11 @@ function stateToJson(s: ImageState): ImageJson {
         kind: e.kind, emulatorId: e.emulatorId, emulator: emulatorName(e.emulatorId), index: e.index, file: emulatorFile(e),
       };
       if (e.kind === 'xenstore') {
-        const parsed = parseXenstoreData(e.data);
-        if ('pairs' in parsed) entry.xenstore = Object.fromEntries(parsed.pairs);
+        const scanned = scanXenstoreData(e.data);
+        if ('pairs' in scanned && scanned.pairs <= MAX_XENSTORE_PAIRS_SHOWN) {
+          const parsed = parseXenstoreData(e.data);
+          if ('pairs' in parsed) entry.xenstore = Object.fromEntries(parsed.pairs);
+        } else if ('pairs' in scanned) entry.xenstorePairs = scanned.pairs;
       }
       return entry;
     });
@@ -461,10 +522,22 @@ async function stateFromJson(dir: string, j: ImageJson): Promise<ImageState> {
   const s = emptyState();
   if (j.guestType !== 'pv' && j.guestType !== 'hvm') throw new IoError(`${dir}: unknown guest type ${String(j.guestType)}`);
   s.desc = { guestType: j.guestType, pageShift: j.pageShift ?? PAGE_SHIFT, ...j.source };
-  for (const [start, count, name] of j.memory.pageTypes) {
+  for (const [start, count, name] of j.memory.pageTypes ?? []) {
     const t = PAGE_TYPE_BY_NAME.get(name);
     if (t === undefined) throw new IoError(`${dir}/${DOMAIN_FILE}: unknown page type ${name}`);
     for (let i = 0; i < count; i++) s.types.set(start + i, t + 1);
+  }
+  const typesFile = j.memory.pageTypesFile;
+  if (typesFile) {
+    const chunkPfns = SparsePfnBytes.CHUNK_PFNS;
+    const bytes = new Uint8Array(await readFile(imageFile(dir, typesFile.file)));
+    if (typesFile.chunkPfns !== chunkPfns || bytes.length !== typesFile.chunks.length * chunkPfns) {
+      throw new IoError(`${dir}/${typesFile.file}: expected ${typesFile.chunks.length} chunk(s) of ${chunkPfns} octets`);
+    }
+    typesFile.chunks.forEach((first, i) => {
+      if (!Number.isSafeInteger(first) || first % chunkPfns !== 0) throw new IoError(`${dir}/${DOMAIN_FILE}: page-type chunk ${String(first)} is not a multiple of ${chunkPfns}`);
+      s.types.setChunk(first / chunkPfns, bytes.slice(i * chunkPfns, (i + 1) * chunkPfns));
+    });
   }
   const blob = async (f: { file: string }): Promise<Uint8Array> => new Uint8Array(await readFile(imageFile(dir, f.file)));
   if (j.pvInfo) s.pvInfo = j.pvInfo;

@@ -1,29 +1,68 @@
 /**
  * One byte per pfn over a sparse pfn space. Pfns reach 2^52, so a dense array cannot
- * cover them; memory here grows with the pfns actually touched, in 64 Ki-pfn chunks.
+ * cover them; memory here grows with the pfns actually touched, in 4 Ki-pfn chunks: a
+ * chunk costs what one guest page does, so a stream scattering its pages costs at most
+ * the guest's own size here (64 Ki-pfn chunks made it 16 times that).
  */
-const CHUNK_SHIFT = 16;
+const CHUNK_SHIFT = 12;
 const CHUNK = 1 << CHUNK_SHIFT;
 
 export class SparsePfnBytes {
-  private readonly chunks = new Map<number, Uint8Array>();
+  private readonly chunks_ = new Map<number, Uint8Array>();
   private highest = -1;
 
   get(pfn: number): number {
-    const c = this.chunks.get(Math.floor(pfn / CHUNK));
+    const c = this.chunks_.get(Math.floor(pfn / CHUNK));
     return c === undefined ? 0 : c[pfn % CHUNK]!;
   }
 
   set(pfn: number, value: number): void {
     const key = Math.floor(pfn / CHUNK);
-    let c = this.chunks.get(key);
+    let c = this.chunks_.get(key);
     if (c === undefined) {
       if (value === 0) return;
       c = new Uint8Array(CHUNK);
-      this.chunks.set(key, c);
+      this.chunks_.set(key, c);
     }
     c[pfn % CHUNK] = value;
     if (value !== 0 && pfn > this.highest) this.highest = pfn;
+  }
+
+  /** Whether the chunk holding `pfn` exists (some pfn near it was given a value). */
+  hasChunk(pfn: number): boolean {
+    return this.chunks_.has(Math.floor(pfn / CHUNK));
+  }
+
+  /** How many chunks exist (CHUNK_PFNS octets each). */
+  get chunkCount(): number {
+    return this.chunks_.size;
+  }
+
+  /** Pfns per chunk: `chunks()` and `setChunk` deal in these. */
+  static readonly CHUNK_PFNS = CHUNK;
+
+  /** The chunks ascending: [first pfn / CHUNK_PFNS, one value per pfn]. */
+  chunks(): [number, Uint8Array][] {
+    return [...this.chunks_.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** A whole chunk at once (as read back from `chunks()`). */
+  setChunk(key: number, values: Uint8Array): void {
+    if (values.length !== CHUNK) throw new RangeError(`a chunk holds ${CHUNK} values, not ${values.length}`);
+    this.chunks_.set(key, values);
+    for (let i = CHUNK - 1; i >= 0; i--) {
+      if (values[i] !== 0) {
+        this.highest = Math.max(this.highest, key * CHUNK + i);
+        break;
+      }
+    }
+  }
+
+  /** How many runs `runs()` yields, without yielding them. */
+  countRuns(): number {
+    let n = 0;
+    for (const _ of this.runs()) n++;
+    return n;
   }
 
   /** Highest pfn ever given a non-zero value, or -1. */
@@ -33,12 +72,12 @@ export class SparsePfnBytes {
 
   /** Runs of equal non-zero values, ascending: [startPfn, count, value]. */
   *runs(): Generator<[number, number, number]> {
-    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    const keys = [...this.chunks_.keys()].sort((a, b) => a - b);
     let start = -1;
     let count = 0;
     let value = 0;
     for (const key of keys) {
-      const c = this.chunks.get(key)!;
+      const c = this.chunks_.get(key)!;
       // Four pfns at a time while a run goes on: this runs once per image, cold, over
       // every pfn (a 1 GiB guest: 16 ms one by one in the interpreter, 4 ms so).
       const words = new Uint32Array(c.buffer, c.byteOffset, CHUNK / 4);
