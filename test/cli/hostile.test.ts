@@ -16,6 +16,7 @@ import { tmpDirFor } from '../support/tmp.js';
 import { hvmRecords, libxcBytes, pvRecords } from '../verify/streams.js';
 import { MemoryImage } from '../../src/domain/image/memory-image.js';
 import { PAGE_TYPE } from '../../src/format/constants.js';
+import { rng } from '../support/rng.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 const MiB = 1024 * 1024;
@@ -171,18 +172,6 @@ test('verify reads no more of an EMULATOR_CONTEXT or unknown record than its che
 });
 
 // ---- seeded fuzz of every reading command ------------------------------------------------
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const INTERESTING = [0, 1, 8, 0xff, 0x7fffffff, 0x80000000, 0xffffffff, 0x08000000, 0x08000001, 0x80000123, 0x00400000];
 

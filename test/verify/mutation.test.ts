@@ -13,19 +13,7 @@ import { StreamFormatError } from '../../src/format/errors.js';
 import { DIAGNOSTIC_CODES, verifyStream } from '../../src/verify/index.js';
 import { itemJson, itemText } from '../../src/cli/describe.js';
 import { hvmRecords, libxcBytes, pvRecords } from './streams.js';
-
-/** xorshift32: the same cases on every run, so a failure can be replayed by its index. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { rng } from '../support/rng.js';
 
 const BASES: Uint8Array[] = [
   libxcBytes(hvmRecords(3)),
