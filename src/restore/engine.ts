@@ -47,13 +47,66 @@ const RESTORE_OPS: Record<GuestType, () => GuestOps> = { hvm: hvmOps, pv: pvOps 
 const LENT_PIECE = 2 * 1024 * 1024;
 
 /** A record checked and decoded, ready to apply. Page data may be a view (applied at once) or a copy (buffered). */
+/** Entries handed to the sink at a time (and pages compared at a time in VERIFY mode). */
+const ENTRY_SLICE = 65536;
+
+/** A PAGE_DATA record's pfn array, read where it lies (8 octets an entry, in the stream's byte order). */
+class PfnEntries {
+  private readonly view: DataView;
+  constructor(
+    bytes: Uint8Array,
+    readonly count: number,
+    private readonly le: boolean,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+
+  hi(i: number): number {
+    return this.view.getUint32(8 * i + (this.le ? 4 : 0), this.le);
+  }
+
+  pfn(i: number): number {
+    const lo = this.view.getUint32(8 * i + (this.le ? 0 : 4), this.le);
+    return (this.hi(i) & 0xfffff) * 2 ** 32 + lo;
+  }
+
+  slice(first: number, end: number): { pfns: number[]; types: number[] } {
+    const pfns = new Array<number>(end - first);
+    const types = new Array<number>(end - first);
+    for (let i = first; i < end; i++) {
+      pfns[i - first] = this.pfn(i);
+      types[i - first] = this.hi(i) >>> 28;
+    }
+    return { pfns, types };
+  }
+
+  /** The pfns whose pages follow, handed out n at a time in entry order. */
+  dataPfns(): { next(n: number): number[] } {
+    let at = 0;
+    return {
+      next: (n: number): number[] => {
+        const out: number[] = [];
+        while (out.length < n && at < this.count) {
+          if (pageTypeHasData(this.hi(at) >>> 28)) out.push(this.pfn(at));
+          at++;
+        }
+        return out;
+      },
+    };
+  }
+}
+
 type Prepared =
   | {
       kind: 'pages';
       loc: StreamLocation;
-      pfns: number[];
-      types: number[];
-      dataPfns: number[];
+      /**
+       * The pfn entries, read in slices when applied: a record may list millions of
+       * pfns, and per-entry arrays for all of them cost hundreds of MiB.
+       */
+      entries: PfnEntries;
+      /** Entries whose page type carries data (their pages follow, in entry order). */
+      dataCount: number;
       /** The pages' contents, or nothing yet when they are still to be copied out of the input (`rest`). */
       data: Uint8Array;
       rest?: RecordRest;
@@ -433,37 +486,31 @@ export class Restorer implements RestoreContext {
     if (8 + 8 * count > body.length) {
       throw new StreamFormatError(`PAGE_DATA count ${count} needs ${8 + 8 * count} octets of pfns, body has ${body.length}`, loc);
     }
-    const pfns = new Array<number>(count);
-    const types = new Array<number>(count);
-    const dataPfns: number[] = [];
+    const entries = new PfnEntries(keep ? body.slice(8, 8 + 8 * count) : body.subarray(8, 8 + 8 * count), count, le);
+    let dataCount = 0;
     let reservedBits = false;
     for (let i = 0; i < count; i++) {
-      const a = view.getUint32(8 + 8 * i, le);
-      const b = view.getUint32(12 + 8 * i, le);
-      const hi = le ? b : a;
-      const lo = le ? a : b;
+      const hi = entries.hi(i);
       const type = hi >>> 28;
-      const pfn = (hi & 0xfffff) * 2 ** 32 + lo;
+      const pfn = entries.pfn(i);
       if ((hi & 0x0ff00000) !== 0) reservedBits = true;
       if (isReservedPageType(type)) {
         throw new StreamFormatError(`pfn 0x${pfn.toString(16)} (entry ${i}) has reserved page type ${type}`, loc);
       }
       const problem = this.ops!.pfnProblem(pfn);
       if (problem) throw new StreamFormatError(`entry ${i}: ${problem}`, loc);
-      pfns[i] = pfn;
-      types[i] = type;
-      if (pageTypeHasData(type)) dataPfns.push(pfn);
+      if (pageTypeHasData(type)) dataCount++;
     }
-    const want = 8 + 8 * count + PAGE_SIZE * dataPfns.length;
+    const want = 8 + 8 * count + PAGE_SIZE * dataCount;
     if (item.length !== want) {
       throw new StreamFormatError(
-        `PAGE_DATA: ${count} pfn(s), ${dataPfns.length} with data need ${want} octets of body, found ${item.length}`,
+        `PAGE_DATA: ${count} pfn(s), ${dataCount} with data need ${want} octets of body, found ${item.length}`,
         loc,
       );
     }
     if (reservedBits) this.warn('PAGE_DATA pfn entries with non-zero reserved bits 59-52 (ignored)', loc);
     const pages = body.subarray(8 + 8 * count);
-    const prepared: Prepared = { kind: 'pages', loc, pfns, types, dataPfns, data: keep ? pages.slice() : pages, end: item.end };
+    const prepared: Prepared = { kind: 'pages', loc, entries, dataCount, data: keep ? pages.slice() : pages, end: item.end };
     if (item.rest) prepared.rest = item.rest;
     return prepared;
   }
@@ -495,62 +542,71 @@ export class Restorer implements RestoreContext {
   private async applyPages(p: Extract<Prepared, { kind: 'pages' }>): Promise<void> {
     this.result.pageRecords++;
     if (this.verifying) return this.verifyPages(p);
-    const fresh: number[] = [];
-    for (let i = 0; i < p.pfns.length; i++) {
-      const t = p.types[i]!;
-      const pfn = p.pfns[i]!;
-      if (t !== PAGE_TYPE.XTAB && t !== PAGE_TYPE.BROKEN && this.populated.get(pfn) === 0) {
-        this.populated.set(pfn, 1);
-        fresh.push(pfn);
+    const { entries } = p;
+    for (let first = 0; first < entries.count; first += ENTRY_SLICE) {
+      const { pfns, types } = entries.slice(first, Math.min(entries.count, first + ENTRY_SLICE));
+      const fresh: number[] = [];
+      for (let i = 0; i < pfns.length; i++) {
+        const t = types[i]!;
+        const pfn = pfns[i]!;
+        if (t !== PAGE_TYPE.XTAB && t !== PAGE_TYPE.BROKEN && this.populated.get(pfn) === 0) {
+          this.populated.set(pfn, 1);
+          fresh.push(pfn);
+        }
       }
+      if (fresh.length > 0) {
+        await this.sink.populate(fresh);
+        this.result.pfnsPopulated += fresh.length;
+      }
+      await this.sink.setPageTypes(pfns, types);
     }
-    if (fresh.length > 0) {
-      await this.sink.populate(fresh);
-      this.result.pfnsPopulated += fresh.length;
-    }
-    await this.sink.setPageTypes(p.pfns, p.types);
+    const dataPfns = entries.dataPfns();
     const writeViews = this.sink.writePageViews?.bind(this.sink);
     if (p.rest?.lendTo && writeViews) {
       // The input's own buffers, uncopied, to a sink that may write them while we read on.
-      let next = 0;
       await p.rest.lendTo(async (views, length, release) => {
         const n = length / PAGE_SIZE;
-        await writeViews(p.dataPfns.slice(next, next + n), views, release);
-        next += n;
+        await writeViews(dataPfns.next(n), views, release);
         this.result.pagesWritten += n;
       }, LENT_PIECE, PAGE_SIZE);
       this.result.bytes = p.end;
     } else if (p.rest) {
       // Whole pages at a time, straight from the reader's buffer to the sink.
-      let next = 0;
       await p.rest.copyTo(async (piece) => {
         const n = piece.length / PAGE_SIZE;
-        await this.sink.writePages(p.dataPfns.slice(next, next + n), piece);
-        next += n;
+        await this.sink.writePages(dataPfns.next(n), piece);
         this.result.pagesWritten += n;
       }, PAGE_SIZE);
       this.result.bytes = p.end;
-    } else if (p.dataPfns.length > 0) {
-      await this.sink.writePages(p.dataPfns, p.data);
-      this.result.pagesWritten += p.dataPfns.length;
+    } else {
+      for (let done = 0; done < p.dataCount; ) {
+        const pfns = dataPfns.next(Math.min(ENTRY_SLICE, p.dataCount - done));
+        await this.sink.writePages(pfns, p.data.subarray(done * PAGE_SIZE, (done + pfns.length) * PAGE_SIZE));
+        done += pfns.length;
+        this.result.pagesWritten += pfns.length;
+      }
     }
   }
 
   private async verifyPages(p: Extract<Prepared, { kind: 'pages' }>): Promise<void> {
-    const n = p.dataPfns.length;
-    if (n === 0) return;
-    if (this.verifyScratch.length < n * PAGE_SIZE) this.verifyScratch = new Uint8Array(n * PAGE_SIZE);
-    const have = this.verifyScratch.subarray(0, n * PAGE_SIZE);
-    const present = await this.sink.readPages(p.dataPfns, have);
     const v = this.result.verify!;
-    for (let i = 0; i < n; i++) {
-      v.pagesChecked++;
-      const a = have.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-      const b = p.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-      if (!present[i] || !Buffer.from(a.buffer, a.byteOffset, PAGE_SIZE).equals(b)) {
-        v.mismatches.push(p.dataPfns[i]!);
-        this.opts.onEvent?.({ kind: 'verify-mismatch', pfn: p.dataPfns[i]!, location: p.loc });
+    const dataPfns = p.entries.dataPfns();
+    for (let done = 0; done < p.dataCount; ) {
+      const pfns = dataPfns.next(Math.min(ENTRY_SLICE, p.dataCount - done));
+      const n = pfns.length;
+      if (this.verifyScratch.length < n * PAGE_SIZE) this.verifyScratch = new Uint8Array(n * PAGE_SIZE);
+      const have = this.verifyScratch.subarray(0, n * PAGE_SIZE);
+      const present = await this.sink.readPages(pfns, have);
+      for (let i = 0; i < n; i++) {
+        v.pagesChecked++;
+        const a = have.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+        const b = p.data.subarray((done + i) * PAGE_SIZE, (done + i + 1) * PAGE_SIZE);
+        if (!present[i] || !Buffer.from(a.buffer, a.byteOffset, PAGE_SIZE).equals(b)) {
+          v.mismatches.push(pfns[i]!);
+          this.opts.onEvent?.({ kind: 'verify-mismatch', pfn: pfns[i]!, location: p.loc });
+        }
       }
+      done += n;
     }
   }
 

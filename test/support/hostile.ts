@@ -101,3 +101,8 @@ export function scatteredXtabStream(n: number): Uint8Array {
   }
   return xlWrap(concat(libxlHeader(), rec(1), hvmLibxc([typesOnlyPageData(1, 0, () => XALLOC), ...recs]), rec(0)));
 }
+
+/** One PAGE_DATA record listing `n` consecutive pfns as XALLOC (no page contents): a 8n-octet batch. */
+export function hugeBatchStream(n: number): Uint8Array {
+  return hvmLibxc([typesOnlyPageData(n, 0, () => XALLOC)]);
+}
