@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runXenDouble } from './xen-double.js';
+import { MemoryImage } from '../../src/domain/image/memory-image.js';
+import type { P2mFrames } from '../../src/domain/types.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 
@@ -65,4 +67,31 @@ export function replaceRecord(buf: Buffer, rec: Rec, body: Buffer): Buffer {
   const pad = Buffer.alloc(((body.length + 7) & ~7) - body.length);
   const end = rec.offset + 8 + ((rec.length + 7) & ~7);
   return Buffer.concat([buf.subarray(0, rec.offset), head, body, pad, buf.subarray(end)]);
+}
+
+/** A domain's memory: a sparse pfn-addressed file and the runs of pfns it has ([first, count]). */
+export interface Memory {
+  raw: string;
+  runs: [number, number][];
+}
+
+/** Consecutive pfns (ascending) as [first, count] runs. */
+function runsOf(pfns: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const pfn of pfns) {
+    const last = runs.at(-1);
+    if (last && last[0] + last[1] === pfn) last[1]++;
+    else runs.push([pfn, 1]);
+  }
+  return runs;
+}
+
+/** A memory image xenmig wrote, read through the library: memory.raw, its populated runs, its P2M frames. */
+export async function imageMemory(dir: string): Promise<{ memory: Memory; p2m: P2mFrames | undefined }> {
+  const img = await MemoryImage.open(dir);
+  try {
+    return { memory: { raw: join(dir, 'memory.raw'), runs: runsOf(await img.populatedPfns()) }, p2m: await img.getP2mFrames() };
+  } finally {
+    await img.close();
+  }
 }

@@ -10,10 +10,10 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
-import { assertClean, double, xenmigOk } from '../support/xen-tools.js';
+import { assertClean, double, imageMemory, xenmigOk, type Memory } from '../support/xen-tools.js';
 import { buildXenDouble, runXenDouble, xenDoubleGate } from '../support/xen-double.js';
 
 const PAGE = 4096;
@@ -23,12 +23,6 @@ interface RestoreAnswer {
   rc: number;
   missing: number;
   checkpoints: number;
-}
-
-/** A domain's memory: a sparse pfn-addressed file and the runs of pfns it has ([first, count]). */
-interface Memory {
-  raw: string;
-  runs: [number, number][];
 }
 
 /** The double's domain in `dir`, dumped: its memory file and populated runs. */
@@ -46,19 +40,6 @@ async function realRestore(work: string, name: string, stream: string, opts: { v
   const r = await runXenDouble(dir, args);
   assert.equal(r.code, 0, `real xc_domain_restore of ${name} failed: ${r.stderr}`);
   return { answer: JSON.parse(r.stdout) as RestoreAnswer, memory: await dumpDouble(dir, join(work, `${name}.real.raw`)) };
-}
-
-/** A memory image xenmig wrote: memory.raw and the runs of pfns in domain.json (every page type but holes). */
-function imageMemory(dir: string): Memory {
-  const j = JSON.parse(readFileSync(join(dir, 'domain.json'), 'utf8')) as { memory: { pageTypes: [number, number, string][] } };
-  const runs: [number, number][] = [];
-  for (const [first, count, type] of j.memory.pageTypes) {
-    if (type === 'XTAB' || type === 'BROKEN') continue;
-    const last = runs.at(-1);
-    if (last && last[0] + last[1] === first) last[1] += count;
-    else runs.push([first, count]);
-  }
-  return { raw: join(dir, 'memory.raw'), runs };
 }
 
 /** The pages of `runs`, read from `raw` (files are sparse and reach 4 GiB: read only what is populated). */
@@ -133,7 +114,7 @@ else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', 
       assert.match(restored, /zeroed as libxc's restorer does: .*STORE_PFN .*CONSOLE_PFN/);
       const real = await realRestore(work, 'xen', stream, { vcpus: c.vcpus, memoryMiB: c.memoryMiB });
       assert.deepEqual(real.answer, { ...real.answer, rc: 0, missing: 0 });
-      assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
+      assertSameMemory((await imageMemory(image)).memory, real.memory, 'xenmig restore vs real xc_domain_restore');
 
       const v2 = join(work, 'xen.v2');
       xenmigOk(['convert', '--to', '2', stream, v2, '--quiet']);
@@ -169,7 +150,7 @@ else describe('xenmig and Xen 4.17 read and restore each other\'s HVM streams', 
       assert.equal(real.answer.rc, 0);
       assert.equal(real.answer.missing, c.missing);
       assert.equal(real.answer.checkpoints, c.checkpoints ?? 0, 'CHECKPOINT records libxc went on after');
-      assertSameMemory(imageMemory(image), real.memory, 'xenmig restore vs real xc_domain_restore');
+      assertSameMemory((await imageMemory(image)).memory, real.memory, 'xenmig restore vs real xc_domain_restore');
     });
   }
 });

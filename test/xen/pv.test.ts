@@ -17,7 +17,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
-import { assertClean, double, records, replaceRecord, xenmigOk, type Rec } from '../support/xen-tools.js';
+import { assertClean, double, imageMemory, records, replaceRecord, xenmigOk, type Memory, type Rec } from '../support/xen-tools.js';
 import { buildXenDouble, runXenDouble, verifyStreamV2, xenDoubleGate } from '../support/xen-double.js';
 
 const PAGE = 4096;
@@ -33,11 +33,6 @@ interface PvDump {
   populatedRanges: [number, number][];
   grantEntries: { flags: number; domid: number; frame: number }[];
   pv: { startInfoPfn: number; maxPfn: number; cr3: number[]; pageTables: [number, number, number][] };
-}
-
-interface Memory {
-  raw: string;
-  runs: [number, number][];
 }
 
 async function dumpByPfn(dir: string, raw: string): Promise<{ json: PvDump; memory: Memory }> {
@@ -62,19 +57,10 @@ interface Image {
 }
 
 /** What `xenmig restore --into DIR` wrote: memory.raw, populated runs, the P2M frames. */
-function image(dir: string): Image {
-  const j = JSON.parse(readFileSync(join(dir, 'domain.json'), 'utf8')) as {
-    memory: { pageTypes: [number, number, string][] };
-    p2mFrames: { endPfn: number; p2mPfns: string[] };
-  };
-  const runs: [number, number][] = [];
-  for (const [first, count, type] of j.memory.pageTypes) {
-    if (type === 'XTAB' || type === 'BROKEN') continue;
-    const last = runs.at(-1);
-    if (last && last[0] + last[1] === first) last[1] += count;
-    else runs.push([first, count]);
-  }
-  return { memory: { raw: join(dir, 'memory.raw'), runs }, p2mPfns: j.p2mFrames.p2mPfns.map((p) => Number(p)), endPfn: j.p2mFrames.endPfn };
+async function image(dir: string): Promise<Image> {
+  const { memory, p2m } = await imageMemory(dir);
+  assert.ok(p2m, `${dir} has P2M frames`);
+  return { memory, p2mPfns: p2m.p2mPfns.map(Number), endPfn: p2m.endPfn };
 }
 
 function readPage(raw: string, pfn: number): Buffer {
@@ -188,7 +174,7 @@ else describe('PV streams between xenmig and Xen 4.17', () => {
 
       const imgDir = join(work, 'image');
       xenmigOk(['restore', stream, '--into', imgDir, '--quiet']);
-      const img = image(imgDir);
+      const img = await image(imgDir);
       const real = await realRestore(work, 'xen', stream, c.vcpus);
       assert.equal(real.answer.rc, 0);
       assert.equal(real.answer.missing, 0);
@@ -221,7 +207,7 @@ else describe('PV streams between xenmig and Xen 4.17', () => {
       const real = await realRestore(work, 'ours', bare, c.vcpus);
       assert.equal(real.answer.rc, 0);
       assert.equal(real.answer.missing, c.missing);
-      assertPvMemory(image(imgDir), real, 'xenmig restore vs real xc_domain_restore');
+      assertPvMemory(await image(imgDir), real, 'xenmig restore vs real xc_domain_restore');
     });
   }
 
