@@ -117,52 +117,8 @@ export function isOptionalRecordType(type: number): boolean {
   return ((type >>> 0) & REC_TYPE_OPTIONAL) !== 0;
 }
 
-/** Records that only a v3 stream may carry. */
-export const V3_ONLY_RECORDS: ReadonlySet<number> = new Set([
-  REC_TYPE.STATIC_DATA_END,
-  REC_TYPE.X86_CPUID_POLICY,
-  REC_TYPE.X86_MSR_POLICY,
-]);
-
-/** Static records: invariant of guest execution, all before STATIC_DATA_END. */
-export const STATIC_RECORDS: ReadonlySet<number> = new Set([
-  REC_TYPE.X86_PV_INFO,
-  REC_TYPE.X86_CPUID_POLICY,
-  REC_TYPE.X86_MSR_POLICY,
-]);
-
-/** Memory and register content: none may come before STATIC_DATA_END in v3. */
-export const DYNAMIC_RECORDS: ReadonlySet<number> = new Set([
-  REC_TYPE.PAGE_DATA,
-  REC_TYPE.X86_PV_P2M_FRAMES,
-  REC_TYPE.X86_PV_VCPU_BASIC,
-  REC_TYPE.X86_PV_VCPU_EXTENDED,
-  REC_TYPE.X86_PV_VCPU_XSAVE,
-  REC_TYPE.X86_PV_VCPU_MSRS,
-  REC_TYPE.SHARED_INFO,
-  REC_TYPE.X86_TSC_INFO,
-  REC_TYPE.HVM_CONTEXT,
-  REC_TYPE.HVM_PARAMS,
-]);
-
-export const PV_ONLY_RECORDS: ReadonlySet<number> = new Set([
-  REC_TYPE.X86_PV_INFO,
-  REC_TYPE.X86_PV_P2M_FRAMES,
-  REC_TYPE.X86_PV_VCPU_BASIC,
-  REC_TYPE.X86_PV_VCPU_EXTENDED,
-  REC_TYPE.X86_PV_VCPU_XSAVE,
-  REC_TYPE.X86_PV_VCPU_MSRS,
-  REC_TYPE.SHARED_INFO,
-]);
-
-export const HVM_ONLY_RECORDS: ReadonlySet<number> = new Set([REC_TYPE.HVM_CONTEXT, REC_TYPE.HVM_PARAMS]);
-
-export const VCPU_RECORDS: ReadonlySet<number> = new Set([
-  REC_TYPE.X86_PV_VCPU_BASIC,
-  REC_TYPE.X86_PV_VCPU_EXTENDED,
-  REC_TYPE.X86_PV_VCPU_XSAVE,
-  REC_TYPE.X86_PV_VCPU_MSRS,
-]);
+// The sets of record types (static, dynamic, PV only, HVM only, v3 only, vcpu) derive
+// from each record module's flags: src/format/libxc/table.ts, exported by records.ts.
 
 // ---- PAGE_DATA pfn entries ---------------------------------------------------------
 /** Bits 63-60 of a pfn entry (bits 31-28 of its high u32). */

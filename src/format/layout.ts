@@ -76,11 +76,24 @@ export class Layout<F extends Record<string, FieldKind>> {
     return f;
   }
 
-  /** One integer field at `at` + its offset, without decoding the rest. */
+  /**
+   * One field at `at` + its offset, without decoding the rest. It needs only that field's
+   * octets: the leading fields of a body cut short still read (a summary of a record whose
+   * length is wrong shows what is there; the verifier reports the length).
+   */
   get<N extends keyof F & string>(bytes: Uint8Array, field: N, littleEndian: boolean, at = 0): ValueOf<F[N]> {
     const f = this.field(field);
-    this.need(bytes, at);
-    return readField(bytes, f, at + f.offset, littleEndian) as ValueOf<F[N]>;
+    const o = at + f.offset;
+    if (at < 0 || o + f.size > bytes.length) {
+      throw new StreamFormatError(`${this.name}: field ${f.name} needs ${f.size} octets at body offset ${o}, only ${Math.max(0, bytes.length - o)} there`);
+    }
+    return readField(bytes, f, o, littleEndian) as ValueOf<F[N]>;
+  }
+
+  /** Whether `bytes` holds `field` whole at `at` (for readers that skip what is not there). */
+  has(bytes: Uint8Array, field: keyof F & string, at = 0): boolean {
+    const f = this.field(field);
+    return at >= 0 && at + f.offset + f.size <= bytes.length;
   }
 
   /** The whole structure at `at`; byte fields are views, not copies. */

@@ -5,6 +5,12 @@
 import { ByteCursor, ByteWriter } from './bytes.js';
 import { LIBXL_REC_TYPE } from './constants.js';
 import { StreamFormatError } from './errors.js';
+import { struct } from './layout.js';
+
+/** The head of EMULATOR_XENSTORE_DATA and EMULATOR_CONTEXT; the data follows. */
+export const EMULATOR_HEADER_LAYOUT = struct('libxl_emulator_hdr', { emulatorId: 'u32', index: 'u32' });
+/** CHECKPOINT_STATE's body (anything after it is kept as it came). */
+export const CHECKPOINT_STATE_LAYOUT = struct('libxl_sr_checkpoint_state', { controlId: 'u32' });
 
 export interface EmulatorRecord {
   type: typeof LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA | typeof LIBXL_REC_TYPE.EMULATOR_CONTEXT;

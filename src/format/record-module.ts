@@ -71,7 +71,13 @@ export interface StreamFacts {
 }
 
 export interface BodyCheckContext<R> {
+  /**
+   * The body as read: whole, except for PAGE_DATA read without its page contents (verify
+   * jumps over them), where it holds the fixed part and the pfn array.
+   */
   readonly body: Uint8Array;
+  /** The body's length in the stream (more than `body.length` when page contents were skipped). */
+  readonly length: number;
   readonly littleEndian: boolean;
   /** The record's name as dump and diagnostics show it. */
   readonly typeName: string;

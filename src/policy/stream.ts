@@ -5,7 +5,8 @@
  * after reading a few hundred octets.
  */
 import { openSync, readSync, closeSync } from 'node:fs';
-import { DYNAMIC_RECORDS, REC_TYPE, guestTypeOf, type GuestType } from '../format/constants.js';
+import { REC_TYPE, guestTypeOf, type GuestType } from '../format/constants.js';
+import { DYNAMIC_RECORDS } from '../format/records.js';
 import { IoError, StreamFormatError } from '../format/errors.js';
 import { type CpuidEntry, type MsrEntry, decodeRecord } from '../format/records.js';
 import { detectLayer } from '../stream/detect.js';

@@ -13,14 +13,13 @@ import {
   PAGE_TYPE,
   REC_TYPE,
   XL_MANDATORY_KNOWN,
-  DYNAMIC_RECORDS,
-  V3_ONLY_RECORDS,
   guestTypeOf,
   isOptionalRecordType,
   isReservedPageType,
   pageTypeHasData,
   type GuestType,
 } from '../format/constants.js';
+import { DYNAMIC_RECORDS, V3_ONLY_RECORDS } from '../format/records.js';
 import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
 import { decodeLibxlRecord, scanXenstoreData } from '../format/libxl-records.js';

@@ -5,7 +5,8 @@
  * CPUID/MSR policy records, which a v2 receiver does not know. Wrappers (xl header,
  * libxl records) pass through unchanged. Page data is copied, never decoded.
  */
-import { DYNAMIC_RECORDS, REC_TYPE, V3_ONLY_RECORDS } from '../format/constants.js';
+import { REC_TYPE } from '../format/constants.js';
+import { DYNAMIC_RECORDS, V3_ONLY_RECORDS } from '../format/records.js';
 import { StreamFormatError } from '../format/errors.js';
 import { encodeDomainHeader, encodeImageHeader, encodeLibxlHeader } from '../format/headers.js';
 import { COPY_PIECE } from '../io/byte-reader.js';

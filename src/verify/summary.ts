@@ -9,17 +9,27 @@ import {
   LIBXL_REC_TYPE,
   PAGE_SIZE,
   PAGE_TYPE,
-  PAGE_TYPE_SHIFT_HI,
-  PFN_HI_MASK,
   REC_TYPE,
-  VCPU_RECORDS,
   XL_MANDATORY_FLAG_JSON,
   guestTypeOf,
   pageTypeName,
   type GuestType,
 } from '../format/constants.js';
+import { VCPU_RECORDS } from '../format/records.js';
 import { hvmContextVcpus } from '../format/hvm-context.js';
-import { isPfnRun, pfnArrayWords } from '../format/records.js';
+import { EMULATOR_HEADER_LAYOUT } from '../format/libxl-records.js';
+import {
+  CPUID_LEAF_LAYOUT,
+  HVM_PARAMS_HEADER_LAYOUT,
+  MSR_ENTRY_LAYOUT,
+  PV_INFO_LAYOUT,
+  TSC_INFO_LAYOUT,
+  VCPU_HEADER_LAYOUT,
+  isPfnRun,
+  pfnEntriesOf,
+  wordsPageType,
+  wordsPfn,
+} from '../format/records.js';
 import type { StreamItem, RecordItem } from '../stream/items.js';
 import { StaticDataTracker } from '../stream/static-data.js';
 import type { Diagnostic } from './types.js';
@@ -224,18 +234,18 @@ export class SummaryBuilder {
 
   private libxlRecord(item: RecordItem): void {
     if (item.type !== LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA && item.type !== LIBXL_REC_TYPE.EMULATOR_CONTEXT) return;
-    if (item.body.length < 8) return;
-    const view = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
+    const H = EMULATOR_HEADER_LAYOUT;
+    if (item.body.length < H.size) return;
     const xenstore = item.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA;
     const entry: NonNullable<StreamSummary['libxl']>['emulators'][number] = {
       kind: xenstore ? 'xenstore' : 'context',
-      emulatorId: view.getUint32(0, item.littleEndian),
-      index: view.getUint32(4, item.littleEndian),
-      length: item.length - 8,
+      emulatorId: H.get(item.body, 'emulatorId', item.littleEndian),
+      index: H.get(item.body, 'index', item.littleEndian),
+      length: item.length - H.size,
     };
     if (xenstore) {
       let nuls = 0;
-      for (let i = 8; i < item.body.length; i++) if (item.body[i] === 0) nuls++;
+      for (let i = H.size; i < item.body.length; i++) if (item.body[i] === 0) nuls++;
       entry.keys = Math.floor(nuls / 2);
     }
     this.s.libxl?.emulators.push(entry);
@@ -250,25 +260,26 @@ export class SummaryBuilder {
     }
     const le = item.littleEndian;
     const body = item.body;
-    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
     switch (item.type) {
       case REC_TYPE.PAGE_DATA:
-        this.pageData(item, view);
+        this.pageData(item);
         return;
       case REC_TYPE.X86_CPUID_POLICY:
-        this.s.cpuidPolicy = { leaves: (this.s.cpuidPolicy?.leaves ?? 0) + Math.floor(item.length / 24) };
+        this.s.cpuidPolicy = { leaves: (this.s.cpuidPolicy?.leaves ?? 0) + Math.floor(item.length / CPUID_LEAF_LAYOUT.size) };
         return;
       case REC_TYPE.X86_MSR_POLICY:
-        this.s.msrPolicy = { msrs: (this.s.msrPolicy?.msrs ?? 0) + Math.floor(item.length / 16) };
+        this.s.msrPolicy = { msrs: (this.s.msrPolicy?.msrs ?? 0) + Math.floor(item.length / MSR_ENTRY_LAYOUT.size) };
         return;
       case REC_TYPE.X86_PV_INFO:
-        if (body.length >= 2) this.s.pvInfo = { guestWidth: body[0]!, ptLevels: body[1]! };
+        if (PV_INFO_LAYOUT.has(body, 'ptLevels')) {
+          this.s.pvInfo = { guestWidth: PV_INFO_LAYOUT.get(body, 'guestWidth', le), ptLevels: PV_INFO_LAYOUT.get(body, 'ptLevels', le) };
+        }
         return;
       case REC_TYPE.X86_TSC_INFO:
-        if (body.length >= 8) this.s.tsc = { mode: view.getUint32(0, le), khz: view.getUint32(4, le) };
+        if (TSC_INFO_LAYOUT.has(body, 'khz')) this.s.tsc = { mode: TSC_INFO_LAYOUT.get(body, 'mode', le), khz: TSC_INFO_LAYOUT.get(body, 'khz', le) };
         return;
       case REC_TYPE.HVM_PARAMS:
-        if (body.length >= 8) this.s.hvmParams = view.getUint32(0, le);
+        if (HVM_PARAMS_HEADER_LAYOUT.has(body, 'reserved')) this.s.hvmParams = HVM_PARAMS_HEADER_LAYOUT.get(body, 'count', le);
         return;
       case REC_TYPE.HVM_CONTEXT:
         this.s.hvmContextBytes = item.length;
@@ -281,32 +292,31 @@ export class SummaryBuilder {
         this.s.verifyRecord = true;
         return;
       default:
-        if (VCPU_RECORDS.has(item.type) && body.length >= 4) this.vcpus.add(view.getUint32(0, le));
+        if (VCPU_RECORDS.has(item.type) && VCPU_HEADER_LAYOUT.has(body, 'vcpuId')) this.vcpus.add(VCPU_HEADER_LAYOUT.get(body, 'vcpuId', le));
     }
   }
 
-  private pageData(item: RecordItem, view: DataView): void {
+  private pageData(item: RecordItem): void {
     this.s.pageDataRecords++;
     if (item.body.length < 8) return;
-    const count = Math.min(view.getUint32(0, item.littleEndian), Math.floor((item.body.length - 8) / 8));
-    const words = pfnArrayWords(item.body, count, item.littleEndian);
+    const { words } = pfnEntriesOf(item.body, item.littleEndian);
+    const count = words.length / 2;
     const typeCounts = this.typeCounts;
     if (isPfnRun(words, count)) {
-      const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
+      const type = wordsPageType(words, 0);
       typeCounts[type]! += count;
       if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) return;
-      const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+      const first = wordsPfn(words, 0);
       this.pfns.addRun(first, count);
       if (first < this.min) this.min = first;
       if (first + count - 1 > this.max) this.max = first + count - 1;
       return;
     }
     for (let i = 0; i < count; i++) {
-      const hi = words[2 * i + 1]!;
-      const type = hi >>> PAGE_TYPE_SHIFT_HI;
+      const type = wordsPageType(words, i);
       typeCounts[type]!++;
       if (type === PAGE_TYPE.XTAB || type === PAGE_TYPE.BROKEN || (type >= 5 && type <= 8)) continue;
-      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
+      const pfn = wordsPfn(words, i);
       this.pfns.add(pfn);
       if (pfn < this.min) this.min = pfn;
       if (pfn > this.max) this.max = pfn;

@@ -80,7 +80,7 @@ export class Verifier implements StreamVerifier {
 
   private libxcHeader(item: LibxcHeaderItem): Diagnostic[] {
     const r = new Reporter(headerLocation(item, 'libxc', 'image header'));
-    this.libxc = new LibxcState(item);
+    this.libxc = new LibxcState(item, Boolean(this.opts.checkpointed));
     this.tracker.push(item);
     checkLibxcHeader(item, r);
     if (this.libxl && this.libxl.header.littleEndian !== item.littleEndian) {

@@ -1,0 +1,11 @@
+/** STATIC_DATA_END (v3): everything before it is invariant of guest execution. */
+import { LIBXC_VERSION_3, REC_TYPE } from '../constants.js';
+import { emptyRecord } from './common.js';
+
+export const staticDataEnd = emptyRecord(REC_TYPE.STATIC_DATA_END, 'STATIC_DATA_END', { v3Only: true }, (ctx) => {
+  if (ctx.facts.version < LIBXC_VERSION_3) {
+    ctx.report('v2-static-data-end', 'STATIC_DATA_END in a v2 stream; only v3 streams carry it');
+  } else if (ctx.facts.staticDataEndSeen) {
+    ctx.report('static-data-end-repeated', 'a second STATIC_DATA_END; expected exactly one');
+  }
+});

@@ -1,0 +1,5 @@
+/** VERIFY: the sender sends its memory again; the receiver compares instead of writing. */
+import { REC_TYPE } from '../constants.js';
+import { emptyRecord } from './common.js';
+
+export const verify = emptyRecord(REC_TYPE.VERIFY, 'VERIFY');

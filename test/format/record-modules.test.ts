@@ -1,0 +1,95 @@
+/**
+ * The record modules against the tables derived from them: every REC_TYPE has a module of
+ * that number and name, the derived sets say what the modules' flags say, and every code
+ * a module's body check reports is one of the verifier's documented codes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { REC_TYPE, recordTypeName, isKnownRecordType } from '../../src/format/constants.js';
+import { checkLength, type StreamFacts } from '../../src/format/record-module.js';
+import {
+  DYNAMIC_RECORDS,
+  HVM_ONLY_RECORDS,
+  LIBXC_MODULES,
+  LIBXC_MODULE_BY_TYPE,
+  LIBXC_RECORDS,
+  PV_ONLY_RECORDS,
+  STATIC_RECORDS,
+  V3_ONLY_RECORDS,
+  VCPU_RECORDS,
+} from '../../src/format/records.js';
+import { DIAGNOSTIC_CODES } from '../../src/verify/codes.js';
+
+test('every REC_TYPE has a module of that number and name, and no module is extra', () => {
+  for (const [name, type] of Object.entries(REC_TYPE)) {
+    const m = LIBXC_MODULE_BY_TYPE.get(type);
+    assert.ok(m, `${name} has no module`);
+    assert.equal(m.name, name);
+    assert.equal(recordTypeName(type), name);
+    assert.ok(isKnownRecordType(type));
+    assert.equal(LIBXC_RECORDS[name as keyof typeof REC_TYPE], m);
+  }
+  assert.equal(LIBXC_MODULES.length, Object.keys(REC_TYPE).length);
+});
+
+test('the type sets are the ones the spec names (derived from the modules\' flags)', () => {
+  const T = REC_TYPE;
+  const same = (a: ReadonlySet<number>, b: number[]): void => assert.deepEqual([...a].sort((x, y) => x - y), b.sort((x, y) => x - y));
+  same(V3_ONLY_RECORDS, [T.STATIC_DATA_END, T.X86_CPUID_POLICY, T.X86_MSR_POLICY]);
+  same(STATIC_RECORDS, [T.X86_PV_INFO, T.X86_CPUID_POLICY, T.X86_MSR_POLICY]);
+  same(DYNAMIC_RECORDS, [
+    T.PAGE_DATA, T.X86_PV_P2M_FRAMES, T.X86_PV_VCPU_BASIC, T.X86_PV_VCPU_EXTENDED, T.X86_PV_VCPU_XSAVE, T.X86_PV_VCPU_MSRS,
+    T.SHARED_INFO, T.X86_TSC_INFO, T.HVM_CONTEXT, T.HVM_PARAMS,
+  ]);
+  same(PV_ONLY_RECORDS, [T.X86_PV_INFO, T.X86_PV_P2M_FRAMES, T.X86_PV_VCPU_BASIC, T.X86_PV_VCPU_EXTENDED, T.X86_PV_VCPU_XSAVE, T.X86_PV_VCPU_MSRS, T.SHARED_INFO]);
+  same(HVM_ONLY_RECORDS, [T.HVM_CONTEXT, T.HVM_PARAMS]);
+  same(VCPU_RECORDS, [T.X86_PV_VCPU_BASIC, T.X86_PV_VCPU_EXTENDED, T.X86_PV_VCPU_XSAVE, T.X86_PV_VCPU_MSRS]);
+});
+
+const LIBXC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src/format/libxc');
+
+test('every code a module names in its source is in the verifier\'s table', () => {
+  const codes = new Set<string>();
+  for (const f of readdirSync(LIBXC_DIR).filter((n) => n.endsWith('.ts'))) {
+    for (const m of readFileSync(join(LIBXC_DIR, f), 'utf8').matchAll(/report\(\s*'([a-z0-9-]+)'/g)) codes.add(m[1]!);
+  }
+  assert.ok(codes.size >= 20, `only ${codes.size} codes found: the pattern no longer matches the modules`);
+  for (const c of codes) assert.ok(Object.hasOwn(DIAGNOSTIC_CODES, c), `${c} is not in src/verify/codes.ts`);
+});
+
+const facts = fc.record({
+  version: fc.constantFrom(2, 3),
+  guestType: fc.constantFrom('pv' as const, 'hvm' as const, undefined),
+  staticDataEndSeen: fc.boolean(),
+  pvGuestWidth: fc.constantFrom(4, 8, undefined),
+  p2mEndPfn: fc.option(fc.integer({ min: 0, max: 2 ** 20 }), { nil: undefined }),
+  checkpointed: fc.boolean(),
+}) as fc.Arbitrary<StreamFacts>;
+
+test('property: every code a module reports over random bodies is in the verifier\'s table', () => {
+  const seen = new Set<string>();
+  const withCheck = LIBXC_MODULES.filter((m) => m.check);
+  fc.assert(
+    fc.property(fc.constantFrom(...withCheck), fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.boolean(), facts, (m, body, le, f) => {
+      if (checkLength(m.length, body.length) !== undefined) return;
+      m.check!({
+        body,
+        length: body.length,
+        littleEndian: le,
+        typeName: m.name,
+        facts: f,
+        record: () => m.decode(body, le),
+        report: (code) => {
+          seen.add(code);
+          assert.ok(Object.hasOwn(DIAGNOSTIC_CODES, code), `${m.name} reported ${code}, not in src/verify/codes.ts`);
+        },
+      });
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(seen.size >= 10, `only ${seen.size} codes reported`);
+});
