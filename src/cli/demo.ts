@@ -6,7 +6,6 @@
  * suspend, and the result printed.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { IoError } from '../format/errors.js';
-import { pagesZeroedOnRestore } from '../format/hvm-params.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
-import type { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
-import type { DomainSource } from '../domain/types.js';
+import { compareMemory, type MemoryComparison } from '../inspect/memory.js';
 import { samplePolicyPath } from '../policy/samples.js';
 import { ExitCode, EXIT_NONCONFORMING } from './main.js';
 import { migrationSummaryLines, runMigration, type MigrateCliOptions } from './migrate.js';
@@ -48,42 +45,6 @@ export async function spawnReceiver(args: string[], onLine: (l: string) => void)
     void exited.then((code) => reject(new IoError(`the receiver exited (${code}) before listening`)));
   });
   return { port, exited, kill: () => child.kill() };
-}
-
-export interface MemoryComparison {
-  pages: number;
-  /** Pages the restorer zeroes (HVM xenstore/console rings, ioreq pages): expected zero on the receiver. */
-  zeroed: number[];
-  differing: number[];
-  sourceDigest: string;
-  receiverDigest: string;
-}
-
-/** Hash every page of both, in pfn order: which pfns differ, and one digest over all. */
-export async function compareMemory(source: SimulatedDomain, receiver: DomainSource): Promise<MemoryComparison> {
-  const pfns = await source.populatedPfns();
-  const theirs = await receiver.populatedPfns();
-  const differing: number[] = [];
-  const mine = new Set(pfns);
-  const zeroed = pagesZeroedOnRestore(source.hvmParams).map((z) => z.pfn).filter((pfn) => mine.has(pfn));
-  const zeroPage = Buffer.alloc(4096);
-  for (const pfn of theirs) if (!mine.has(pfn)) differing.push(pfn);
-  const srcAll = createHash('sha256');
-  const dstAll = createHash('sha256');
-  const buf = Buffer.alloc(1024 * 4096);
-  for (let i = 0; i < pfns.length; i += 1024) {
-    const batch = pfns.slice(i, i + 1024);
-    await receiver.readPages(batch, buf);
-    for (let k = 0; k < batch.length; k++) {
-      const expected = zeroed.includes(batch[k]!) ? zeroPage : source.pageRun(batch[k]!, 1);
-      const a = createHash('sha1').update(expected).digest();
-      const b = createHash('sha1').update(buf.subarray(k * 4096, (k + 1) * 4096)).digest();
-      srcAll.update(a);
-      dstAll.update(b);
-      if (!a.equals(b)) differing.push(batch[k]!);
-    }
-  }
-  return { pages: pfns.length, zeroed, differing, sourceDigest: srcAll.digest('hex'), receiverDigest: dstAll.digest('hex') };
 }
 
 /** The image is a throwaway: tmpfs (/dev/shm) when there is one, so the disk does not set the pace. */

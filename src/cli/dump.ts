@@ -1,6 +1,6 @@
 /** `xenmig dump`: every header and record with its offset, type, length and decoded fields. */
 import type { Command } from 'commander';
-import type { PageRun } from './describe.js';
+import type { PageRun } from '../inspect/describe.js';
 import { startProgress } from './progress.js';
 import { formatOption } from './verify.js';
 
@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { REC_TYPE } = await import('../format/constants.js');
       const { openStream } = await import('../stream/open.js');
-      const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('./describe.js');
+      const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('../inspect/describe.js');
       const { jsonReplacer } = await import('./json.js');
       const { LineOutput } = await import('./output.js');
       const checkpointed = o.colo ? 'colo' : o.checkpointed ? 'remus' : undefined;

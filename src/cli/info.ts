@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress on stderr')
     .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { verifyStream } = await import('../verify/index.js');
-      const { resultLines } = await import('./summary-text.js');
+      const { resultLines } = await import('../inspect/summary-text.js');
       const progress = await startProgress('info', o);
       try {
         const result = await verifyStream(file, { format: o.format, checkpointed: o.colo ? 'colo' : (o.checkpointed ?? false), onProgress: progress.update });

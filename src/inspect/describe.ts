@@ -1,59 +1,24 @@
 /**
- * Decoded fields of each header and record for `dump`: one object per item (for JSON
- * Lines) and its one-line text. HVM params by name, policy leaves, vcpu ids, TSC,
- * xenstore pairs; PAGE_DATA as counts by page type and a pfn range.
+ * Decoded fields of each header and record for `dump` (and any library user): one object
+ * per item (for JSON Lines) and its one-line text. A libxc record reads as its module's
+ * describe() says; PAGE_DATA as counts by page type and a pfn range, from its pfn array
+ * alone (dump jumps over page contents).
  */
-import {
-  LIBXL_REC_TYPE,
-  PAGE_TYPE_SHIFT_HI,
-  PFN_HI_MASK,
-  PFN_RESERVED_MASK_HI,
-  REC_TYPE,
-  emulatorName,
-  pageTypeHasData,
-  pageTypeName,
-} from '../format/constants.js';
+import { LIBXL_REC_TYPE, REC_TYPE, emulatorName, isOptionalRecordType } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
-import { hvmParamName } from '../format/hvm-params.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
-import { decodeRecord, isKnownRecord } from '../format/records.js';
+import { LIBXC_MODULE_BY_TYPE, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
 
 export type Fields = Record<string, unknown>;
+export type { PageDataStats };
 
 const hex = (v: number | bigint, width = 0): string => `0x${v.toString(16).padStart(width, '0')}`;
 
-/** Pfn entries of a PAGE_DATA body (only the pfn array is needed). */
-export interface PageDataStats {
-  count: number;
-  byType: Record<string, number>;
-  withData: number;
-  minPfn: number;
-  maxPfn: number;
-  pfns?: { pfn: number; type: string }[];
-}
-
+/** Pfn entries of a PAGE_DATA record (only the pfn array is needed). */
 export function pageDataStats(item: RecordItem, listPfns: boolean): PageDataStats {
-  const view = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
-  const le = item.littleEndian;
-  const count = item.body.length >= 8 ? view.getUint32(0, le) : 0;
-  const n = Math.min(count, Math.floor((item.body.length - 8) / 8));
-  const stats: PageDataStats = { count, byType: {}, withData: 0, minPfn: Infinity, maxPfn: -1 };
-  if (listPfns) stats.pfns = [];
-  for (let i = 0, off = 8; i < n; i++, off += 8) {
-    const hi = view.getUint32(off + (le ? 4 : 0), le);
-    const lo = view.getUint32(off + (le ? 0 : 4), le);
-    const type = hi >>> PAGE_TYPE_SHIFT_HI;
-    const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + lo;
-    const name = pageTypeName(type);
-    stats.byType[name] = (stats.byType[name] ?? 0) + 1;
-    if (pageTypeHasData(type)) stats.withData++;
-    if (pfn < stats.minPfn) stats.minPfn = pfn;
-    if (pfn > stats.maxPfn) stats.maxPfn = pfn;
-    if (stats.pfns) stats.pfns.push({ pfn, type: (hi & PFN_RESERVED_MASK_HI) !== 0 ? `${name}+reserved-bits` : name });
-  }
-  return stats;
+  return pfnEntryStats(item.body, item.littleEndian, listPfns);
 }
 
 export function mergeStats(into: PageDataStats, s: PageDataStats): void {
@@ -64,13 +29,7 @@ export function mergeStats(into: PageDataStats, s: PageDataStats): void {
   for (const [k, v] of Object.entries(s.byType)) into.byType[k] = (into.byType[k] ?? 0) + v;
 }
 
-export function pageStatsText(s: PageDataStats): string {
-  const types = Object.entries(s.byType)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  const range = s.maxPfn >= 0 ? `, pfn ${hex(s.minPfn)}-${hex(s.maxPfn)}` : '';
-  return `${s.count} pfn(s) [${types}]${range}, ${s.withData} page(s) of data`;
-}
+export { pageStatsText };
 
 /** Fields of a header item or of a non-PAGE_DATA record. */
 export function describeItem(item: StreamItem): { fields: Fields; text: string } {
@@ -126,56 +85,14 @@ function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
     const s = pageDataStats(item, false);
     return { fields: { ...s }, text: pageStatsText(s) };
   }
-  const rec = decodeRecord(item.type, item.body, item.littleEndian);
-  if (!isKnownRecord(rec)) return { fields: { optional: (item.type & 0x80000000) !== 0 }, text: 'unknown record' };
-  switch (rec.type) {
-    case REC_TYPE.X86_PV_INFO:
-      return { fields: { guestWidth: rec.guestWidth, ptLevels: rec.ptLevels }, text: `guest width ${rec.guestWidth}, ${rec.ptLevels} page table levels` };
-    case REC_TYPE.X86_PV_P2M_FRAMES:
-      return {
-        fields: { startPfn: rec.startPfn, endPfn: rec.endPfn, frames: rec.p2mPfns },
-        text: `pfns ${hex(rec.startPfn)}-${hex(rec.endPfn)} in ${rec.p2mPfns.length} frame(s)`,
-      };
-    case REC_TYPE.X86_PV_VCPU_BASIC:
-    case REC_TYPE.X86_PV_VCPU_EXTENDED:
-    case REC_TYPE.X86_PV_VCPU_XSAVE:
-    case REC_TYPE.X86_PV_VCPU_MSRS:
-      return { fields: { vcpuId: rec.vcpuId, contextBytes: rec.context.length }, text: `vcpu ${rec.vcpuId}, ${rec.context.length} octet(s) of context` };
-    case REC_TYPE.X86_TSC_INFO:
-      return {
-        fields: { mode: rec.mode, khz: rec.khz, nsec: rec.nsec, incarnation: rec.incarnation },
-        text: `mode ${rec.mode}, ${rec.khz} kHz, ${rec.nsec} ns, incarnation ${rec.incarnation}`,
-      };
-    case REC_TYPE.HVM_PARAMS: {
-      const params = rec.params.map((p) => ({ name: hvmParamName(p.index), index: p.index, value: p.value }));
-      return { fields: { params }, text: `${params.length} param(s): ${params.map((p) => `${p.name}=${hex(p.value)}`).join(' ')}` };
-    }
-    case REC_TYPE.HVM_CONTEXT:
-    case REC_TYPE.SHARED_INFO:
-    case REC_TYPE.TOOLSTACK:
-      return { fields: { bytes: rec.data.length }, text: `${rec.data.length} octet(s)` };
-    case REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST:
-      return { fields: { pfns: rec.pfns }, text: `${rec.pfns.length} pfn(s)` };
-    case REC_TYPE.X86_CPUID_POLICY:
-      return {
-        fields: { leaves: rec.entries },
-        text:
-          `${rec.entries.length} leaf/leaves: ` +
-          rec.entries.map((e) => `${hex(e.leaf, 8)}:${hex(e.subleaf, 8)} -> ${[e.eax, e.ebx, e.ecx, e.edx].map((v) => hex(v, 8)).join(':')}`).join('; '),
-      };
-    case REC_TYPE.X86_MSR_POLICY:
-      return {
-        fields: { msrs: rec.entries },
-        text: `${rec.entries.length} MSR(s): ` + rec.entries.map((e) => `${hex(e.index, 8)} -> ${hex(e.value, 16)}`).join('; '),
-      };
-    default:
-      return { fields: {}, text: '' };
-  }
+  const m = LIBXC_MODULE_BY_TYPE.get(item.type);
+  if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
+  return m.describe(decodeRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0]);
 }
 
 function describeLibxl(item: RecordItem): { fields: Fields; text: string } {
   const rec = decodeLibxlRecord(item.type, item.body, item.littleEndian);
-  if ('unknown' in rec) return { fields: { optional: (item.type & 0x80000000) !== 0 }, text: 'unknown record' };
+  if ('unknown' in rec) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
   if ('emulatorId' in rec) {
     const base = { emulator: emulatorName(rec.emulatorId), emulatorId: rec.emulatorId, index: rec.index };
     if (rec.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA) {

@@ -1,4 +1,4 @@
-/** The one-screen text of a StreamSummary, shared by `info` and `demo`. */
+/** The one-screen text of a StreamSummary, shared by `info`, `demo` and library users. */
 import type { StreamSummary, VerifyResult } from '../verify/index.js';
 import { formatDiagnostic } from '../verify/index.js';
 

@@ -11,7 +11,7 @@ import { BufferRawSource } from '../../src/io/raw-source.js';
 import { readStream } from '../../src/stream/reader.js';
 import { StreamFormatError } from '../../src/format/errors.js';
 import { DIAGNOSTIC_CODES, verifyStream } from '../../src/verify/index.js';
-import { itemJson, itemText } from '../../src/cli/describe.js';
+import { itemJson, itemText } from '../../src/inspect/describe.js';
 import { hvmRecords, libxcBytes, pvRecords } from './streams.js';
 import { rng } from '../support/rng.js';
 
