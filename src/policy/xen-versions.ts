@@ -7,7 +7,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { UsageError } from '../format/errors.js';
-import { type Featureset, type RawTable, buildFeatureset } from './featureset.js';
+import { type Featureset, type RawTable, buildFeatureset } from './featureset-table.js';
 
 export interface XenLimits {
   /** Basic leaves 0..basic-1 (CPUID_GUEST_NR_BASIC). */
