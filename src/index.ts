@@ -9,6 +9,7 @@ export * from './verify/index.js';
 export * from './domain/types.js';
 export * from './domain/image/index.js';
 export * from './domain/simulated/index.js';
+export * from './inspect/index.js';
 export * from './restore/index.js';
 export * from './save/index.js';
 export * from './policy/index.js';

@@ -1,7 +1,9 @@
 /**
  * The restore engine: one consumer of stream items that drives a DomainSink, like
- * libxc's restore loop. Each record is first prepared (decoded and checked, nothing
- * applied) and then applied; in a checkpointed stream the prepared records after the
+ * libxc's restore loop. Every item first goes through the verifier's rules, strictly:
+ * the first error stops the restore with the verifier's code and words, its warnings
+ * become the restore's, so `verify` and `restore` never disagree on a stream. Each record
+ * is then prepared (decoded, nothing applied) and applied; in a checkpointed stream the prepared records after the
  * first CHECKPOINT wait for the next CHECKPOINT, so a stream that breaks leaves the
  * domain exactly at the last complete checkpoint.
  */
@@ -9,26 +11,24 @@ import {
   CHECKPOINT_STATE_ID,
   LIBXL_REC_TYPE,
   PAGE_SIZE,
-  LIBXL_VERSION,
   PAGE_TYPE,
   REC_TYPE,
-  XL_MANDATORY_KNOWN,
   guestTypeOf,
   isOptionalRecordType,
-  isReservedPageType,
   pageTypeHasData,
   type GuestType,
 } from '../format/constants.js';
-import { DYNAMIC_RECORDS, V3_ONLY_RECORDS } from '../format/records.js';
 import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
 import { decodeLibxlRecord, scanXenstoreData } from '../format/libxl-records.js';
-import { decodeRecord, isKnownRecord, type KnownLibxcRecord } from '../format/records.js';
+import { PAGE_DATA_HEADER_LAYOUT, decodeRecord, isKnownRecord, pfnArrayWords, wordsPageType, wordsPfn, type KnownLibxcRecord } from '../format/records.js';
 import type { DomainSink, EmulatorData } from '../domain/types.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';
 import type { RecordItem, RecordRest, StreamItem } from '../stream/items.js';
 import { checkpointedKind, type CheckpointedKind } from '../stream/reader.js';
 import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
+import type { Diagnostic } from '../verify/types.js';
+import { Verifier } from '../verify/verifier.js';
 import { hvmOps } from './hvm.js';
 import type { GuestOps, RestoreContext } from './ops.js';
 import { pvOps } from './pv.js';
@@ -49,24 +49,23 @@ const LENT_PIECE = 2 * 1024 * 1024;
 /** Entries handed to the sink at a time (and pages compared at a time in VERIFY mode). */
 const ENTRY_SLICE = 65536;
 
-/** A PAGE_DATA record's pfn array, read where it lies (8 octets an entry, in the stream's byte order). */
+/** A PAGE_DATA record's pfn array, read through the PAGE_DATA module's reader. */
 class PfnEntries {
-  private readonly view: DataView;
+  private readonly words: Uint32Array;
   constructor(
-    bytes: Uint8Array,
+    body: Uint8Array,
     readonly count: number,
-    private readonly le: boolean,
+    le: boolean,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.words = pfnArrayWords(body, count, le);
   }
 
-  hi(i: number): number {
-    return this.view.getUint32(8 * i + (this.le ? 4 : 0), this.le);
+  type(i: number): number {
+    return wordsPageType(this.words, i);
   }
 
   pfn(i: number): number {
-    const lo = this.view.getUint32(8 * i + (this.le ? 0 : 4), this.le);
-    return (this.hi(i) & 0xfffff) * 2 ** 32 + lo;
+    return wordsPfn(this.words, i);
   }
 
   slice(first: number, end: number): { pfns: number[]; types: number[] } {
@@ -74,7 +73,7 @@ class PfnEntries {
     const types = new Array<number>(end - first);
     for (let i = first; i < end; i++) {
       pfns[i - first] = this.pfn(i);
-      types[i - first] = this.hi(i) >>> 28;
+      types[i - first] = this.type(i);
     }
     return { pfns, types };
   }
@@ -86,12 +85,33 @@ class PfnEntries {
       next: (n: number): number[] => {
         const out: number[] = [];
         while (out.length < n && at < this.count) {
-          if (pageTypeHasData(this.hi(at) >>> 28)) out.push(this.pfn(at));
+          if (pageTypeHasData(this.type(at))) out.push(this.pfn(at));
           at++;
         }
         return out;
       },
     };
+  }
+}
+
+/** Warnings the result already holds in its own shape: unknown optional records are `ignored` (and counted). */
+const SHOWN_OTHERWISE: ReadonlySet<string> = new Set(['unknown-optional-record']);
+
+/** A verifier rule the stream breaks: the restore stops with the verifier's code, words and place. */
+export class RuleViolation extends StreamFormatError {
+  readonly code: string;
+  constructor(d: Diagnostic) {
+    super(d.message, d.location);
+    this.code = d.code;
+  }
+}
+
+/** The verifier's missing-end: still a truncation to whoever tells broken inputs apart (failover, receivers). */
+export class RuleTruncation extends TruncatedStreamError {
+  readonly code: string;
+  constructor(d: Diagnostic) {
+    super(d.message, d.location);
+    this.code = d.code;
   }
 }
 
@@ -127,6 +147,8 @@ class InputBroke extends Error {
 
 export class Restorer implements RestoreContext {
   private readonly tracker = new StaticDataTracker();
+  /** The verifier's rules, run strictly on every item before it is applied. */
+  private readonly rules: Verifier;
   private ops: GuestOps | undefined;
   private guestType: GuestType | undefined;
   private streamVersion = 0;
@@ -172,6 +194,7 @@ export class Restorer implements RestoreContext {
     readonly sink: DomainSink,
     private readonly opts: RestoreOptions = {},
   ) {
+    this.rules = new Verifier({ checkpointed: opts.checkpointed ?? false });
     this.verifying = opts.verifyMode ?? false;
     if (this.verifying) this.result.verify = { pagesChecked: 0, mismatches: [] };
   }
@@ -209,19 +232,33 @@ export class Restorer implements RestoreContext {
     return (this.opts.checkpointed ?? false) && this.buffering && !this.libxcEnded;
   }
 
+  /**
+   * The verifier's findings on one item: the first error stops the restore (a broken
+   * checkpoint when `broke`, so the restore can fail over), warnings are kept.
+   */
+  private applyRules(ds: readonly Diagnostic[], broke = false): void {
+    for (const d of ds) {
+      if (d.severity === 'error') {
+        const err = d.code === 'missing-end' ? new RuleTruncation(d) : new RuleViolation(d);
+        throw broke ? new InputBroke(err) : err;
+      }
+      if (d.severity === 'warning' && !SHOWN_OTHERWISE.has(d.code)) this.warn(d.message, d.location);
+    }
+  }
+
   async push(item: StreamItem): Promise<void> {
     // A streamed record's contents count once they are read.
     if ('end' in item) this.result.bytes = item.kind === 'record' && item.rest ? item.offset : item.end;
+    // Inside a checkpoint a broken record breaks that checkpoint only (libxc fails over).
+    const inBatch =
+      item.kind === 'record' &&
+      (item.layer === 'libxc'
+        ? this.buffering && !this.libxcEnded && item.type !== REC_TYPE.END && item.type !== REC_TYPE.CHECKPOINT
+        : this.inCheckpoint || this.expectState);
+    this.applyRules(this.rules.push(item), inBatch);
     switch (item.kind) {
       case 'xl-header': {
         this.result.layers.push('xl');
-        const unknown = item.header.mandatoryFlags & ~XL_MANDATORY_KNOWN;
-        if (unknown !== 0) {
-          throw new StreamFormatError(`xl header sets unknown mandatory flags 0x${unknown.toString(16)}: refusing to guess`, {
-            offset: item.offset,
-            layer: 'xl',
-          });
-        }
         if (item.header.config) {
           this.pendingConfig = xlConfigText(item.header.config);
           this.result.config = this.pendingConfig;
@@ -229,10 +266,6 @@ export class Restorer implements RestoreContext {
         return;
       }
       case 'libxl-header':
-        // libxl_stream_read.c refuses any other version ("Invalid Version").
-        if (item.header.version !== LIBXL_VERSION) {
-          throw new StreamFormatError(`libxl header version ${item.header.version}, expected ${LIBXL_VERSION} (libxl refuses any other)`, { offset: item.offset, layer: 'libxl', recordType: 'header' });
-        }
         this.result.layers.push('libxl');
         this.libxlStarted = true;
         return;
@@ -251,7 +284,6 @@ export class Restorer implements RestoreContext {
     if (this.result.layers.includes('libxc')) throw new StreamFormatError('a second libxc stream in one input', loc);
     this.result.layers.push('libxc');
     const v = item.image.version;
-    if (v !== 2 && v !== 3) throw new StreamFormatError(`libxc stream version ${v}, expected 2 or 3`, loc);
     const min = this.opts.minVersion;
     if (min !== undefined && v < min) {
       throw new RefusedError(`refusing a libxc v${v} stream: this receiver accepts v${min} or later (--min-version ${min})`, [
@@ -261,10 +293,9 @@ export class Restorer implements RestoreContext {
           : `upgrade the sender to write v${min} streams`,
       ]);
     }
-    const dloc = { ...loc, recordType: 'domain header' };
+    // The rules refused any other domain type already.
     const guest = guestTypeOf(item.domain.type);
-    if (guest === undefined) throw new StreamFormatError(`domain type ${item.domain.type}, expected 1 (x86 PV) or 2 (x86 HVM)`, dloc);
-    if (item.domain.pageShift !== 12) throw new StreamFormatError(`page_shift ${item.domain.pageShift}, expected 12`, dloc);
+    if (guest === undefined) throw new StreamFormatError(`domain type ${item.domain.type}, expected 1 (x86 PV) or 2 (x86 HVM)`, loc);
     this.guestType = guest;
     this.streamVersion = v;
     this.ops = RESTORE_OPS[guest]();
@@ -370,17 +401,9 @@ export class Restorer implements RestoreContext {
     }
     this.result.records++;
 
-    if (item.type === REC_TYPE.STATIC_DATA_END && this.staticEnd) throw new StreamFormatError('a second STATIC_DATA_END', loc);
+    // Static data before dynamic, STATIC_DATA_END once, v3-only records: the rules saw to it.
     const end = this.tracker.push(item);
     if (end?.inferred) await this.staticDataEnd(end, loc);
-    if (!this.staticEnd) {
-      if (this.streamVersion >= 3 && DYNAMIC_RECORDS.has(item.type)) {
-        throw new StreamFormatError(`${item.typeName} before STATIC_DATA_END: a v3 stream sends its static data first`, loc);
-      }
-    }
-    if (this.streamVersion < 3 && V3_ONLY_RECORDS.has(item.type)) {
-      this.warn(`${item.typeName} in a v2 stream (only v3 streams carry it)`, loc);
-    }
 
     if (this.buffering && item.type !== REC_TYPE.END && item.type !== REC_TYPE.CHECKPOINT) {
       let prepared: Prepared;
@@ -425,8 +448,7 @@ export class Restorer implements RestoreContext {
     }
   }
 
-  private async checkpoint(item: RecordItem, loc: StreamLocation): Promise<void> {
-    if (!this.opts.checkpointed) throw new StreamFormatError('CHECKPOINT in a stream not restored as checkpointed (--checkpointed)', loc);
+  private async checkpoint(item: RecordItem, _loc: StreamLocation): Promise<void> {
     // In a libxl stream the checkpoint is complete only at libxl's CHECKPOINT_END
     // (libxc's checkpoint callback returns once libxl has read it).
     if (this.libxlStarted) {
@@ -476,39 +498,19 @@ export class Restorer implements RestoreContext {
 
   private preparePages(item: RecordItem, loc: StreamLocation, keep: boolean): Prepared {
     const body = item.body;
-    const le = item.littleEndian;
     if (!item.bodyComplete && !item.rest) throw new StreamFormatError('PAGE_DATA contents were not read: restore needs them', loc);
-    if (body.length < 8) throw new StreamFormatError(`PAGE_DATA body of ${body.length} octets, expected at least 8`, loc);
-    const view = new DataView(body.buffer, body.byteOffset, body.length);
-    const count = view.getUint32(0, le);
-    if (count === 0) throw new StreamFormatError('PAGE_DATA with count 0', loc);
-    if (8 + 8 * count > body.length) {
-      throw new StreamFormatError(`PAGE_DATA count ${count} needs ${8 + 8 * count} octets of pfns, body has ${body.length}`, loc);
-    }
-    const entries = new PfnEntries(keep ? body.slice(8, 8 + 8 * count) : body.subarray(8, 8 + 8 * count), count, le);
+    // Count, length, page types and reserved bits passed the rules: what is left is this domain's.
+    const count = PAGE_DATA_HEADER_LAYOUT.get(body, 'count', item.littleEndian);
+    const array = 8 * count;
+    const H = PAGE_DATA_HEADER_LAYOUT.size;
+    const entries = new PfnEntries(keep ? body.slice(0, H + array) : body.subarray(0, H + array), count, item.littleEndian);
     let dataCount = 0;
-    let reservedBits = false;
     for (let i = 0; i < count; i++) {
-      const hi = entries.hi(i);
-      const type = hi >>> 28;
-      const pfn = entries.pfn(i);
-      if ((hi & 0x0ff00000) !== 0) reservedBits = true;
-      if (isReservedPageType(type)) {
-        throw new StreamFormatError(`pfn 0x${pfn.toString(16)} (entry ${i}) has reserved page type ${type}`, loc);
-      }
-      const problem = this.ops!.pfnProblem(pfn);
+      const problem = this.ops!.pfnProblem(entries.pfn(i));
       if (problem) throw new StreamFormatError(`entry ${i}: ${problem}`, loc);
-      if (pageTypeHasData(type)) dataCount++;
+      if (pageTypeHasData(entries.type(i))) dataCount++;
     }
-    const want = 8 + 8 * count + PAGE_SIZE * dataCount;
-    if (item.length !== want) {
-      throw new StreamFormatError(
-        `PAGE_DATA: ${count} pfn(s), ${dataCount} with data need ${want} octets of body, found ${item.length}`,
-        loc,
-      );
-    }
-    if (reservedBits) this.warn('PAGE_DATA pfn entries with non-zero reserved bits 59-52 (ignored)', loc);
-    const pages = body.subarray(8 + 8 * count);
+    const pages = body.subarray(H + array);
     const prepared: Prepared = { kind: 'pages', loc, entries, dataCount, data: keep ? pages.slice() : pages, end: item.end };
     if (item.rest) prepared.rest = item.rest;
     return prepared;
@@ -526,12 +528,6 @@ export class Restorer implements RestoreContext {
       this.verifying = true;
       this.result.verify ??= { pagesChecked: 0, mismatches: [] };
       return;
-    }
-    if (rec.type === REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST) {
-      throw new StreamFormatError('CHECKPOINT_DIRTY_PFN_LIST belongs on the back channel (secondary to primary), not in this stream', p.loc);
-    }
-    if (rec.type === REC_TYPE.TOOLSTACK) {
-      throw new StreamFormatError('TOOLSTACK records are no longer supported: the sender is too old to restore from', p.loc);
     }
     if (!(await this.ops!.processRecord(this, rec, p.loc))) {
       throw new StreamFormatError(`${p.loc.recordType} cannot be restored into an ${this.guestType === 'hvm' ? 'HVM' : 'x86 PV'} domain`, p.loc);
@@ -611,6 +607,9 @@ export class Restorer implements RestoreContext {
 
   /** The input ended (no more items): it must have ended where a stream ends. */
   async finish(): Promise<void> {
+    // Not where libxl completes at the libxc END of a checkpointed stream (restore-only:
+    // the receiver reads no libxl record after it).
+    if (!this.completeAtLibxcEnd) this.applyRules(this.rules.finish());
     if (!this.ops) throw new TruncatedStreamError('the input ended before a libxc stream began', { offset: this.result.bytes });
     if (!this.libxcEnded) throw new TruncatedStreamError('the input ended before the libxc END record', { offset: this.result.bytes });
     if (this.libxlStarted && !this.libxlEnded && !this.completeAtLibxcEnd) {

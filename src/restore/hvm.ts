@@ -29,7 +29,7 @@ export function hvmOps(): GuestOps {
     async processRecord(ctx, rec, loc) {
       switch (rec.type) {
         case REC_TYPE.HVM_PARAMS:
-          if (rec.params.length === 0) ctx.warn('HVM_PARAMS with count 0 (written by Xen 4.6-4.8 senders), tolerated', loc);
+          // Count 0 (the Xen 4.6-4.8 erratum): the rules warned of it (errata-empty-hvm-params).
           for (const { pfn, param } of pagesZeroedOnRestore(rec.params)) await clearPage(ctx, pfn, param);
           for (const p of rec.params) {
             const at = params.findIndex((q) => q.index === p.index);

@@ -12,7 +12,7 @@ import { InputBroke, Restorer } from './engine.js';
 import type { RestoreOptions, RestoreResult } from './types.js';
 
 export * from './types.js';
-export { Restorer } from './engine.js';
+export { Restorer, RuleTruncation, RuleViolation } from './engine.js';
 
 export async function restoreStream(
   input: AsyncIterable<StreamItem> | string,

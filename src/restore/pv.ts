@@ -2,7 +2,7 @@
  * x86 PV: X86_PV_INFO fixes the guest width, X86_PV_P2M_FRAMES the pfn range; vcpu
  * contexts and shared info are kept until the stream completes.
  */
-import { PAGE_SIZE, REC_TYPE } from '../format/constants.js';
+import { REC_TYPE } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import type { PvInfo, VcpuContext, VcpuContextKind } from '../domain/types.js';
 import { applyCpuPolicy, processX86Common, type GuestOps } from './ops.js';
@@ -22,42 +22,22 @@ export function pvOps(): GuestOps {
   return {
     async processRecord(ctx, rec, loc) {
       switch (rec.type) {
-        case REC_TYPE.X86_PV_INFO: {
-          if (ctx.staticDataEnded) throw new StreamFormatError('X86_PV_INFO after STATIC_DATA_END', loc);
-          if (info) throw new StreamFormatError('a second X86_PV_INFO record', loc);
-          const { guestWidth, ptLevels } = rec;
-          if (guestWidth !== 4 && guestWidth !== 8) throw new StreamFormatError(`guest_width ${guestWidth}, expected 4 or 8`, loc);
-          if (ptLevels !== 3 && ptLevels !== 4) throw new StreamFormatError(`pt_levels ${ptLevels}, expected 3 or 4`, loc);
-          if ((guestWidth === 8) !== (ptLevels === 4)) {
-            throw new StreamFormatError(`guest_width ${guestWidth} with pt_levels ${ptLevels}: a 64-bit guest has 4 levels, a 32-bit one 3`, loc);
-          }
-          info = { guestWidth, ptLevels };
+        // Width, levels, their pairing, a second record, its place before STATIC_DATA_END,
+        // the P2M's range and frame count: the verifier's rules, run by the engine first.
+        case REC_TYPE.X86_PV_INFO:
+          info = { guestWidth: rec.guestWidth, ptLevels: rec.ptLevels };
           return true;
-        }
-        case REC_TYPE.X86_PV_P2M_FRAMES: {
-          if (!info) throw new StreamFormatError('X86_PV_P2M_FRAMES before X86_PV_INFO: the guest width is unknown', loc);
-          if (rec.startPfn > rec.endPfn) throw new StreamFormatError(`p2m_start_pfn ${rec.startPfn} > p2m_end_pfn ${rec.endPfn}`, loc);
-          const perFrame = PAGE_SIZE / info.guestWidth;
-          const frames = Math.floor(rec.endPfn / perFrame) + 1 - Math.floor(rec.startPfn / perFrame);
-          if (rec.p2mPfns.length !== frames) {
-            throw new StreamFormatError(
-              `${rec.p2mPfns.length} p2m frame(s), expected ${frames} for pfns ${rec.startPfn}..${rec.endPfn} at ${perFrame} entries per frame`,
-              loc,
-            );
-          }
+        case REC_TYPE.X86_PV_P2M_FRAMES:
           p2mEnd = rec.endPfn;
           await ctx.sink.setP2mFrames({ startPfn: rec.startPfn, endPfn: rec.endPfn, p2mPfns: rec.p2mPfns });
           return true;
-        }
         case REC_TYPE.X86_PV_VCPU_BASIC:
         case REC_TYPE.X86_PV_VCPU_EXTENDED:
         case REC_TYPE.X86_PV_VCPU_XSAVE:
         case REC_TYPE.X86_PV_VCPU_MSRS: {
           const kind = VCPU_KIND.get(rec.type)!;
-          if (rec.context.length === 0) {
-            ctx.warn(`vcpu ${rec.vcpuId} ${kind} record without context (written by Xen 4.6-4.8 senders), tolerated`, loc);
-            return true;
-          }
+          // The Xen 4.6-4.8 erratum: the rules warned of it (errata-empty-vcpu).
+          if (rec.context.length === 0) return true;
           vcpus.set(`${rec.vcpuId}:${kind}`, { vcpuId: rec.vcpuId, kind, data: rec.context.slice() });
           return true;
         }

@@ -90,7 +90,9 @@ export const DIAGNOSTIC_CODES = {
   'wrong-guest-type': { severity: 'error', meaning: 'a PV record in an HVM stream or an HVM record in a PV stream' },
   'pv-order': { severity: 'error', meaning: 'PV order broken: X86_PV_INFO, then X86_PV_P2M_FRAMES, then PAGE_DATA, then vcpu records' },
   'hvm-context-missing': { severity: 'error', meaning: 'an HVM stream without HVM_CONTEXT cannot be restored' },
-  'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored' },
+  'pv-info-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_INFO cannot be restored (said at STATIC_DATA_END in v3, at END in v2)' },
+  'pv-p2m-frames-missing': { severity: 'error', meaning: 'a PV stream without X86_PV_P2M_FRAMES cannot be restored' },
+  'static-data-end-never-inferred': { severity: 'error', meaning: 'a v2 stream without the record a v3 receiver infers STATIC_DATA_END at (PAGE_DATA for HVM, X86_PV_P2M_FRAMES for PV): it carries no memory' },
   'pv-vcpu0-basic-missing': { severity: 'error', meaning: 'a PV stream without (non-empty) X86_PV_VCPU_BASIC for vcpu 0: libxc refuses it' },
   'pv-pfn-beyond-p2m': { severity: 'error', meaning: 'a PV page above X86_PV_P2M_FRAMES\' end pfn: libxc refuses it' },
   // ---- checkpointed libxl streams (Remus / COLO; see checkpoint-rules.ts) ----

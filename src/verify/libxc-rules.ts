@@ -251,8 +251,18 @@ export function checkCompleteness(state: LibxcState, r: Reporter): void {
   if (state.guestType === 'hvm' && !state.hvmContextEver) {
     r.report('hvm-context-missing', 'END of an HVM stream without HVM_CONTEXT; it cannot be restored');
   }
-  if (state.guestType === 'pv' && state.pvInfo === undefined) {
+  // A v3 PV stream without it was told so at its STATIC_DATA_END.
+  if (state.guestType === 'pv' && state.pvInfo === undefined && !(state.version >= LIBXC_VERSION_3 && state.staticDataEndSeen)) {
     r.report('pv-info-missing', 'END of a PV stream without X86_PV_INFO; it cannot be restored');
+  }
+  if (state.guestType === 'pv' && !state.p2mFramesSeen) {
+    r.report('pv-p2m-frames-missing', 'END of a PV stream without X86_PV_P2M_FRAMES; it cannot be restored');
+  }
+  if (state.version < LIBXC_VERSION_3 && !(state.guestType === 'pv' ? state.p2mFramesSeen : state.pageDataSeen)) {
+    r.report(
+      'static-data-end-never-inferred',
+      `END of a v2 stream without ${state.guestType === 'pv' ? 'X86_PV_P2M_FRAMES' : 'PAGE_DATA'}, where a v3 receiver infers STATIC_DATA_END: it carries no memory`,
+    );
   }
   if (state.guestType === 'pv' && !state.vcpu0Basic) {
     r.report('pv-vcpu0-basic-missing', 'END of a PV stream without X86_PV_VCPU_BASIC for vcpu 0; libxc\'s restorer refuses it ("Sender didn\'t send vcpu0\'s basic state")');

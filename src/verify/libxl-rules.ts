@@ -46,7 +46,7 @@ export function checkXlHeader(item: XlHeaderItem, r: Reporter): void {
 
 export function checkLibxlHeader(item: LibxlHeaderItem, r: Reporter): void {
   const h = item.header;
-  if (h.version !== LIBXL_VERSION) r.report('libxl-version', `libxl header version ${h.version}, expected 2`);
+  if (h.version !== LIBXL_VERSION) r.report('libxl-version', `libxl header version ${h.version}, expected 2 (libxl refuses any other)`);
   if ((h.options & LIBXL_OPT_RESERVED_MASK) !== 0) {
     r.report('libxl-options-reserved', `libxl header options 0x${h.options.toString(16)}: bits 2-31 are reserved, expected zero`);
   }

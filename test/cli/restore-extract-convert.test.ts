@@ -138,12 +138,12 @@ test('convert --unwrap --checkpointed: the libxc records of a Remus libxl stream
 
 test('restore of a stream whose VERIFY pass disagrees: the image is written, every pfn listed, exit 1', () =>
   withTmp(async (d) => {
-    const { concat, libxcHeaders, pageDataBody, rec, T } = await import('../support/builder.js');
+    const { concat, hvmContextBody, libxcHeaders, pageDataBody, rec, T } = await import('../support/builder.js');
     const bytes = concat(
       libxcHeaders({ version: 3 }),
       rec(T.STATIC_DATA_END),
       rec(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2 }])),
-      rec(T.HVM_CONTEXT, new Uint8Array(8)),
+      rec(T.HVM_CONTEXT, hvmContextBody()),
       rec(T.VERIFY),
       rec(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2, page: new Uint8Array(4096) }])),
       rec(T.END),

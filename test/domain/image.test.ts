@@ -8,7 +8,7 @@ import { readStream } from '../../src/stream/reader.js';
 import { restoreStream } from '../../src/restore/index.js';
 import { MemoryImage } from '../../src/domain/image/memory-image.js';
 import { RefusedError, UsageError } from '../../src/format/errors.js';
-import { Bytes, concat, libxcHeaders, libxlWrap, pageDataBody, rec, xlWrap, T } from '../support/builder.js';
+import { Bytes, concat, hvmContextBody, libxcHeaders, libxlWrap, pageDataBody, rec, xlWrap, T } from '../support/builder.js';
 import { withTmp } from '../support/tmp.js';
 import { hvmStream, pvStream, type Sent } from '../restore/fixtures.js';
 
@@ -49,7 +49,7 @@ for (const [name, make] of kinds) {
 test('domain.json describes the domain; the image reopens as a DomainSource with the same state', () =>
   withTmp(async (base) => {
     const sent = pvStream();
-    const bytes = xlWrap(libxlWrap(sent.bytes, { extra: [rec(2, new Bytes(true).u32(1).u32(0).raw(new TextEncoder().encode('a\0b\0')).build())] }), 'name="pv1"');
+    const bytes = xlWrap(libxlWrap(sent.bytes, { extra: [rec(2, new Bytes(true).u32(1).u32(0).raw(new TextEncoder().encode('a\0b\0')).build())] }), 'name="pv1"', 2); // a text config: no JSON flag
     const dir = join(base, 'img');
     const image = await MemoryImage.create(dir);
     await restoreStream(items(bytes), image);
@@ -96,22 +96,22 @@ test('HVM params by name and XALLOC/XTAB page types survive a reopen', () =>
     const bytes = concat(
       libxcHeaders({ version: 2 }),
       rec(T.PAGE_DATA, pageDataBody([{ pfn: 1 }, { pfn: 2, type: 14 }, { pfn: 3, type: 15 }])),
-      rec(T.HVM_PARAMS, new Bytes(true).u32(2).u32(0).u64(1n).u64(0xfeffen).u64(99n).u64(7n).build()),
-      rec(T.HVM_CONTEXT, new Uint8Array(16).fill(3)),
+      rec(T.HVM_PARAMS, new Bytes(true).u32(2).u32(0).u64(1n).u64(0xfeffen).u64(7n).u64(7n).build()),
+      rec(T.HVM_CONTEXT, hvmContextBody(0, 3n)),
       rec(T.END),
     );
     const image = await MemoryImage.create(dir);
     await restoreStream(items(bytes), image);
     await image.close();
     const json = JSON.parse(await readFile(join(dir, 'domain.json'), 'utf8'));
-    assert.deepEqual(json.hvmParams, { STORE_PFN: '0xfeffe', PARAM_99: '0x7' });
+    assert.deepEqual(json.hvmParams, { STORE_PFN: '0xfeffe', PARAM_7: '0x7' });
     assert.deepEqual(json.memory.pageTypes, [[1, 1, 'NOTAB'], [2, 1, 'XALLOC'], [3, 1, 'XTAB']]);
     assert.equal((await stat(join(dir, 'memory.raw'))).size, 4 * 4096);
     const src = await MemoryImage.open(dir);
     assert.deepEqual(await src.populatedPfns(), [1, 2]);
     assert.deepEqual(await src.pageTypes([1, 2, 3, 4]), [0, 14, 15, 15]);
-    assert.deepEqual(await src.getHvmParams(), [{ index: 1n, value: 0xfeffen }, { index: 99n, value: 7n }]);
-    assert.equal((await src.getHvmContext())?.length, 16);
+    assert.deepEqual(await src.getHvmParams(), [{ index: 1n, value: 0xfeffen }, { index: 7n, value: 7n }]);
+    assert.equal((await src.getHvmContext())?.length, 40);
     await src.close();
   }));
 
@@ -182,7 +182,7 @@ test('a checkpointed stream cut mid-batch leaves the image at the last complete 
     const first = pageDataBody([{ pfn: 0 }, { pfn: 1 }], true, 0);
     const second = pageDataBody([{ pfn: 1 }, { pfn: 2 }], true, 1);
     const third = pageDataBody([{ pfn: 0 }, { pfn: 3 }], true, 2);
-    const ctx = rec(T.HVM_CONTEXT, new Uint8Array(8).fill(1));
+    const ctx = rec(T.HVM_CONTEXT, hvmContextBody(0, 1n));
     const bytes = concat(libxcHeaders({ version: 3 }), rec(T.STATIC_DATA_END), rec(T.PAGE_DATA, first), ctx, rec(T.CHECKPOINT), rec(T.PAGE_DATA, second), rec(T.CHECKPOINT), rec(T.PAGE_DATA, third));
     const dir = join(base, 'img');
     const image = await MemoryImage.create(dir);

@@ -83,7 +83,8 @@ export function checkpointed(): { bytes: Uint8Array; checkpointEnds: number[] } 
   BATCHES.forEach(([pfns, seed, ctx], i) => {
     const batch = [rec(T.PAGE_DATA, pageDataBody(pfns.map((pfn) => ({ pfn })), true, seed))];
     if (i === 0) batch.push(rec(T.X86_TSC_INFO, tscBody()));
-    batch.push(rec(T.HVM_CONTEXT, new Uint8Array(16).fill(ctx)));
+    // The HEADER's changeset (octet 16) tells each batch's context apart.
+    batch.push(rec(T.HVM_CONTEXT, hvmContextBody(0, BigInt(ctx))));
     if (i < BATCHES.length - 1) batch.push(rec(T.CHECKPOINT));
     for (const b of batch) len += b.length;
     if (i < BATCHES.length - 1) checkpointEnds.push(len);

@@ -5,7 +5,7 @@ import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
 import { readStream } from '../../src/stream/reader.js';
 import { restoreStream } from '../../src/restore/index.js';
-import { concat, libxcHeaders, pageDataBody, pageFor, rec, T } from '../support/builder.js';
+import { concat, hvmContextBody, libxcHeaders, pageDataBody, pageFor, rec, T } from '../support/builder.js';
 import { LogSink } from './memory-sink.js';
 
 const HAS_DATA = new Set([0, 1, 2, 3, 4, 9, 10, 11, 12]);
@@ -30,7 +30,7 @@ test('any sequence of PAGE_DATA batches: last write wins, each pfn populated onc
             if (e.type !== 13 && e.type !== 15) populated.add(e.pfn);
           }
         });
-        parts.push(rec(T.HVM_CONTEXT, new Uint8Array(8), le), rec(T.END, undefined, le));
+        parts.push(rec(T.HVM_CONTEXT, hvmContextBody(), le), rec(T.END, undefined, le));
         const sink = new LogSink();
         const result = await restoreStream(readStream(new ByteReader(new BufferRawSource(concat(...parts)))), sink);
         assert.deepEqual([...sink.populated].sort((a, b) => a - b), [...populated].sort((a, b) => a - b));

@@ -10,7 +10,7 @@ import { BufferRawSource } from '../../src/io/raw-source.js';
 import { readStream } from '../../src/stream/reader.js';
 import { restoreStream, type RestoreOptions } from '../../src/restore/index.js';
 import { StreamFormatError } from '../../src/format/errors.js';
-import { concat, libxcHeaders, libxlWrap, pageDataBody, rec, xlWrap, T } from '../support/builder.js';
+import { concat, hvmContextBody, libxcHeaders, libxlWrap, pageDataBody, rec, xlWrap, T } from '../support/builder.js';
 import { checkpointed, hvmStream, pageData, pvStream } from './fixtures.js';
 import { LogSink } from './memory-sink.js';
 
@@ -25,6 +25,9 @@ async function outcome(bytes: Uint8Array, pageContents: 'read' | 'stream', opts:
     // what was left of the contents, not of the whole body).
     return { error: result.constructor.name, location: result.location, last: sink.calls.at(-1), committed: sink.calls.includes('commit') };
   }
+  // A cut inside a PAGE_DATA head fails over with the same record named; what the reader
+  // says was missing differs (the pfn array alone, or the whole body).
+  if (result.failover) result.failover.reason = result.failover.reason.replace(/(stream truncated: PAGE_DATA) .*/, '$1 ...');
   // Streamed pages arrive in several writePages calls: the same call otherwise.
   const calls = sink.calls.filter((c, i) => c !== 'writePages' || sink.calls[i - 1] !== 'writePages');
   return { result, calls, pages: [...sink.pages].sort((a, b) => a[0] - b[0]), aborted: sink.aborted };
@@ -43,7 +46,7 @@ const verifying = (() => {
     libxcHeaders({ version: 3, domainType: 2 }),
     rec(T.STATIC_DATA_END),
     pageData([1, 2, 3, 4, 5, 6, 7], true, 0, pages),
-    rec(T.HVM_CONTEXT, new Uint8Array(8)),
+    rec(T.HVM_CONTEXT, hvmContextBody()),
     rec(T.VERIFY),
     rec(T.PAGE_DATA, tampered),
     rec(T.END),

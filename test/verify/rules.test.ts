@@ -313,7 +313,8 @@ test('v3: STATIC_DATA_END exactly once, before every dynamic record; static reco
   const late = withRecord(hvmRecords(), 4, r(T.X86_MSR_POLICY, new Bytes().u32(0x10a).u32(0).u64(1n).build()));
   await expectCodes(libxcBytes(late), ['error static-after-static-data-end']);
   const pvLate = withRecord(without(pvRecords(), T.X86_PV_INFO), 2, r(T.X86_PV_INFO, pvInfoBody()));
-  await expectCodes(libxcBytes(pvLate, { domainType: 1 }), ['error static-after-static-data-end']);
+  // libxc completes a PV guest's static data at STATIC_DATA_END: its X86_PV_INFO must be there by then.
+  await expectCodes(libxcBytes(pvLate, { domainType: 1 }), ['error pv-info-missing', 'error static-after-static-data-end']);
 });
 
 test('v2: no STATIC_DATA_END, no policies; the inferred position is reported', async () => {
@@ -358,6 +359,11 @@ test('HVM_PARAMS after HVM_CONTEXT is libxc\'s own order (x86_hvm_end_of_checkpo
   const noCtx = await expectCodes(libxcBytes(without(recs, T.HVM_CONTEXT)), ['error hvm-context-missing']);
   assert.equal(noCtx.diagnostics[0]!.location.recordType, 'END');
   await expectCodes(libxcBytes(without(pvRecords(2), T.X86_PV_INFO), { version: 2, domainType: 1 }), ['error pv-order', 'error pv-order', 'error pv-info-missing']);
+  const noP2m = await expectCodes(libxcBytes(without(pvRecords(3), T.X86_PV_P2M_FRAMES), { domainType: 1 }), ['error pv-order', 'error pv-p2m-frames-missing']);
+  assert.equal(noP2m.diagnostics.at(-1)!.location.recordType, 'END');
+  // A v2 stream's static data ends where its memory starts: without memory it never does (restore refuses it).
+  const noMemory = await expectCodes(libxcBytes(without(hvmRecords(2), T.PAGE_DATA), { version: 2 }), ['error static-data-end-never-inferred']);
+  assert.equal(noMemory.diagnostics[0]!.message, 'END of a v2 stream without PAGE_DATA, where a v3 receiver infers STATIC_DATA_END: it carries no memory');
 });
 
 test('PV: what libxc\'s restorer refuses: no basic state for vcpu 0, a page above p2m_end_pfn', async () => {
