@@ -4,12 +4,13 @@
  * migration through the real command and stop it before memory moves when the stream
  * breaks a rule or the destination cannot run the guest.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { AtomicFileSink } from '../io/sink.js';
 import { planRealCommand } from '../migrate/guard/command.js';
 import { Guard } from '../migrate/guard/guard.js';
+import { openGuardLog } from '../migrate/guard/log.js';
 import { hostPolicyFromCommand, hostPolicyFromFile, judgeStaticData, type HostPolicySource } from '../migrate/guard/preflight.js';
 import { createVerifier } from '../verify/index.js';
 import { ExitCode } from './main.js';
@@ -86,20 +87,7 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   if (flags.hostPolicy !== undefined) host = hostPolicyFromFile(flags.hostPolicy);
   else if (flags.hostPolicyCommand !== undefined) host = hostPolicyFromCommand(flags.hostPolicyCommand);
 
-  const logFd = flags.log !== undefined ? openLog(flags.log) : 2;
-  const write = (fd: number, line: string): void => {
-    try {
-      writeSync(fd, line + '\n');
-    } catch {
-      // A log that cannot be written must not end the migration.
-    }
-  };
-  const stamp = (): string => new Date().toISOString();
-  const log = (line: string): void => write(logFd, logFd === 2 ? `xenmig guard: ${line}` : `${stamp()} ${line}`);
-  const report = (line: string): void => {
-    write(2, line);
-    if (logFd !== 2) write(logFd, `${stamp()} ${line.replace(/^xenmig guard: /, '')}`);
-  };
+  const out = openGuardLog(flags.log);
   const tee = flags.tee !== undefined ? await AtomicFileSink.create(flags.tee, { force: flags.force ?? false }) : undefined;
   const policyName = flags.policy;
   const guard = new Guard({
@@ -121,8 +109,8 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
     ...(minVersion !== undefined ? { minVersion } : {}),
     warnOnly: flags.warnOnly ?? false,
     ...(tee ? { tee } : {}),
-    log,
-    report,
+    log: out.log,
+    report: out.report,
     exitGraceMs,
     killGraceMs,
   });
@@ -136,14 +124,6 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   } finally {
     for (const sig of signals) process.off(sig, forward);
   }
-  if (logFd !== 2) closeSync(logFd);
+  out.close();
   return result.exitCode;
-}
-
-function openLog(path: string): number {
-  try {
-    return openSync(path, 'a');
-  } catch (err) {
-    throw new UsageError(`guard: cannot open the log ${path}: ${(err as Error).message}`);
-  }
 }
