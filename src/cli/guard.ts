@@ -13,13 +13,14 @@ import { Guard } from '../migrate/guard/guard.js';
 import { openGuardLog } from '../migrate/guard/log.js';
 import { hostPolicyFromCommand, hostPolicyFromFile, judgeStaticData, type HostPolicySource } from '../migrate/guard/preflight.js';
 import { createVerifier } from '../verify/index.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit-codes.js';
+import { minVersionOption } from './options.js';
 
 interface GuardFlags {
   hostPolicy?: string;
   hostPolicyCommand?: string;
   policy?: string;
-  minVersion?: string;
+  minVersion?: 2 | 3;
   warnOnly?: boolean;
   tee?: string;
   force?: boolean;
@@ -55,7 +56,7 @@ export function register(program: Command): void {
     .option('--host-policy <file>', "the destination's CPU policies (xen-cpuid -p output or xenmig policy JSON)")
     .option('--host-policy-command <cmd>', 'a shell command printing them, e.g. "ssh desthost xen-cpuid -p" (started at once)')
     .option('--policy <name>', 'which policy of the file to compare with (default "HVM Max" or "PV Max" by guest type)')
-    .option('--min-version <n>', 'refuse libxc streams older than this version (3 refuses v2 senders)')
+    .addOption(minVersionOption('refuse libxc streams older than this version (3 refuses v2 senders)'))
     .option('--warn-only', 'report stream rule errors and let the stream through (policy and version checks still stop)')
     .option('--tee <file>', "keep a byte-exact copy of the sender's stream (for xenmig dump)")
     .option('--force', 'replace an existing --tee file')
@@ -72,11 +73,7 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   if (flags.hostPolicy !== undefined && flags.hostPolicyCommand !== undefined) {
     throw new UsageError('guard: give --host-policy or --host-policy-command, not both');
   }
-  let minVersion: number | undefined;
-  if (flags.minVersion !== undefined) {
-    minVersion = Number(flags.minVersion);
-    if (!Number.isInteger(minVersion) || minVersion < 2) throw new UsageError(`guard: --min-version wants 2 or 3, not "${flags.minVersion}"`);
-  }
+  const minVersion = flags.minVersion;
   if (flags.policy !== undefined && flags.hostPolicy === undefined && flags.hostPolicyCommand === undefined) {
     throw new UsageError('guard: --policy names a policy of --host-policy or --host-policy-command');
   }
