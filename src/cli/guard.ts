@@ -4,7 +4,8 @@
  * migration through the real command and stop it before memory moves when the stream
  * breaks a rule or the destination cannot run the guest.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { AtomicFileSink } from '../io/sink.js';
@@ -89,7 +90,7 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   const policyName = flags.policy;
   const guard = new Guard({
     command,
-    input: process.stdin,
+    input: senderInput(),
     output: process.stdout,
     closeSenderSide: () => {
       // Node's stdio handles may keep the descriptors; the sending xl must see them closed.
@@ -123,4 +124,19 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   }
   out.close();
   return result.exitCode;
+}
+
+/**
+ * xl's pipe (or a socket) is read by the guard itself, into its own reused buffers;
+ * anything else on stdin (a file, a terminal) through process.stdin. Never both: two
+ * readers of one descriptor would steal each other's bytes.
+ */
+function senderInput(): Readable | number {
+  try {
+    const st = fstatSync(0);
+    if (st.isFIFO() || st.isSocket()) return 0;
+  } catch {
+    // No stdin at all: process.stdin says so in its own way.
+  }
+  return process.stdin;
 }

@@ -5,7 +5,7 @@
  *
  * This file runs the relay; each of its parts is a file of its own:
  *   child.ts  the real command (spawned in its own process group, grace periods, signals)
- *   input.ts  the sender's bytes as they arrive
+ *   input.ts  the sender's bytes as they arrive (a pipe read into reused buffers)
  *   hold.ts   hold before forward: what was received and how far it may go
  *   judge.ts  each item judged (stream rules, version, the static-data verdict)
  *   tee.ts    the copy of the sender's stream
@@ -36,7 +36,7 @@ import { ChildRelay, exitStatus, type Graces } from './child.js';
 import type { RealCommand } from './command.js';
 import { HandshakeWatcher } from './handshake.js';
 import { HoldBuffer, streamPart } from './hold.js';
-import { Batches } from './input.js';
+import { PipeInput, ReadableInput, type SenderInput } from './input.js';
 import { Judge, type JudgeOptions } from './judge.js';
 import { describeStop, exitLine, handshakeLine, reportStop, totalsLine, type GuardLog, type GuardStop } from './log.js';
 import { describePass } from './passes.js';
@@ -50,8 +50,11 @@ export const GUARD_COULD_NOT_RUN = 2;
 
 export interface GuardOptions extends JudgeOptions, GuardLog, Graces {
   command: RealCommand;
-  /** The sender's bytes (xl's pipe on the guard's stdin). */
-  input: Readable;
+  /**
+   * The sender's bytes (xl's pipe on the guard's stdin): a Readable, or the descriptor of
+   * a pipe or socket, which the guard reads into its own reused buffers (input.ts).
+   */
+  input: Readable | number;
   /** Back to the sender (xl's pipe on the guard's stdout). */
   output: Writable;
   /** Ends the two directions towards the sender for good (the CLI closes fds 0 and 1). */
@@ -74,7 +77,8 @@ export class Guard {
   private readonly source: PushRawSource;
   private readonly reader: ByteReader;
   private readonly judge: Judge;
-  private readonly hold = new HoldBuffer();
+  private readonly hold = new HoldBuffer(() => this.releaseInput());
+  private input: SenderInput | undefined;
   private readonly tee: GuardTee | undefined;
   private child: ChildRelay | undefined;
   private receiverBytes = 0;
@@ -102,7 +106,7 @@ export class Guard {
     this.source = new PushRawSource('sender', () => this.signalIdle());
     this.reader = new ByteReader(this.source);
     this.judge = new Judge(opts, opts);
-    this.tee = opts.tee ? new GuardTee(opts.tee, opts) : undefined;
+    this.tee = opts.tee ? new GuardTee(opts.tee, opts, () => this.releaseInput()) : undefined;
     this.senderWatcher = HandshakeWatcher.senderSide((e) => opts.log(handshakeLine('sender', e)));
     this.receiverWatcher = HandshakeWatcher.receiverSide((e) => opts.log(handshakeLine('receiver', e)));
   }
@@ -125,7 +129,7 @@ export class Guard {
     }
     // Whatever the sender still writes has nowhere to go.
     this.signalIdle();
-    opts.input.destroy();
+    this.destroyInput();
     await Promise.allSettled([sending, receiving]);
     this.source.end();
     await parsing;
@@ -173,12 +177,13 @@ export class Guard {
   private async relaySender(child: ChildRelay): Promise<void> {
     const childIn = child.stdin;
     const hold = this.hold;
-    const batches = new Batches(this.opts.input);
+    const given = this.opts.input;
+    const input = (this.input = typeof given === 'number' ? new PipeInput(given) : new ReadableInput(given));
     for (;;) {
-      const batch = await batches.next(() => this.stopInfo !== undefined || this.childGone);
+      const batch = await input.next(() => this.stopInfo !== undefined || this.childGone);
       if (batch === null || this.stopInfo || this.childGone) break;
       const batchStart = hold.received;
-      hold.add(batch, batches.lastLength);
+      hold.add(batch, input.lastLength);
       if (this.base === undefined && !this.findStreamStart(false)) continue;
       const base = this.base!;
       if (this.parserDone) {
@@ -207,7 +212,7 @@ export class Guard {
       await this.teeWrite(batch, batchStart);
       if (childIn.writableNeedDrain) await drained(childIn);
     }
-    batches.close();
+    input.close();
     this.inputEnded = true;
     if (this.stopInfo || this.childGone) return;
     if (this.base === undefined) this.findStreamStart(true);
@@ -331,8 +336,18 @@ export class Guard {
     this.signalIdle();
   }
 
+  /** Octets forwarded and copied to the tee are no longer needed: the input may reuse their buffers. */
+  private releaseInput(): void {
+    this.input?.release(Math.min(this.hold.written, this.tee ? this.tee.done : Infinity));
+  }
+
+  private destroyInput(): void {
+    if (this.input) this.input.destroy();
+    else if (typeof this.opts.input !== 'number') this.opts.input.destroy();
+  }
+
   private endSenderSide(): void {
-    this.opts.input.destroy();
+    this.destroyInput();
     this.opts.output.destroy();
     this.opts.closeSenderSide();
   }

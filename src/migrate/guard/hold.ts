@@ -26,6 +26,11 @@ export class HoldBuffer {
   private pending: Buffer[] = [];
   received = 0;
   forwarded = 0;
+  /** Forwarded and handed to the receiver's pipe: those octets are no longer referenced. */
+  written = 0;
+
+  /** `onWritten`: called when forwarded octets were handed over (`written` moved). */
+  constructor(private readonly onWritten: () => void = () => undefined) {}
 
   /** Chunks that arrived, `length` octets in all. */
   add(chunks: readonly Buffer[], length: number): void {
@@ -67,7 +72,7 @@ export class HoldBuffer {
     return this.bytesRange(Math.max(from, this.forwarded), this.received);
   }
 
-  /** Passes the held octets before `limit` on to `to`. */
+  /** Passes the held octets before `limit` on to `to`, without copying them. */
   forwardUpTo(limit: number, to: Writable): void {
     if (this.forwarded >= limit) return;
     // One writev for the whole batch: a write per 64 KiB pipe read costs more than the copy.
@@ -77,12 +82,16 @@ export class HoldBuffer {
       const n = Math.min(head.length, limit - this.forwarded);
       if (n === head.length) {
         this.pending.shift();
-        to.write(head);
       } else {
-        to.write(head.subarray(0, n));
         this.pending[0] = head.subarray(n);
       }
       this.forwarded += n;
+      const end = this.forwarded;
+      // Writes complete in order (an error completes them too: the bytes are not needed any more).
+      to.write(n === head.length ? head : head.subarray(0, n), () => {
+        if (end > this.written) this.written = end;
+        this.onWritten();
+      });
     }
     to.uncork();
   }

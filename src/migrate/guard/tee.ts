@@ -11,10 +11,14 @@ import { streamPart } from './hold.js';
 export class GuardTee {
   private chain: Promise<void> = Promise.resolve();
   private failed: string | undefined;
+  /** The sender's octets before this are copied (or not needed): no longer referenced. */
+  done = 0;
 
+  /** `onDone`: called when `done` moved. */
   constructor(
     private readonly sink: ByteSink,
     private readonly out: GuardLog,
+    private readonly onDone: () => void = () => undefined,
   ) {}
 
   /**
@@ -22,19 +26,34 @@ export class GuardTee {
    * parsed. `base`: where the stream starts; `end`: where it ended, once known.
    */
   async write(batch: readonly Buffer[], start: number, base: number, end: number): Promise<void> {
-    if (this.failed) return;
+    let batchEnd = start;
+    for (const c of batch) batchEnd += c.length;
     const parts: Buffer[] = [];
-    for (const { bytes, at } of streamPart(batch, start, base)) {
-      if (at >= end) break;
-      parts.push(at + bytes.length <= end ? bytes : bytes.subarray(0, end - at));
+    if (!this.failed) {
+      for (const { bytes, at } of streamPart(batch, start, base)) {
+        if (at >= end) break;
+        parts.push(at + bytes.length <= end ? bytes : bytes.subarray(0, end - at));
+      }
     }
-    if (parts.length === 0) return;
+    if (parts.length === 0) {
+      this.chain = this.chain.then(() => this.copied(batchEnd));
+      return;
+    }
     // One write in flight: the next batch waits for the previous one, not for its own.
     await this.chain;
-    this.chain = this.sink.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts)).catch((err: Error) => {
-      this.failed = err.message;
-      this.out.log(`tee: ${err.message}; no copy will be kept`);
-    });
+    this.chain = this.sink.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts)).then(
+      () => this.copied(batchEnd),
+      (err: Error) => {
+        this.failed = err.message;
+        this.out.log(`tee: ${err.message}; no copy will be kept`);
+        this.copied(Infinity);
+      },
+    );
+  }
+
+  private copied(upTo: number): void {
+    if (upTo > this.done) this.done = upTo;
+    this.onDone();
   }
 
   /** Commits the copy (or drops a failed one) and says what it holds. `whyIncomplete`: undefined when the stream went through whole. */
