@@ -1,83 +1,125 @@
 /**
- * guard against `cat`: generates an xl-wrapped v3 HVM stream of BENCH_SIZE_MIB (default
- * 1024) and relays it from a pipe to a reading process, in the same run:
+ * Issue 15's measure of the guard: a generated xl-wrapped v3 HVM stream relayed from a
+ * pipe to a reading process, beside the same pipe without a relay, in the same run:
  *
- *   cat file | cat | cat > /dev/null                       cat as the relay
- *   cat file | xenmig guard -- sh -c 'cat > /dev/null'     the guard as the relay
+ *   cat FILE | sh -c 'cat >/dev/null'                          the baseline
+ *   cat FILE | cat | sh -c 'cat >/dev/null'                    cat as the relay: what any
+ *                                                              relaying process costs
+ *   cat FILE | xenmig guard -- sh -c 'cat >/dev/null'          the guard
  *
- * Both have a source, a relay and a receiving process, as a migration has; the receiver
- * sends nothing back, as xl's receiver sends only the handshake. The relay's own CPU
- * time is shown too: on a shared machine wall time follows the load, CPU time less so.
+ * The receiver sends nothing back, as xl's receiver sends only the handshake. For each:
+ * wall time of the pipeline, and CPU time (user + system) of its last stage, i.e. the
+ * guard and its child (for the baseline: the receiving `sh -c 'cat >/dev/null'` alone;
+ * for cat as the relay: that cat and the receiver), and of the whole pipeline. Medians of
+ * BENCH_RUNS (default 7) alternating runs, with the spread (min-max).
+ *
+ * Sizes: BENCH_SIZE_MIB, a comma-separated list (default "1024,256"); the stream is
+ * written to /dev/shm when there is one. XENMIG_BENCH_BEFORE=/path/to/other/bin/xenmig
+ * times another build in the same runs, for a before/after. GUARD_BENCH_TEE=1 adds
+ * `--tee` (the copy goes to the same tmpfs). Prints figures; never judges them.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AtomicFileSink } from '../src/io/sink.js';
 import { writeSampleStream } from '../src/stream/sample.js';
-import { measure } from './measure.js';
 
-interface Row {
+interface Case {
   label: string;
-  wall: number[];
-  /** User + system seconds of the relay stage (and what it waited for: its children). */
-  relayCpu: number[];
+  /** The pipeline; FILE stands for the stream, STAGE for the timed last stage. */
+  source: string;
+  stage: string;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+interface Sample {
+  wall: number;
+  /** User + system seconds of the last stage and its children. */
+  stageCpu: number;
+  /** ... of every process of the pipeline. */
+  allCpu: number;
+}
 
-async function timeRelay(label: string, source: string, relay: string, dir: string): Promise<Row> {
-  const cpuFile = join(dir, 'cpu');
+const BASELINE = "cat FILE | sh -c 'cat >/dev/null'";
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function fmt(xs: number[]): string {
+  return `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)})`;
+}
+
+function cpuOf(file: string): number {
+  const [user, sys] = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
+  return user! + sys!;
+}
+
+function once(c: Case, file: string, dir: string): Sample {
+  const stageTime = join(dir, 'stage-time');
+  const allTime = join(dir, 'all-time');
+  const pipeline = `${c.source.replace('FILE', file)} | /usr/bin/time -o ${stageTime} -f '%U %S' ${c.stage}`;
   const start = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-c', `${source} | /usr/bin/time -o ${cpuFile} -f '%U %S' ${relay}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync('/usr/bin/time', ['-o', allTime, '-f', '%U %S', 'bash', '-c', pipeline], { stdio: ['ignore', 'ignore', 'pipe'] });
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
-  if (r.status !== 0) throw new Error(`${label} failed (${r.status}): ${r.stderr.toString()}`);
-  const [user, sys] = (await readFile(cpuFile, 'utf8')).trim().split(/\s+/).map(Number);
-  return { label, wall: [wall], relayCpu: [user! + sys!] };
+  if (r.status !== 0) throw new Error(`${c.label} failed (${r.status}): ${r.stderr.toString()}`);
+  return { wall, stageCpu: cpuOf(stageTime), allCpu: cpuOf(allTime) };
+}
+
+function base(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
 export async function run(): Promise<void> {
-  const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
-  const runs = Number(process.env.BENCH_RUNS ?? 5);
-  const dir = await mkdtemp(join(tmpdir(), 'xenmig-bench-'));
-  const file = join(dir, 'hvm-v3.xl');
+  const sizes = (process.env.BENCH_SIZE_MIB ?? '1024,256').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 7);
+  const before = process.env.XENMIG_BENCH_BEFORE;
   const xenmig = resolve('bin/xenmig');
+  const dir = mkdtempSync(join(base(), 'xenmig-bench-guard-'));
+  const tee = join(dir, 'tee.xl');
+  const receiver = `sh -c 'cat >/dev/null'`;
+  const guard = (bin: string, flags = ''): string => `${bin} guard ${flags}-- ${receiver}`;
+  const cases: Case[] = [
+    { label: BASELINE, source: 'cat FILE', stage: receiver },
+    { label: "cat FILE | cat | sh -c 'cat >/dev/null'", source: 'cat FILE', stage: `sh -c "cat | ${receiver}"` },
+    ...(before ? [{ label: "cat FILE | xenmig guard -- sh -c 'cat >/dev/null' (before)", source: 'cat FILE', stage: guard(before) }] : []),
+    { label: "cat FILE | xenmig guard -- sh -c 'cat >/dev/null'", source: 'cat FILE', stage: guard(xenmig) },
+    ...(process.env.GUARD_BENCH_TEE === '1'
+      ? [{ label: `cat FILE | xenmig guard --tee T -- sh -c 'cat >/dev/null'`, source: `rm -f ${tee}; cat FILE`, stage: guard(xenmig, `--tee ${tee} `) }]
+      : []),
+  ];
   try {
-    const sink = await AtomicFileSink.create(file);
-    await writeSampleStream(sink, { memoryMiB: sizeMiB, wrap: 'xl', pages: 'repeat' });
-    await sink.commit();
-    process.stdout.write(`stream: ${sizeMiB} MiB v3 HVM guest, xl-wrapped, ${sink.written} octets; ${runs} alternating runs, medians\n`);
-    measure('warm the page cache', `cat ${file} > /dev/null`, 1);
-    const tee = join(dir, 'tee.xl');
-    const cases: [string, string][] = [
-      ['cat (relay) | cat', 'sh -c "cat | cat > /dev/null"'],
-      ['xenmig guard -- cat', `${xenmig} guard --log /dev/null -- sh -c "exec cat > /dev/null"`],
-      ['xenmig guard --tee -- cat', `sh -c "rm -f ${tee}; exec ${xenmig} guard --log /dev/null --tee ${tee} -- sh -c 'exec cat > /dev/null'"`],
-    ];
-    const rows = new Map<string, Row>();
-    // Alternate the cases so a burst of load elsewhere hits them alike.
-    for (let i = 0; i < runs; i++) {
-      for (const [label, relay] of cases) {
-        const r = await timeRelay(label, `cat ${file}`, relay, dir);
-        const row = rows.get(label);
-        if (row) {
-          row.wall.push(...r.wall);
-          row.relayCpu.push(...r.relayCpu);
-        } else rows.set(label, r);
-      }
-    }
-    const base = rows.get('cat (relay) | cat')!;
-    const lines = [`${'relay'.padEnd(28)} ${'wall s'.padStart(8)} ${'x cat'.padStart(6)} ${'CPU s'.padStart(7)} ${'x cat'.padStart(6)}  (relay CPU includes its receiving child)`];
-    for (const row of rows.values()) {
-      const w = median(row.wall);
-      const c = median(row.relayCpu);
-      lines.push(
-        `${row.label.padEnd(28)} ${w.toFixed(3).padStart(8)} ${(w / median(base.wall)).toFixed(2).padStart(6)} ${c.toFixed(3).padStart(7)} ${(c / median(base.relayCpu)).toFixed(2).padStart(6)}`,
+    for (const mib of sizes) {
+      const file = join(dir, `hvm-v3-${mib}.xl`);
+      const sink = await AtomicFileSink.create(file);
+      await writeSampleStream(sink, { memoryMiB: mib, wrap: 'xl', pages: 'repeat' });
+      await sink.commit();
+      const samples = new Map<string, Sample[]>(cases.map((c) => [c.label, []]));
+      once(cases[0]!, file, dir);
+      // Alternate the cases so that a burst of load elsewhere hits them alike.
+      for (let i = 0; i < runs; i++) for (const c of cases) samples.get(c.label)!.push(once(c, file, dir));
+      const baseWall = median(samples.get(BASELINE)!.map((s) => s.wall));
+      const baseAll = median(samples.get(BASELINE)!.map((s) => s.allCpu));
+      process.stdout.write(
+        `\n${mib} MiB v3 HVM guest, xl-wrapped: ${sink.written} octets on ${base()}; ${runs} alternating runs, median (min-max)\n` +
+          `${'pipeline'.padEnd(62)} ${'wall s'.padEnd(22)} ${'x base'.padStart(6)}   ${'CPU s, last stage'.padEnd(22)} ${'CPU s, all'.padEnd(22)} ${'x base'.padStart(6)}\n`,
       );
+      for (const c of cases) {
+        const s = samples.get(c.label)!;
+        const wall = s.map((x) => x.wall);
+        const all = s.map((x) => x.allCpu);
+        process.stdout.write(
+          `${c.label.padEnd(62)} ${fmt(wall).padEnd(22)} ${(median(wall) / baseWall).toFixed(2).padStart(6)}   ` +
+            `${fmt(s.map((x) => x.stageCpu)).padEnd(22)} ${fmt(all).padEnd(22)} ${(median(all) / baseAll).toFixed(2).padStart(6)}\n`,
+        );
+      }
+      const ratio = median(samples.get(cases.at(before ? 3 : 2)!.label)!.map((s) => s.wall)) / baseWall;
+      process.stdout.write(`target (issue 15): the guard's wall time <= 1.3x the baseline's: ${ratio.toFixed(2)}x in this run\n`);
+      rmSync(file, { force: true });
     }
-    process.stdout.write(lines.join('\n') + '\n');
-    process.stdout.write(`target: xenmig guard wall time <= 1.3x cat's (${(median(rows.get('xenmig guard -- cat')!.wall) / median(base.wall)).toFixed(2)}x in this run)\n`);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,8 @@ import {
   parseXenVersion,
   xenVersionForStream,
 } from '../policy/index.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit-codes.js';
+import { jsonOption } from './options.js';
 
 
 interface CompatOptions {
@@ -169,7 +170,7 @@ export function register(program: Command): void {
     .option('--matrix <guests...>', 'judge every guest (streams or policy files) against every host of --hosts')
     .option('--hosts <files...>', 'host policy files for --matrix')
     .option('--xen <version>', `the destination's Xen version: its feature table, attributes and load limits (default: a stream's own version, else the newest known, ${newestXenVersion()})`)
-    .option('--json', 'print JSON')
+    .addOption(jsonOption('print JSON'))
     .action(async (guest: string | undefined, opts: CompatOptions) => {
       let code: number;
       if (opts.matrix !== undefined) {

@@ -9,6 +9,7 @@ import { openSink, writeWhole } from '../io/sink.js';
 import { convertStream } from '../stream/convert.js';
 import { openStream } from '../stream/open.js';
 import { progressBar } from './progress-bar.js';
+import { jsonOption, quietOption } from './options.js';
 
 async function sameFile(a: string, b: string): Promise<boolean> {
   if (a === '-' || b === '-') return false;
@@ -27,8 +28,8 @@ export function register(program: Command): void {
     .option('--checkpointed', 'a checkpointed (Remus) libxl stream: libxl records follow each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing output file')
-    .option('--json', 'print the result as JSON (on stderr when the stream goes to stdout)')
-    .option('--quiet', 'no progress bar')
+    .addOption(jsonOption('print the result as JSON (on stderr when the stream goes to stdout)'))
+    .addOption(quietOption('no progress bar'))
     .action(async (input: string, output: string, flags: { to?: string; unwrap?: boolean; checkpointed?: boolean; colo?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
       if (flags.to === undefined && !flags.unwrap) throw new UsageError('convert needs --to 2|3, --unwrap, or both');
       if (flags.to !== undefined && flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);

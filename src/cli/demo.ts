@@ -17,7 +17,8 @@ import { IoError } from '../format/errors.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
 import { compareMemory, type MemoryComparison } from '../inspect/memory.js';
 import { samplePolicyPath } from '../policy/samples.js';
-import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { ExitCode, EXIT_NONCONFORMING } from './exit-codes.js';
+import { quietOption } from './options.js';
 import { migrationSummaryLines, runMigration, type MigrateCliOptions } from './migrate.js';
 import { addDomainOptions, openDomainFromOptions, type DomainOptions } from './save.js';
 
@@ -70,7 +71,7 @@ export function register(program: Command): void {
   addDomainOptions(cmd, { dirtyRate: '5000' })
     .option('--host-policy <FILE>', 'the receiving host\'s CPU policy', samplePolicyPath('intel-icelake-sp.txt'))
     .option('--keep', 'keep the receiver\'s memory image and print where it is')
-    .option('--quiet', 'no progress')
+    .addOption(quietOption('no progress'))
     .action(async (o: DemoOptions) => {
       const out = (l: string): void => void process.stdout.write(l + '\n');
       const dir = await mkdtemp(join(await scratchBase(), 'xenmig-demo-'));

@@ -2,19 +2,19 @@
 import type { Command } from 'commander';
 import type { PageRun } from '../inspect/describe.js';
 import { startProgress } from './progress.js';
-import { formatOption } from './verify.js';
+import { inputFormatOption, jsonOption, quietOption } from './options.js';
 
 export function register(program: Command): void {
   program
     .command('dump')
     .description('print every record: offset, type, length and decoded fields')
     .argument('<file>', 'stream file, or - for standard input')
-    .addOption(formatOption())
-    .option('--json', 'one JSON object per header or record (JSON Lines)')
+    .addOption(inputFormatOption())
+    .addOption(jsonOption('one JSON object per header or record (JSON Lines)'))
     .option('--pages', 'one line per PAGE_DATA record (default: consecutive ones squashed); with --json, list every pfn')
     .option('--checkpointed', 'a checkpointed (Remus) libxl stream: libxl records follow each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
-    .option('--quiet', 'no progress on stderr')
+    .addOption(quietOption('no progress on stderr'))
     .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { REC_TYPE } = await import('../format/constants.js');
       const { openStream } = await import('../stream/open.js');

@@ -1,6 +1,7 @@
 /** `xenmig extract <stream|-> --raw FILE --elf FILE`: guest memory out of a stream. */
 import type { Command } from 'commander';
 import { MemoryFilesSink } from '../domain/image/memory-files.js';
+import { jsonOption, minVersionOption, quietOption } from './options.js';
 import { failOnVerifyMismatch, restoreWithFlags, summary, type EngineFlags } from './restore.js';
 
 export function register(program: Command): void {
@@ -10,12 +11,12 @@ export function register(program: Command): void {
     .argument('<stream>', 'stream file, or - for standard input')
     .option('--raw <file>', 'sparse raw memory file: pfn N at offset N*4096')
     .option('--elf <file>', 'ELF64 core file: one PT_LOAD per run of pfns, p_paddr = guest physical address')
-    .option('--min-version <n>', 'refuse libxc streams older than this version')
+    .addOption(minVersionOption('refuse libxc streams older than this version'))
     .option('--checkpointed', 'the stream is checkpointed (Remus)')
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace existing output files')
-    .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress bar')
+    .addOption(jsonOption('print the result as JSON'))
+    .addOption(quietOption('no progress bar'))
     .action(async (input: string, flags: EngineFlags & { raw?: string; elf?: string }) => {
       const opts: { raw?: string; elf?: string; force: boolean; blocking: boolean } = { force: flags.force ?? false, blocking: true };
       if (flags.raw !== undefined) opts.raw = flags.raw;

@@ -4,21 +4,24 @@
  * migration through the real command and stop it before memory moves when the stream
  * breaks a rule or the destination cannot run the guest.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { AtomicFileSink } from '../io/sink.js';
 import { planRealCommand } from '../migrate/guard/command.js';
 import { Guard } from '../migrate/guard/guard.js';
+import { openGuardLog } from '../migrate/guard/log.js';
 import { hostPolicyFromCommand, hostPolicyFromFile, judgeStaticData, type HostPolicySource } from '../migrate/guard/preflight.js';
 import { createVerifier } from '../verify/index.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit-codes.js';
+import { minVersionOption } from './options.js';
 
 interface GuardFlags {
   hostPolicy?: string;
   hostPolicyCommand?: string;
   policy?: string;
-  minVersion?: string;
+  minVersion?: 2 | 3;
   warnOnly?: boolean;
   tee?: string;
   force?: boolean;
@@ -54,7 +57,7 @@ export function register(program: Command): void {
     .option('--host-policy <file>', "the destination's CPU policies (xen-cpuid -p output or xenmig policy JSON)")
     .option('--host-policy-command <cmd>', 'a shell command printing them, e.g. "ssh desthost xen-cpuid -p" (started at once)')
     .option('--policy <name>', 'which policy of the file to compare with (default "HVM Max" or "PV Max" by guest type)')
-    .option('--min-version <n>', 'refuse libxc streams older than this version (3 refuses v2 senders)')
+    .addOption(minVersionOption('refuse libxc streams older than this version (3 refuses v2 senders)'))
     .option('--warn-only', 'report stream rule errors and let the stream through (policy and version checks still stop)')
     .option('--tee <file>', "keep a byte-exact copy of the sender's stream (for xenmig dump)")
     .option('--force', 'replace an existing --tee file')
@@ -71,11 +74,7 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   if (flags.hostPolicy !== undefined && flags.hostPolicyCommand !== undefined) {
     throw new UsageError('guard: give --host-policy or --host-policy-command, not both');
   }
-  let minVersion: number | undefined;
-  if (flags.minVersion !== undefined) {
-    minVersion = Number(flags.minVersion);
-    if (!Number.isInteger(minVersion) || minVersion < 2) throw new UsageError(`guard: --min-version wants 2 or 3, not "${flags.minVersion}"`);
-  }
+  const minVersion = flags.minVersion;
   if (flags.policy !== undefined && flags.hostPolicy === undefined && flags.hostPolicyCommand === undefined) {
     throw new UsageError('guard: --policy names a policy of --host-policy or --host-policy-command');
   }
@@ -86,25 +85,12 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   if (flags.hostPolicy !== undefined) host = hostPolicyFromFile(flags.hostPolicy);
   else if (flags.hostPolicyCommand !== undefined) host = hostPolicyFromCommand(flags.hostPolicyCommand);
 
-  const logFd = flags.log !== undefined ? openLog(flags.log) : 2;
-  const write = (fd: number, line: string): void => {
-    try {
-      writeSync(fd, line + '\n');
-    } catch {
-      // A log that cannot be written must not end the migration.
-    }
-  };
-  const stamp = (): string => new Date().toISOString();
-  const log = (line: string): void => write(logFd, logFd === 2 ? `xenmig guard: ${line}` : `${stamp()} ${line}`);
-  const report = (line: string): void => {
-    write(2, line);
-    if (logFd !== 2) write(logFd, `${stamp()} ${line.replace(/^xenmig guard: /, '')}`);
-  };
+  const out = openGuardLog(flags.log);
   const tee = flags.tee !== undefined ? await AtomicFileSink.create(flags.tee, { force: flags.force ?? false }) : undefined;
   const policyName = flags.policy;
   const guard = new Guard({
     command,
-    input: process.stdin,
+    input: senderInput(),
     output: process.stdout,
     closeSenderSide: () => {
       // Node's stdio handles may keep the descriptors; the sending xl must see them closed.
@@ -121,8 +107,8 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
     ...(minVersion !== undefined ? { minVersion } : {}),
     warnOnly: flags.warnOnly ?? false,
     ...(tee ? { tee } : {}),
-    log,
-    report,
+    log: out.log,
+    report: out.report,
     exitGraceMs,
     killGraceMs,
   });
@@ -136,14 +122,21 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
   } finally {
     for (const sig of signals) process.off(sig, forward);
   }
-  if (logFd !== 2) closeSync(logFd);
+  out.close();
   return result.exitCode;
 }
 
-function openLog(path: string): number {
+/**
+ * xl's pipe (or a socket) is read by the guard itself, into its own reused buffers;
+ * anything else on stdin (a file, a terminal) through process.stdin. Never both: two
+ * readers of one descriptor would steal each other's bytes.
+ */
+function senderInput(): Readable | number {
   try {
-    return openSync(path, 'a');
-  } catch (err) {
-    throw new UsageError(`guard: cannot open the log ${path}: ${(err as Error).message}`);
+    const st = fstatSync(0);
+    if (st.isFIFO() || st.isSocket()) return 0;
+  } catch {
+    // No stdin at all: process.stdin says so in its own way.
   }
+  return process.stdin;
 }

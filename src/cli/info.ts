@@ -1,8 +1,8 @@
 /** `xenmig info`: one screen about a stream (reads it through, verifying as it goes). */
 import type { Command } from 'commander';
-import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { ExitCode, EXIT_NONCONFORMING } from './exit-codes.js';
 import { startProgress } from './progress.js';
-import { formatOption } from './verify.js';
+import { inputFormatOption, jsonOption, quietOption } from './options.js';
 import { jsonReplacer } from './json.js';
 
 export function register(program: Command): void {
@@ -10,11 +10,11 @@ export function register(program: Command): void {
     .command('info')
     .description('one screen: layers, versions, guest type, Xen version, memory, vcpus, policies, static data end, warnings')
     .argument('<file>', 'stream file, or - for standard input')
-    .addOption(formatOption())
-    .option('--json', 'print the summary and diagnostics as one JSON object')
+    .addOption(inputFormatOption())
+    .addOption(jsonOption('print the summary and diagnostics as one JSON object'))
     .option('--checkpointed', 'a checkpointed (Remus) stream: CHECKPOINT records allowed; in a libxl stream, libxl records after each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
-    .option('--quiet', 'no progress on stderr')
+    .addOption(quietOption('no progress on stderr'))
     .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { verifyStream } = await import('../verify/index.js');
       const { resultLines } = await import('../inspect/summary-text.js');

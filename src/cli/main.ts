@@ -1,26 +1,16 @@
 /**
  * The xenmig command line: one file per command under src/cli, registered here.
- * This file owns the mapping from typed errors to exit codes so that every command
- * prints one line and exits 1 (non-conforming stream, refusal) or 2 (usage, I/O).
+ * The mapping from typed errors to exit codes is exit-codes.ts: every command prints
+ * one line and exits 1 (non-conforming stream, refusal) or 2 (usage, I/O).
  */
 import { writeSync } from 'node:fs';
 import { onTempFileNotice, removeLiveTempsSync, whenTempsExist } from '../io/temp-files.js';
-import { Command, CommanderError } from 'commander';
-import { IoError, RefusedError, StreamFormatError, UsageError } from '../format/errors.js';
+import { Command } from 'commander';
 import { registerCommands } from './commands.js';
+import { EXIT_OK, exitCodeFor } from './exit-codes.js';
 
 export { printsOnly } from './commands.js';
-
-export const EXIT_OK = 0;
-export const EXIT_NONCONFORMING = 1;
-export const EXIT_USAGE = 2;
-
-/** A command's action may throw this to end with a given code after printing its own output. */
-export class ExitCode extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+export { EXIT_NONCONFORMING, EXIT_OK, EXIT_USAGE, ExitCode, exitCodeFor } from './exit-codes.js';
 
 /** `args` are the words after the program name; they decide which commands are loaded. */
 export async function buildProgram(args: readonly string[] = []): Promise<Command> {
@@ -34,31 +24,6 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
   await registerCommands(program, args);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
-}
-
-/** The one place where an error becomes a line on stderr and an exit code. */
-export function exitCodeFor(err: unknown): { code: number; message?: string } {
-  if (err instanceof ExitCode) return { code: err.code };
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      return { code: EXIT_OK };
-    }
-    // commander has already printed its message.
-    return { code: EXIT_USAGE };
-  }
-  if (err instanceof UsageError) return { code: EXIT_USAGE, message: `xenmig: ${err.message}` };
-  if (err instanceof IoError) return { code: EXIT_USAGE, message: `xenmig: ${err.message}` };
-  if (err instanceof StreamFormatError) return { code: EXIT_NONCONFORMING, message: `xenmig: ${err.message}` };
-  if (err instanceof RefusedError) {
-    const lines = [`xenmig: ${err.message}`, ...err.reasons.map((r) => `  - ${r}`)];
-    return { code: EXIT_NONCONFORMING, message: lines.join('\n') };
-  }
-  const e = err as NodeJS.ErrnoException;
-  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
-    return { code: EXIT_USAGE, message: `xenmig: ${e.syscall}${e.path ? ` ${e.path}` : ''}: ${e.message}` };
-  }
-  // A bug of ours, not a user's mistake: keep the stack so it can be reported.
-  return { code: 70, message: `xenmig: internal error: ${(err as Error)?.stack ?? String(err)}` };
 }
 
 /**

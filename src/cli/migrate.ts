@@ -11,6 +11,7 @@ import { migrateDomain, type MigrateResult } from '../migrate/sender.js';
 import { commandChannel, connectChannel, type Channel } from '../migrate/transport.js';
 import type { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
 import { parseHostPort } from './receive.js';
+import { jsonOption, quietOption } from './options.js';
 import { readSecretFile } from '../migrate/auth.js';
 import { addDomainOptions, openDomainFromOptions, policyFromOptions, progressReporter, type DomainOptions } from './save.js';
 
@@ -110,8 +111,8 @@ export function register(program: Command): void {
     .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
     .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
     .option('--secret-file <FILE>', 'prove to the receiver (and have it prove) that both hold the secret in FILE; it never travels')
-    .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress')
+    .addOption(jsonOption('print the result as JSON'))
+    .addOption(quietOption('no progress'))
     .action(async (o: MigrateCliOptions) => {
       if (o.preflightOnly && !o.preflight) throw new UsageError('--preflight-only and --no-preflight exclude each other');
       const domain = await openDomainFromOptions(o);

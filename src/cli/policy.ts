@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
+import { jsonOption } from './options.js';
 import {
   NO_POLICY_MESSAGE,
   type CpuPolicy,
@@ -70,7 +71,7 @@ export function register(program: Command): void {
     .description("print a policy's vendor, leaves, features by name (grouped by word), XSAVE state and MSRs")
     .argument('<input>', 'a stream (xl, libxl or libxc; "-" for stdin) or a policy file (xen-cpuid -p output or xenmig JSON)')
     .option('--policy <name>', 'show only this policy of a file holding several (e.g. "HVM Max")')
-    .option('--json', 'print JSON (a xenmig policy file with a decoded view of each policy)')
+    .addOption(jsonOption('print JSON (a xenmig policy file with a decoded view of each policy)'))
     .action(show);
   policy
     .command('level')
@@ -80,7 +81,7 @@ export function register(program: Command): void {
     .option('--guest-type <type>', 'hvm or pv: picks the default policy of each host file', 'hvm')
     .option('--name <name>', 'name of the levelled policy in the output', 'Levelled')
     .option('--xen <version>', `the pool's Xen version: feature table, attributes, dependencies and limits (default ${newestXenVersion()})`)
-    .option('--json', 'print a xenmig policy JSON file instead of xen-cpuid text')
+    .addOption(jsonOption('print a xenmig policy JSON file instead of xen-cpuid text'))
     .action(level);
   for (const cmd of policy.commands) cmd.exitOverride();
   policy.exitOverride();

@@ -17,7 +17,8 @@ import { receiveMigration, type ReceiveResult } from '../migrate/receiver.js';
 import { stdioChannel, type Channel } from '../migrate/transport.js';
 import { exposureWarning, serveMigrations, type Stage } from '../migrate/listener.js';
 import { readSecretFile } from '../migrate/auth.js';
-import { exitCodeFor } from './main.js';
+import { exitCodeFor } from './exit-codes.js';
+import { jsonOption, minVersionOption, quietOption } from './options.js';
 
 /** "HOST:PORT", "PORT" or ":PORT"; the host defaults to loopback. */
 export function parseHostPort(v: string, what: string): { host: string; port: number } {
@@ -35,7 +36,7 @@ interface ReceiveCliOptions {
   hostPolicy?: string;
   policy?: string;
   xen?: string;
-  minVersion: string;
+  minVersion: 2 | 3;
   checkpointed?: boolean;
   force?: boolean;
   json?: boolean;
@@ -77,20 +78,19 @@ export function register(program: Command): void {
     .option('--host-policy <FILE>', 'this host\'s CPU policy (`xen-cpuid -p` output or xenmig policy JSON): refuse guests it cannot run')
     .option('--policy <NAME>', 'which policy of --host-policy to use (default: HVM Max or PV Max for the guest)')
     .option('--xen <VERSION>', `this host's Xen version: refuse policies it could not load (default ${newestXenVersion()})`)
-    .option('--min-version <n>', 'refuse libxc streams older than this version', '2')
+    .addOption(minVersionOption('refuse libxc streams older than this version', 2))
     .option('--checkpointed', 'the sender runs a checkpointed (Remus-style) stream')
     .option('--force', 'replace DIR if it exists')
     .option('--keep-listening', 'with --listen: after each connection, failed or not, wait for the next (until killed)')
     .option('--idle-timeout <SECONDS>', 'with --listen: drop a connection when no octet moved for this long', '60')
     .option('--handshake-timeout <SECONDS>', 'with --listen: drop a connection that has not begun the stream this long after connecting', '30')
     .option('--secret-file <FILE>', 'senders must prove they hold the secret in FILE (give `migrate` the same file); it never travels')
-    .option('--json', 'print the result as JSON (on stderr with --stdio)')
-    .option('--quiet', 'no progress lines')
+    .addOption(jsonOption('print the result as JSON (on stderr with --stdio)'))
+    .addOption(quietOption('no progress lines'))
     .action(async (o: ReceiveCliOptions) => {
       if (o.listen !== undefined && o.stdio) throw new UsageError('--listen and --stdio exclude each other');
       if (o.stdio && o.keepListening) throw new UsageError('--keep-listening needs --listen');
-      const minVersion = Number(o.minVersion);
-      if (!Number.isInteger(minVersion) || minVersion < 2 || minVersion > 3) throw new UsageError(`--min-version must be 2 or 3, got "${o.minVersion}"`);
+      const minVersion = o.minVersion;
       const idleTimeoutMs = seconds(o.idleTimeout, '--idle-timeout');
       const handshakeTimeoutMs = seconds(o.handshakeTimeout, '--handshake-timeout');
       let hostPolicies: NamedPolicy[] | undefined;

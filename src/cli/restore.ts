@@ -1,27 +1,21 @@
 /** `xenmig restore <stream|-> --into DIR`: a stream into an on-disk memory image. */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { UsageError } from '../format/errors.js';
 import { describeLocation } from '../format/errors.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
 import type { DomainSink } from '../domain/types.js';
 import { restoreStream, type RestoreOptions, type RestoreResult } from '../restore/index.js';
 import { progressBar } from './progress-bar.js';
-import { EXIT_NONCONFORMING, ExitCode } from './main.js';
+import { EXIT_NONCONFORMING, ExitCode } from './exit-codes.js';
+import { jsonOption, minVersionOption, quietOption } from './options.js';
 
 export interface EngineFlags {
-  minVersion?: string;
+  minVersion?: 2 | 3;
   checkpointed?: boolean;
   colo?: boolean;
   json?: boolean;
   quiet?: boolean;
   force?: boolean;
-}
-
-export function parseMinVersion(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[23]$/.test(v)) throw new UsageError(`--min-version ${v}: expected 2 or 3`);
-  return Number(v);
 }
 
 async function inputSize(input: string): Promise<number | undefined> {
@@ -35,8 +29,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 /** Runs the engine from a path or "-" into a sink, with the CLI's progress and flags. */
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
   const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true };
-  const minVersion = parseMinVersion(flags.minVersion);
-  if (minVersion !== undefined) opts.minVersion = minVersion;
+  if (flags.minVersion !== undefined) opts.minVersion = flags.minVersion;
   const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
   opts.onProgress = (p) => bar.update(p.offset);
   try {
@@ -92,14 +85,13 @@ export function register(program: Command): void {
     .description('restore a stream (xl save file, libxl or libxc stream; "-" for stdin) into a memory image directory')
     .argument('<stream>', 'stream file, or - for standard input')
     .requiredOption('--into <dir>', 'image directory to create (memory.raw + domain.json); written atomically')
-    .option('--min-version <n>', 'refuse libxc streams older than this version (3 refuses v2 senders)')
+    .addOption(minVersionOption('refuse libxc streams older than this version (3 refuses v2 senders)'))
     .option('--checkpointed', 'the stream is checkpointed (Remus): apply batches at each CHECKPOINT (libxl streams: at each CHECKPOINT_END)')
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing image directory')
-    .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress bar')
+    .addOption(jsonOption('print the result as JSON'))
+    .addOption(quietOption('no progress bar'))
     .action(async (input: string, flags: EngineFlags & { into: string }) => {
-      parseMinVersion(flags.minVersion);
       const image = await MemoryImage.create(flags.into, { force: flags.force ?? false, blocking: true });
       const result = await restoreWithFlags(input, image, flags, 'restore');
       await image.close();

@@ -13,6 +13,7 @@ import type { DomainSource } from '../domain/types.js';
 import { saveDomain, type SaveLayer, type SaveProgress, type SaveSummary } from '../save/save.js';
 import { precopyPolicy } from '../save/precopy.js';
 import { openImageDomain } from './image-domain.js';
+import { jsonOption, outputFormatOption, quietOption } from './options.js';
 import { sampleGuestPolicy } from '../policy/samples.js';
 
 export interface DomainOptions {
@@ -61,11 +62,6 @@ export async function openDomainFromOptions(o: DomainOptions): Promise<Simulated
   const dir = o.domain.startsWith('image:') ? o.domain.slice('image:'.length) : o.domain;
   const image: DomainSource = await openImageDomain(dir);
   return SimulatedDomain.fromSource(image, workload);
-}
-
-export function parseLayer(v: string): SaveLayer {
-  if (v === 'libxc' || v === 'libxl' || v === 'xl') return v;
-  throw new UsageError(`--format must be libxc, libxl or xl, got "${v}"`);
 }
 
 export function policyFromOptions(o: { maxRounds?: string; targetDirty?: string }) {
@@ -130,15 +126,15 @@ export function register(program: Command): void {
   addDomainOptions(cmd, { dirtyRate: '0' })
     .option('--live', 'save while the guest runs: pre-copy rounds, then suspend for the last dirty pages')
     .option('--debug', 'append VERIFY and every page again')
-    .option('--format <layer>', 'libxc (bare stream), libxl (libxl records around it) or xl (what `xl save` writes)', 'libxc')
+    .addOption(outputFormatOption('libxc (bare stream), libxl (libxl records around it) or xl (what `xl save` writes)'))
     .addOption(new Option('--stream-version <v>', 'libxc stream version').choices(['2', '3']).default('3'))
     .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
     .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
     .option('--checkpoint-interval <ms>', 'checkpointed (Remus-style) stream: a CHECKPOINT batch this often (libxl/xl: each followed by libxl\'s emulator records and CHECKPOINT_END)')
     .option('--checkpoints <n>', 'checkpointed stream: checkpoints after the first, then END', '3')
     .option('--force', 'replace OUT if it exists')
-    .option('--json', 'print the summary as JSON')
-    .option('--quiet', 'no progress line')
+    .addOption(jsonOption('print the summary as JSON'))
+    .addOption(quietOption('no progress line'))
     .action(async (out: string, o: DomainOptions & Record<string, string | boolean | undefined>) => {
       const domain = await openDomainFromOptions(o);
       const live = Boolean(o.live) || o.checkpointInterval !== undefined;
@@ -150,7 +146,7 @@ export function register(program: Command): void {
         summary = await writeWhole(sink, () => saveDomain(domain, sink, {
           live,
           debug: Boolean(o.debug),
-          layer: parseLayer(String(o.format)),
+          layer: o.format as SaveLayer,
           streamVersion: Number(o.streamVersion) as 2 | 3,
           precopyPolicy: policyFromOptions(o as { maxRounds?: string; targetDirty?: string }),
           checkpoint:

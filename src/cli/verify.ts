@@ -1,13 +1,10 @@
 /** `xenmig verify`: every rule of the format, one line per finding, exit 0/1/2. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { VerifyResult } from '../verify/index.js';
-import { ExitCode, EXIT_NONCONFORMING } from './main.js';
+import { ExitCode, EXIT_NONCONFORMING } from './exit-codes.js';
+import { inputFormatOption, jsonOption, quietOption } from './options.js';
 import { startProgress } from './progress.js';
 import { jsonReplacer } from './json.js';
-
-export function formatOption(): Option {
-  return new Option('--format <layer>', 'outermost layer of the input').choices(['auto', 'xl', 'libxl', 'libxc']).default('auto');
-}
 
 export function verdictLine(result: VerifyResult): string {
   const counts = `${result.errors} error(s), ${result.warnings} warning(s)`;
@@ -20,12 +17,12 @@ export function register(program: Command): void {
     .command('verify')
     .description('check a stream against every rule of the format (exit 0 conforming, 1 not, 2 usage/I/O)')
     .argument('<file>', 'stream file, or - for standard input')
-    .addOption(formatOption())
-    .option('--json', 'print one JSON object: verdict, diagnostics and summary')
+    .addOption(inputFormatOption())
+    .addOption(jsonOption('print one JSON object: verdict, diagnostics and summary'))
     .option('--checkpointed', 'a checkpointed (Remus) stream: CHECKPOINT records allowed; in a libxl stream, libxl records after each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--read-all', 'read every octet, page contents too (default: jump over page contents on files)')
-    .option('--quiet', 'no progress on stderr')
+    .addOption(quietOption('no progress on stderr'))
     .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; readAll?: boolean; quiet?: boolean }) => {
       const { verifyStream, formatDiagnostic } = await import('../verify/index.js');
       const progress = await startProgress('verify', o);
