@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { PAGE_SIZE, PAGE_TYPE, pageTypeHasData, type GuestType } from '../../format/constants.js';
 import type { HvmParam } from '../../format/records.js';
+import { DomainState } from '../state.js';
 import type {
   CpuPolicyData,
   DirtyLog,
@@ -85,21 +86,11 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   private dirtyMap: Uint8Array | undefined;
   private dirtyList: number[] = [];
   private isRunning = false;
-  private desc: DomainDescription;
   workload: Workload | undefined;
-
-  cpuPolicy: CpuPolicyData = {};
-  pvInfo: PvInfo | undefined;
-  p2mFrames: P2mFrames | undefined;
-  tscInfo: TscInfo = sampleTscInfo();
-  hvmParams: HvmParam[] = [];
+  /** Everything besides memory and page types, kept as the memory image keeps it. */
+  state = new DomainState();
   /** Pages the guest's workload leaves alone (a PV guest's start info and P2M). */
   private reserved: ReadonlySet<number> = new Set();
-  hvmContext: Uint8Array | undefined;
-  vcpuContexts: VcpuContext[] = [];
-  sharedInfo: Uint8Array | undefined;
-  emulatorData: EmulatorData[] = [];
-  config: string | undefined;
   /** Set once a restorer has committed into this domain. */
   committed = false;
   abortedWith: string | undefined;
@@ -108,7 +99,70 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     this.guestType = guest;
     this.maxPfn = maxPfn;
     this.types = new Uint8Array(maxPfn).fill(0xff);
-    this.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
+    this.state.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
+    this.state.tsc = sampleTscInfo();
+  }
+
+  // The state's parts by name, as callers (tests, the demo) have always read and set them.
+  get cpuPolicy(): CpuPolicyData {
+    return this.state.cpuPolicy;
+  }
+  set cpuPolicy(p: CpuPolicyData) {
+    this.state.cpuPolicy = p;
+  }
+  get pvInfo(): PvInfo | undefined {
+    return this.state.pvInfo;
+  }
+  set pvInfo(p: PvInfo | undefined) {
+    this.state.pvInfo = p;
+  }
+  get p2mFrames(): P2mFrames | undefined {
+    return this.state.p2mFrames;
+  }
+  set p2mFrames(p: P2mFrames | undefined) {
+    this.state.p2mFrames = p;
+  }
+  get tscInfo(): TscInfo {
+    return this.state.tscInfo;
+  }
+  set tscInfo(t: TscInfo) {
+    this.state.tsc = t;
+  }
+  get hvmParams(): HvmParam[] {
+    return this.state.hvmParams;
+  }
+  set hvmParams(p: HvmParam[]) {
+    this.state.hvmParams = p;
+  }
+  get hvmContext(): Uint8Array | undefined {
+    return this.state.hvmContext;
+  }
+  set hvmContext(c: Uint8Array | undefined) {
+    this.state.hvmContext = c;
+  }
+  get vcpuContexts(): VcpuContext[] {
+    return this.state.vcpuContexts;
+  }
+  set vcpuContexts(list: VcpuContext[]) {
+    this.state.vcpuContexts = list;
+  }
+  get sharedInfo(): Uint8Array | undefined {
+    return this.state.sharedInfo;
+  }
+  set sharedInfo(p: Uint8Array | undefined) {
+    this.state.sharedInfo = p;
+  }
+  get emulatorData(): EmulatorData[] {
+    return this.state.emulatorData;
+  }
+  set emulatorData(list: EmulatorData[]) {
+    this.state.emulatorData = list;
+  }
+  get config(): string | undefined {
+    return this.state.config;
+  }
+  set config(c: string | undefined) {
+    this.state.config = c;
   }
 
   /** A fresh sample domain: memory stamped from the seed, contexts and CPU policy filled in, paused. */
@@ -147,7 +201,6 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   /** A domain with the memory and state of any DomainSource (a memory image), to run a workload on. */
   static async fromSource(src: DomainSource, workload?: WorkloadOptions): Promise<SimulatedDomain> {
     const d = new SimulatedDomain(src.guestType, src.maxPfn);
-    d.desc = { ...src.describe() };
     const pfns = await src.populatedPfns();
     const types = await src.pageTypes(pfns);
     const BATCH = 1024;
@@ -164,16 +217,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
         if (pageTypeHasData(ctypes[k]!)) d.writablePage(pfn).set(buf.subarray(w * PAGE_SIZE, (w + 1) * PAGE_SIZE)), w++;
       }
     }
-    d.cpuPolicy = await src.getCpuPolicy();
-    d.pvInfo = await src.getPvInfo();
-    d.p2mFrames = await src.getP2mFrames();
-    d.tscInfo = await src.getTscInfo();
-    d.hvmParams = await src.getHvmParams();
-    d.hvmContext = await src.getHvmContext();
-    d.vcpuContexts = await src.getVcpuContexts();
-    d.sharedInfo = await src.getSharedInfo();
-    d.emulatorData = await src.getEmulatorData();
-    d.config = await src.getConfig();
+    d.state = await DomainState.of(src);
     if (workload) d.workload = new Workload(d.workloadTarget(), workload);
     return d;
   }
@@ -303,7 +347,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   describe(): DomainDescription {
-    return { ...this.desc, guestType: this.guestType };
+    return { ...this.state.desc!, guestType: this.guestType };
   }
 
   async populatedPfns(): Promise<number[]> {
@@ -416,34 +460,34 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   async getPvInfo(): Promise<PvInfo | undefined> {
-    return this.pvInfo;
+    return this.state.pvInfo;
   }
   async getCpuPolicy(): Promise<CpuPolicyData> {
-    return this.cpuPolicy;
+    return this.state.cpuPolicy;
   }
   async getP2mFrames(): Promise<P2mFrames | undefined> {
-    return this.p2mFrames;
+    return this.state.p2mFrames;
   }
   async getTscInfo(): Promise<TscInfo> {
-    return this.tscInfo;
+    return this.state.tscInfo;
   }
   async getHvmParams(): Promise<HvmParam[]> {
-    return this.hvmParams;
+    return this.state.hvmParams;
   }
   async getHvmContext(): Promise<Uint8Array | undefined> {
-    return this.hvmContext;
+    return this.state.hvmContext;
   }
   async getVcpuContexts(): Promise<VcpuContext[]> {
-    return this.vcpuContexts;
+    return this.state.vcpuContexts;
   }
   async getSharedInfo(): Promise<Uint8Array | undefined> {
-    return this.sharedInfo;
+    return this.state.sharedInfo;
   }
   async getEmulatorData(): Promise<EmulatorData[]> {
-    return this.emulatorData;
+    return this.state.emulatorData;
   }
   async getConfig(): Promise<string | undefined> {
-    return this.config;
+    return this.state.config;
   }
 
   /** One digest per populated pfn (hex sha1), for comparing two copies of a domain's memory. */
@@ -480,17 +524,17 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   async begin(desc: DomainDescription): Promise<void> {
-    this.desc = { ...desc };
+    this.state.desc = { ...desc };
     this.guestType = desc.guestType;
   }
   async setPvInfo(info: PvInfo): Promise<void> {
-    this.pvInfo = info;
+    this.state.setPvInfo(info);
   }
   async setCpuPolicy(policy: CpuPolicyData): Promise<void> {
-    this.cpuPolicy = policy;
+    this.state.setCpuPolicy(policy);
   }
   async setP2mFrames(frames: P2mFrames): Promise<void> {
-    this.p2mFrames = frames;
+    this.state.setP2mFrames(frames);
   }
   async populate(pfns: readonly number[]): Promise<void> {
     for (const pfn of pfns) {
@@ -518,29 +562,25 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     }
   }
   async setTscInfo(tsc: TscInfo): Promise<void> {
-    this.tscInfo = tsc;
+    this.state.setTscInfo(tsc);
   }
   async setHvmParams(params: readonly HvmParam[]): Promise<void> {
-    this.hvmParams = [...params];
+    this.state.setHvmParams(params);
   }
   async setHvmContext(blob: Uint8Array): Promise<void> {
-    this.hvmContext = blob.slice();
+    this.state.setHvmContext(blob);
   }
   async setVcpuContext(ctx: VcpuContext): Promise<void> {
-    this.vcpuContexts.push({ ...ctx, data: ctx.data.slice() });
+    this.state.setVcpuContext(ctx);
   }
   async setSharedInfo(page: Uint8Array): Promise<void> {
-    this.sharedInfo = page.slice();
+    this.state.setSharedInfo(page);
   }
   async setEmulatorData(data: EmulatorData): Promise<void> {
-    // A checkpointed stream sends each emulator's records again with every checkpoint: the latest wins.
-    const copy = { ...data, data: data.data.slice() };
-    const at = this.emulatorData.findIndex((e) => e.kind === data.kind && e.emulatorId === data.emulatorId && e.index === data.index);
-    if (at >= 0) this.emulatorData[at] = copy;
-    else this.emulatorData.push(copy);
+    this.state.setEmulatorData(data);
   }
   async setConfig(config: string): Promise<void> {
-    this.config = config;
+    this.state.setConfig(config);
   }
   async commit(): Promise<void> {
     this.committed = true;
