@@ -219,10 +219,13 @@ export class MemoryImage implements DomainSink, DomainSource {
     try {
       if (!this.state.desc) throw new IoError(`no domain was restored into ${this.dir}`);
       await this.memory.truncate((this.types.maxPfn + 1) * PAGE_SIZE);
-      await this.memory.sync();
       const { json, files } = encodeDomainJson(this.state, this.types);
-      for (const [name, bytes] of files) await writeDurably(join(tmp, name), bytes);
-      await writeDurably(join(tmp, DOMAIN_FILE), new TextEncoder().encode(json));
+      // The memory's fsync and every small file's at once: they share the file system's
+      // journal commits, where one after another each waited for its own.
+      const all = [...files, [DOMAIN_FILE, new TextEncoder().encode(json)] as const];
+      const written = await Promise.allSettled([this.memory.sync(), ...all.map(([name, bytes]) => writeDurably(join(tmp, name), bytes))]);
+      const failed = written.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       await syncDir(tmp);
       let old: string | undefined;
       if (this.force && (await stat(this.dir).then(() => true, () => false))) {
