@@ -103,66 +103,36 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     this.state.tsc = sampleTscInfo();
   }
 
-  // The state's parts by name, as callers (tests, the demo) have always read and set them.
+  // The state's parts by name, as callers (tests, the demo) have always read them.
   get cpuPolicy(): CpuPolicyData {
     return this.state.cpuPolicy;
-  }
-  set cpuPolicy(p: CpuPolicyData) {
-    this.state.cpuPolicy = p;
   }
   get pvInfo(): PvInfo | undefined {
     return this.state.pvInfo;
   }
-  set pvInfo(p: PvInfo | undefined) {
-    this.state.pvInfo = p;
-  }
   get p2mFrames(): P2mFrames | undefined {
     return this.state.p2mFrames;
-  }
-  set p2mFrames(p: P2mFrames | undefined) {
-    this.state.p2mFrames = p;
   }
   get tscInfo(): TscInfo {
     return this.state.tscInfo;
   }
-  set tscInfo(t: TscInfo) {
-    this.state.tsc = t;
-  }
   get hvmParams(): HvmParam[] {
     return this.state.hvmParams;
-  }
-  set hvmParams(p: HvmParam[]) {
-    this.state.hvmParams = p;
   }
   get hvmContext(): Uint8Array | undefined {
     return this.state.hvmContext;
   }
-  set hvmContext(c: Uint8Array | undefined) {
-    this.state.hvmContext = c;
-  }
   get vcpuContexts(): VcpuContext[] {
     return this.state.vcpuContexts;
-  }
-  set vcpuContexts(list: VcpuContext[]) {
-    this.state.vcpuContexts = list;
   }
   get sharedInfo(): Uint8Array | undefined {
     return this.state.sharedInfo;
   }
-  set sharedInfo(p: Uint8Array | undefined) {
-    this.state.sharedInfo = p;
-  }
   get emulatorData(): EmulatorData[] {
     return this.state.emulatorData;
   }
-  set emulatorData(list: EmulatorData[]) {
-    this.state.emulatorData = list;
-  }
   get config(): string | undefined {
     return this.state.config;
-  }
-  set config(c: string | undefined) {
-    this.state.config = c;
   }
 
   /** A fresh sample domain: memory stamped from the seed, contexts and CPU policy filled in, paused. */
@@ -180,19 +150,21 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     d.stampSeed = seed;
     d.stampedPfns = pages;
     d.stampHvmHole = opts.guest === 'hvm';
-    d.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
-    d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
+    const st = d.state;
+    st.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
+    st.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
-      d.hvmParams = sampleHvmParams(pages);
-      d.hvmContext = sampleHvmContext(vcpus, seed);
-      d.emulatorData = sampleEmulatorData(seed);
+      st.hvmParams = sampleHvmParams(pages);
+      st.hvmContext = sampleHvmContext(vcpus, seed);
+      st.emulatorData = sampleEmulatorData(seed);
     } else {
-      d.pvInfo = { ...SAMPLE_PV_INFO };
-      d.p2mFrames = layOutPvGuestPages((pfn) => d.writablePage(pfn), pages);
+      st.pvInfo = { ...SAMPLE_PV_INFO };
+      const p2m = layOutPvGuestPages((pfn) => d.writablePage(pfn), pages);
+      st.p2mFrames = p2m;
       for (const [pfn, type] of PV_PAGE_TABLES) d.types[pfn] = type;
-      d.reserved = new Set(pvReservedPfns(d.p2mFrames));
-      d.vcpuContexts = pvVcpuContexts(vcpus, seed);
-      d.sharedInfo = pvSharedInfo(pages);
+      d.reserved = new Set(pvReservedPfns(p2m));
+      st.vcpuContexts = pvVcpuContexts(vcpus, seed);
+      st.sharedInfo = pvSharedInfo(pages);
     }
     if (opts.workload) d.workload = new Workload(d.workloadTarget(), { seed, ...opts.workload });
     return d;
