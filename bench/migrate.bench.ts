@@ -141,7 +141,7 @@ const net = require('node:net');
   sink.setPageTypes = async () => {};
   const server = net.createServer(async (sock) => {
     server.close();
-    const ch = socketChannel(sock);
+    const ch = socketChannel(sock, { receiving: true });
     await receiveMigration(ch, { createSink: async () => sink });
     await ch.close();
   });

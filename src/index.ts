@@ -7,6 +7,7 @@ export * from './io/index.js';
 export * from './stream/index.js';
 export * from './verify/index.js';
 export * from './domain/types.js';
+export * from './domain/state.js';
 export * from './domain/image/index.js';
 export * from './domain/simulated/index.js';
 export * from './inspect/index.js';

@@ -95,22 +95,11 @@ function cycles(graph: Map<string, string[]>): string[] {
   return [...found].sort();
 }
 
-/**
- * The command modules import main.ts for ExitCode while main.ts imports them: fixed on
- * branch guard (src/cli/exit-codes.ts). Only these circles may stay until that merge.
- */
-const ALLOWED_CYCLES = /^cli\/(main|[a-z-]+)\.ts -> cli\/[a-z-]+\.ts( -> cli\/[a-z-]+\.ts)*$/;
-
-function allowed(cycle: string): boolean {
-  return ALLOWED_CYCLES.test(cycle) && cycle.split(' -> ').includes('cli/main.ts');
-}
-
 test('no module imports itself through others (the import graph has no circle)', () => {
   const graph = importGraph();
   assert.ok(graph.size > 100, `only ${graph.size} modules seen`);
   const found = cycles(graph);
-  const left = found.filter((c) => !allowed(c));
-  assert.deepEqual(left, [], `import circles:\n${left.join('\n')}`);
+  assert.deepEqual(found, [], `import circles:\n${found.join('\n')}`);
 });
 
 test('the circle finder finds circles', () => {

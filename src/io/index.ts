@@ -4,3 +4,4 @@ export * from './sink.js';
 export * from './views.js';
 export * from './io-buffer.js';
 export { onTempFileNotice, releaseTemp, removeLiveTempsSync, sweepStaleTemps } from './temp-files.js';
+export * from './pooled-socket.js';

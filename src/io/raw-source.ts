@@ -3,7 +3,6 @@
  * buffering, exact reads and skipping on top, the same way for every kind of source.
  */
 import { closeSync, fstatSync, openSync, read as fsRead, readSync, readvSync } from 'node:fs';
-import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 import { ioBuffer } from './io-buffer.js';
@@ -221,7 +220,7 @@ export class FdRawSource implements RawSource {
 }
 
 /** What sources fed by a stream's events share: chunks arrive, then the end or an error. */
-abstract class StreamFedSource {
+export abstract class StreamFedSource {
   readonly canSeek = false;
   protected ended = false;
   private error: Error | null = null;
@@ -325,188 +324,6 @@ export class ReadableRawSource extends StreamFedSource implements RawSource {
 
   async close(): Promise<void> {
     this.stream.destroy();
-  }
-}
-
-/** What a pooled socket source reads into: 64 KiB blocks stay in the CPU cache between the read and the write. */
-const BLOCK = 64 * 1024;
-/** A block with less room than this left is not read into again: a new one is taken. */
-const MIN_READ = 16 * 1024;
-
-interface Block {
-  bytes: Uint8Array;
-  /** Chunks queued or lent from this block, plus one while it is being read into. */
-  refs: number;
-}
-
-interface PooledChunk {
-  view: Uint8Array;
-  block: Block;
-}
-
-/**
- * A TCP socket read into a fixed pool of reused blocks (Node's `onread`), not into a
- * fresh buffer per read: no allocation, page faults or garbage per 64 KiB, and the
- * block is still in cache when its pages are written. Lent views hold their block
- * until released; when every block is queued or lent the socket stops reading, which
- * is the peer's backpressure, so memory stays at the pool's size.
- */
-export class PooledSocketSource extends StreamFedSource implements RawSource {
-  /** The socket to use from now on (reads arrive here; write through it too). */
-  readonly socket: Socket;
-  /** Half the pool: the other half keeps reading while a lent piece is gathered. */
-  readonly lendable: number;
-  private readonly free: Block[] = [];
-  private chunks: PooledChunk[] = [];
-  private head = 0;
-  /** Octets in `chunks`, not yet taken. */
-  private queued = 0;
-  private filling: Block;
-  private used = 0;
-  private stopped = false;
-
-  /**
-   * Takes over a connected socket that has not read anything yet; undefined when it
-   * cannot (then use it as a ReadableRawSource).
-   */
-  static adopt(name: string, socket: Socket, poolBytes: number): PooledSocketSource | undefined {
-    const handle = (socket as unknown as { _handle?: unknown })._handle;
-    if (!handle || socket.readableLength > 0 || socket.bytesRead > 0 || socket.destroyed) return undefined;
-    socket.pause();
-    return new PooledSocketSource(name, socket, handle, Math.max(4, Math.ceil(poolBytes / BLOCK)));
-  }
-
-  private constructor(name: string, old: Socket, handle: unknown, blocks: number) {
-    super(name);
-    // One allocation: the kernel hands it out untouched and zero-fills each page on first
-    // use, where separate 64 KiB buffers would each be cleared up front (~10 ms for 12 MiB).
-    const all = ioBuffer(blocks * BLOCK);
-    for (let i = 0; i < blocks; i++) this.free.push({ bytes: all.subarray(i * BLOCK, (i + 1) * BLOCK), refs: 0 });
-    this.lendable = (blocks * BLOCK) / 2;
-    this.filling = this.free.pop()!;
-    this.filling.refs = 1;
-    let next: Uint8Array = this.filling.bytes;
-    this.socket = new Socket({
-      handle,
-      allowHalfOpen: old.allowHalfOpen,
-      onread: {
-        buffer: () => next,
-        callback: (n: number) => {
-          const more = this.arrived(n);
-          next = this.filling.bytes.subarray(this.used);
-          return more;
-        },
-      },
-    } as ConstructorParameters<typeof Socket>[0]);
-    this.listen(this.socket);
-    this.socket.resume();
-  }
-
-  /** n octets were read at `used` in the filling block; false stops reading (no block left for later reads). */
-  private arrived(n: number): boolean {
-    const block = this.filling;
-    block.refs++;
-    this.chunks.push({ view: block.bytes.subarray(this.used, this.used + n), block });
-    this.queued += n;
-    this.used += n;
-    if (BLOCK - this.used < MIN_READ) {
-      this.unref(block);
-      // Reading stops below before the last free block is taken, so there is one.
-      this.filling = this.free.pop()!;
-      this.filling.refs = 1;
-      this.used = 0;
-    }
-    this.notify();
-    if (this.free.length === 0) {
-      this.stopped = true;
-      return false;
-    }
-    return true;
-  }
-
-  private unref(block: Block): void {
-    if (--block.refs > 0) return;
-    this.free.push(block);
-    if (this.stopped && !this.ended && !this.socket.destroyed) {
-      this.stopped = false;
-      // The stream layer thinks it is still reading (nothing was pushed): start the handle again.
-      (this.socket as unknown as { _read(n: number): void })._read(0);
-    }
-  }
-
-  async read(into: Uint8Array): Promise<number> {
-    let n = 0;
-    await this.take(into.length, (c) => {
-      into.set(c.view, n);
-      n += c.view.length;
-      this.unref(c.block);
-    });
-    return n;
-  }
-
-  /**
-   * Waits for a good part of n (a quarter of what may be lent) rather than the first
-   * chunk: a piece of page contents then takes a few wake-ups, not one per 64 KiB read.
-   * The rest of the pool keeps arriving meanwhile, so the wait always ends.
-   */
-  async lend(n: number): Promise<Lent> {
-    const views: Uint8Array[] = [];
-    const blocks: Block[] = [];
-    const enough = Math.min(n, this.lendable / 4);
-    await this.take(n, (c) => {
-      views.push(c.view);
-      blocks.push(c.block);
-    }, enough);
-    let released = false;
-    return {
-      views,
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const b of blocks) this.unref(b);
-      },
-    };
-  }
-
-  async discard(n: number): Promise<number> {
-    let got = 0;
-    await this.take(n, (c) => {
-      got += c.view.length;
-      this.unref(c.block);
-    });
-    return got;
-  }
-
-  /**
-   * Up to n queued octets to `each` (a chunk split where n ends holds its block once
-   * more), once `least` are queued or the input ended; none at the end.
-   */
-  private async take(n: number, each: (c: PooledChunk) => void, least = 1): Promise<void> {
-    if (!(await this.arrival(() => this.queued >= least || (this.ended && this.queued > 0)))) return;
-    let got = 0;
-    while (got < n && this.chunks.length > 0) {
-      const c = this.chunks[0]!;
-      const k = Math.min(n - got, c.view.length - this.head);
-      if (this.head === 0 && k === c.view.length) {
-        this.chunks.shift();
-        each(c);
-      } else {
-        c.block.refs++;
-        each({ view: c.view.subarray(this.head, this.head + k), block: c.block });
-        this.head += k;
-        if (this.head === c.view.length) {
-          this.chunks.shift();
-          this.head = 0;
-          this.unref(c.block);
-        }
-      }
-      got += k;
-    }
-    this.queued -= got;
-  }
-
-  async close(): Promise<void> {
-    this.socket.destroy();
   }
 }
 

@@ -104,6 +104,7 @@ export async function serveMigrations(opts: ListenOptions): Promise<ListenOutcom
       let stage: Stage | undefined;
       let timedOut: string | undefined;
       const channel = socketChannel(sock, {
+        receiving: true,
         idleTimeoutMs: idleMs,
         onIdle: () => (timedOut ??= `no octet from ${peer} for ${secs(idleMs)} (--idle-timeout): connection dropped`),
       });

@@ -10,7 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { IoError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
-import { PooledSocketSource, ReadableRawSource, type RawSource } from '../io/raw-source.js';
+import { ReadableRawSource, type RawSource } from '../io/raw-source.js';
+import { PooledSocketSource } from '../io/pooled-socket.js';
 import type { ByteSink } from '../io/sink.js';
 
 /** Writes smaller than this are gathered into one buffer; larger ones go out on their own. */
@@ -153,6 +154,12 @@ function channelOf(name: string, input: Readable | RawSource, output: Writable, 
 }
 
 export interface SocketChannelOptions {
+  /**
+   * The receiving end of a migration: the socket is read into a pool of reused blocks
+   * (PooledSocketSource) that page contents are lent from. A sender reads only the
+   * handshake's few octets and keeps a plain stream source.
+   */
+  receiving?: boolean;
   /** Cut the connection when no octet moved either way for this long (0 or absent: never). */
   idleTimeoutMs?: number;
   /** Told just before an idle connection is cut. */
@@ -161,7 +168,7 @@ export interface SocketChannelOptions {
 
 export function socketChannel(socket: Socket, opts: SocketChannelOptions = {}): Channel {
   const name = `${socket.remoteAddress ?? 'peer'}:${socket.remotePort ?? '?'}`;
-  const pooled = PooledSocketSource.adopt(name, socket, POOL);
+  const pooled = opts.receiving ? PooledSocketSource.adopt(name, socket, POOL) : undefined;
   const s = pooled?.socket ?? socket;
   s.setNoDelay(true);
   if (opts.idleTimeoutMs) {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { ByteReader } from '../../src/io/byte-reader.js';
-import { PooledSocketSource, ReadableRawSource } from '../../src/io/raw-source.js';
+import { ReadableRawSource } from '../../src/io/raw-source.js';
+import { PooledSocketSource } from '../../src/io/pooled-socket.js';
 import { TruncatedStreamError } from '../../src/format/errors.js';
 
 const pattern = (n: number, seed = 7): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed + (i >> 12)) & 0xff);

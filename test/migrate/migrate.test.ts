@@ -52,7 +52,7 @@ test('PV migration over loopback TCP into a memory image', async () => {
     const received = new Promise<ReceiveResult>((resolve, reject) => {
       server.once('connection', (sock) => {
         server.close();
-        receiveMigration(socketChannel(sock), { createSink: () => MemoryImage.create(into), minVersion: 3 }).then(resolve, reject);
+        receiveMigration(socketChannel(sock, { receiving: true }), { createSink: () => MemoryImage.create(into), minVersion: 3 }).then(resolve, reject);
       });
     });
     const src = SimulatedDomain.create({ guest: 'pv', memoryMiB: 4, seed: 8, workload: { rate: 5000, pattern: 'uniform', tickMs: 1 } });
@@ -94,7 +94,7 @@ test('page writes that fail while queued (the stream goes on meanwhile): the rec
           };
           return img;
         };
-        const channel = socketChannel(sock);
+        const channel = socketChannel(sock, { receiving: true });
         // As `xenmig receive` does: a failed receive cuts the connection.
         receiveMigration(channel, { createSink }).then(resolve, (err: unknown) => {
           channel.destroy();

@@ -9,7 +9,7 @@ import { UsageError } from '../../format/errors.js';
 import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
 import type { DomainSink } from '../types.js';
 import { ELF_DATA_BASE, elfCoreTables, type PfnRun } from './elf-core.js';
-import { pageTypeIsPopulated } from './memory-image.js';
+import { pageTypeIsPopulated } from './domain-json.js';
 import { PageFile } from './page-file.js';
 import { SparsePfnBytes } from './pfn-map.js';
 

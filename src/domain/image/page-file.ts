@@ -195,11 +195,22 @@ export class PageFile {
     this.wakeWaiters();
   }
 
+  /**
+   * A queued run, WRITE_CHUNK octets per vectored write (views of the caller's buffers,
+   * no copy): a lent piece is 2 MiB at a 2 MiB-aligned offset, and such writes cost
+   * ext4 2-3x the system time of 256 KiB ones (see WRITE_CHUNK).
+   */
   private async writeRun(run: QueuedRun): Promise<void> {
-    let views = run.views;
+    const cursor = new ViewCursor(run.views);
     for (let done = 0; done < run.bytes; ) {
-      done += (await this.handle.writev(views, run.position + done)).bytesWritten;
-      if (done < run.bytes) views = restOf(run.views, done, run.bytes);
+      const n = Math.min(WRITE_CHUNK, run.bytes - done);
+      const piece = cursor.take(n);
+      let views = piece;
+      for (let k = 0; k < n; ) {
+        k += (await this.handle.writev(views, run.position + done + k)).bytesWritten;
+        if (k < n) views = restOf(piece, k, n);
+      }
+      done += n;
     }
   }
 

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { PAGE_SIZE, PAGE_TYPE, pageTypeHasData, type GuestType } from '../../format/constants.js';
 import type { HvmParam } from '../../format/records.js';
+import { DomainState } from '../state.js';
 import type {
   CpuPolicyData,
   DirtyLog,
@@ -85,21 +86,11 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   private dirtyMap: Uint8Array | undefined;
   private dirtyList: number[] = [];
   private isRunning = false;
-  private desc: DomainDescription;
   workload: Workload | undefined;
-
-  cpuPolicy: CpuPolicyData = {};
-  pvInfo: PvInfo | undefined;
-  p2mFrames: P2mFrames | undefined;
-  tscInfo: TscInfo = sampleTscInfo();
-  hvmParams: HvmParam[] = [];
+  /** Everything besides memory and page types, kept as the memory image keeps it. */
+  state = new DomainState();
   /** Pages the guest's workload leaves alone (a PV guest's start info and P2M). */
   private reserved: ReadonlySet<number> = new Set();
-  hvmContext: Uint8Array | undefined;
-  vcpuContexts: VcpuContext[] = [];
-  sharedInfo: Uint8Array | undefined;
-  emulatorData: EmulatorData[] = [];
-  config: string | undefined;
   /** Set once a restorer has committed into this domain. */
   committed = false;
   abortedWith: string | undefined;
@@ -108,7 +99,40 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     this.guestType = guest;
     this.maxPfn = maxPfn;
     this.types = new Uint8Array(maxPfn).fill(0xff);
-    this.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
+    this.state.desc = { guestType: guest, pageShift: 12, xenMajor: 4, xenMinor: 19, streamVersion: 3 };
+    this.state.tsc = sampleTscInfo();
+  }
+
+  // The state's parts by name, as callers (tests, the demo) have always read them.
+  get cpuPolicy(): CpuPolicyData {
+    return this.state.cpuPolicy;
+  }
+  get pvInfo(): PvInfo | undefined {
+    return this.state.pvInfo;
+  }
+  get p2mFrames(): P2mFrames | undefined {
+    return this.state.p2mFrames;
+  }
+  get tscInfo(): TscInfo {
+    return this.state.tscInfo;
+  }
+  get hvmParams(): HvmParam[] {
+    return this.state.hvmParams;
+  }
+  get hvmContext(): Uint8Array | undefined {
+    return this.state.hvmContext;
+  }
+  get vcpuContexts(): VcpuContext[] {
+    return this.state.vcpuContexts;
+  }
+  get sharedInfo(): Uint8Array | undefined {
+    return this.state.sharedInfo;
+  }
+  get emulatorData(): EmulatorData[] {
+    return this.state.emulatorData;
+  }
+  get config(): string | undefined {
+    return this.state.config;
   }
 
   /** A fresh sample domain: memory stamped from the seed, contexts and CPU policy filled in, paused. */
@@ -126,19 +150,21 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     d.stampSeed = seed;
     d.stampedPfns = pages;
     d.stampHvmHole = opts.guest === 'hvm';
-    d.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
-    d.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
+    const st = d.state;
+    st.cpuPolicy = opts.cpuPolicy ?? sampleCpuPolicy(opts.guest);
+    st.config = sampleConfig({ guest: opts.guest, name: opts.name ?? 'sample', memoryMiB: opts.memoryMiB, vcpus });
     if (opts.guest === 'hvm') {
-      d.hvmParams = sampleHvmParams(pages);
-      d.hvmContext = sampleHvmContext(vcpus, seed);
-      d.emulatorData = sampleEmulatorData(seed);
+      st.hvmParams = sampleHvmParams(pages);
+      st.hvmContext = sampleHvmContext(vcpus, seed);
+      st.emulatorData = sampleEmulatorData(seed);
     } else {
-      d.pvInfo = { ...SAMPLE_PV_INFO };
-      d.p2mFrames = layOutPvGuestPages((pfn) => d.writablePage(pfn), pages);
+      st.pvInfo = { ...SAMPLE_PV_INFO };
+      const p2m = layOutPvGuestPages((pfn) => d.writablePage(pfn), pages);
+      st.p2mFrames = p2m;
       for (const [pfn, type] of PV_PAGE_TABLES) d.types[pfn] = type;
-      d.reserved = new Set(pvReservedPfns(d.p2mFrames));
-      d.vcpuContexts = pvVcpuContexts(vcpus, seed);
-      d.sharedInfo = pvSharedInfo(pages);
+      d.reserved = new Set(pvReservedPfns(p2m));
+      st.vcpuContexts = pvVcpuContexts(vcpus, seed);
+      st.sharedInfo = pvSharedInfo(pages);
     }
     if (opts.workload) d.workload = new Workload(d.workloadTarget(), { seed, ...opts.workload });
     return d;
@@ -147,7 +173,6 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   /** A domain with the memory and state of any DomainSource (a memory image), to run a workload on. */
   static async fromSource(src: DomainSource, workload?: WorkloadOptions): Promise<SimulatedDomain> {
     const d = new SimulatedDomain(src.guestType, src.maxPfn);
-    d.desc = { ...src.describe() };
     const pfns = await src.populatedPfns();
     const types = await src.pageTypes(pfns);
     const BATCH = 1024;
@@ -164,16 +189,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
         if (pageTypeHasData(ctypes[k]!)) d.writablePage(pfn).set(buf.subarray(w * PAGE_SIZE, (w + 1) * PAGE_SIZE)), w++;
       }
     }
-    d.cpuPolicy = await src.getCpuPolicy();
-    d.pvInfo = await src.getPvInfo();
-    d.p2mFrames = await src.getP2mFrames();
-    d.tscInfo = await src.getTscInfo();
-    d.hvmParams = await src.getHvmParams();
-    d.hvmContext = await src.getHvmContext();
-    d.vcpuContexts = await src.getVcpuContexts();
-    d.sharedInfo = await src.getSharedInfo();
-    d.emulatorData = await src.getEmulatorData();
-    d.config = await src.getConfig();
+    d.state = await DomainState.of(src);
     if (workload) d.workload = new Workload(d.workloadTarget(), workload);
     return d;
   }
@@ -303,7 +319,7 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   describe(): DomainDescription {
-    return { ...this.desc, guestType: this.guestType };
+    return { ...this.state.desc!, guestType: this.guestType };
   }
 
   async populatedPfns(): Promise<number[]> {
@@ -416,34 +432,34 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   async getPvInfo(): Promise<PvInfo | undefined> {
-    return this.pvInfo;
+    return this.state.pvInfo;
   }
   async getCpuPolicy(): Promise<CpuPolicyData> {
-    return this.cpuPolicy;
+    return this.state.cpuPolicy;
   }
   async getP2mFrames(): Promise<P2mFrames | undefined> {
-    return this.p2mFrames;
+    return this.state.p2mFrames;
   }
   async getTscInfo(): Promise<TscInfo> {
-    return this.tscInfo;
+    return this.state.tscInfo;
   }
   async getHvmParams(): Promise<HvmParam[]> {
-    return this.hvmParams;
+    return this.state.hvmParams;
   }
   async getHvmContext(): Promise<Uint8Array | undefined> {
-    return this.hvmContext;
+    return this.state.hvmContext;
   }
   async getVcpuContexts(): Promise<VcpuContext[]> {
-    return this.vcpuContexts;
+    return this.state.vcpuContexts;
   }
   async getSharedInfo(): Promise<Uint8Array | undefined> {
-    return this.sharedInfo;
+    return this.state.sharedInfo;
   }
   async getEmulatorData(): Promise<EmulatorData[]> {
-    return this.emulatorData;
+    return this.state.emulatorData;
   }
   async getConfig(): Promise<string | undefined> {
-    return this.config;
+    return this.state.config;
   }
 
   /** One digest per populated pfn (hex sha1), for comparing two copies of a domain's memory. */
@@ -480,17 +496,17 @@ export class SimulatedDomain implements DomainSource, DomainSink {
   }
 
   async begin(desc: DomainDescription): Promise<void> {
-    this.desc = { ...desc };
+    this.state.desc = { ...desc };
     this.guestType = desc.guestType;
   }
   async setPvInfo(info: PvInfo): Promise<void> {
-    this.pvInfo = info;
+    this.state.setPvInfo(info);
   }
   async setCpuPolicy(policy: CpuPolicyData): Promise<void> {
-    this.cpuPolicy = policy;
+    this.state.setCpuPolicy(policy);
   }
   async setP2mFrames(frames: P2mFrames): Promise<void> {
-    this.p2mFrames = frames;
+    this.state.setP2mFrames(frames);
   }
   async populate(pfns: readonly number[]): Promise<void> {
     for (const pfn of pfns) {
@@ -518,29 +534,25 @@ export class SimulatedDomain implements DomainSource, DomainSink {
     }
   }
   async setTscInfo(tsc: TscInfo): Promise<void> {
-    this.tscInfo = tsc;
+    this.state.setTscInfo(tsc);
   }
   async setHvmParams(params: readonly HvmParam[]): Promise<void> {
-    this.hvmParams = [...params];
+    this.state.setHvmParams(params);
   }
   async setHvmContext(blob: Uint8Array): Promise<void> {
-    this.hvmContext = blob.slice();
+    this.state.setHvmContext(blob);
   }
   async setVcpuContext(ctx: VcpuContext): Promise<void> {
-    this.vcpuContexts.push({ ...ctx, data: ctx.data.slice() });
+    this.state.setVcpuContext(ctx);
   }
   async setSharedInfo(page: Uint8Array): Promise<void> {
-    this.sharedInfo = page.slice();
+    this.state.setSharedInfo(page);
   }
   async setEmulatorData(data: EmulatorData): Promise<void> {
-    // A checkpointed stream sends each emulator's records again with every checkpoint: the latest wins.
-    const copy = { ...data, data: data.data.slice() };
-    const at = this.emulatorData.findIndex((e) => e.kind === data.kind && e.emulatorId === data.emulatorId && e.index === data.index);
-    if (at >= 0) this.emulatorData[at] = copy;
-    else this.emulatorData.push(copy);
+    this.state.setEmulatorData(data);
   }
   async setConfig(config: string): Promise<void> {
-    this.config = config;
+    this.state.setConfig(config);
   }
   async commit(): Promise<void> {
     this.committed = true;
