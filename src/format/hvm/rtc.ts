@@ -9,8 +9,6 @@ export const HVM_HW_RTC_LAYOUT = struct('hvm_hw_rtc', {
   cmos_data: { bytes: 14 },
   cmos_index: 'u8',
   pad0: 'u8',
-  /** The compiler's padding before the 8-aligned rtc_offset. */
-  pad_align: { bytes: 8 },
   rtc_offset: 'u64',
 });
 
@@ -29,7 +27,7 @@ export const hvmRtc = plainRecord({
   length: 24,
   history: [{ xen: '4.13 and older (no rtc_offset)', size: 16 }],
   layout: HVM_HW_RTC_LAYOUT,
-  c: { type: 'struct hvm_hw_rtc', size: 24, members: { pad_align: null } },
+  c: { type: 'struct hvm_hw_rtc', size: 24 },
   derive: (r) => ({ rtc_offset: BigInt.asIntN(64, r.rtc_offset), time: cmosTime(r.cmos_data) }),
   text: (r) => `CMOS time ${cmosTime(r.cmos_data)}, index ${hex(r.cmos_index, 2)}, offset ${BigInt.asIntN(64, r.rtc_offset)} s`,
 });
