@@ -19,6 +19,15 @@ import { hvmParamName } from '../format/hvm-params.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
 import { decodeRecord, isKnownRecord } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
+import { decodeHvmContext } from '../format/hvm/context.js';
+import { hvmCpuRegisters, type HvmCpuRecord } from '../format/hvm/cpu.js';
+import { decodeExtVcpuContext, decodePvMsrs, decodePvVcpuContext, decodePvXsave, decodeSharedInfo, describePvVcpuContext, describePvXsave, describeSharedInfo, pvVcpuRegisters, widthOfContextLength, type PvGuestWidth } from '../format/pv/index.js';
+import { vcpuRegistersText } from '../format/vcpu-text.js';
+
+/** What describing a record needs from earlier ones: the PV guest width once X86_PV_INFO said it. */
+export interface DescribeState {
+  pvGuestWidth?: PvGuestWidth;
+}
 
 export type Fields = Record<string, unknown>;
 
@@ -73,7 +82,7 @@ export function pageStatsText(s: PageDataStats): string {
 }
 
 /** Fields of a header item or of a non-PAGE_DATA record. */
-export function describeItem(item: StreamItem): { fields: Fields; text: string } {
+export function describeItem(item: StreamItem, state: DescribeState = {}): { fields: Fields; text: string } {
   switch (item.kind) {
     case 'xl-header': {
       const h = item.header;
@@ -113,7 +122,7 @@ export function describeItem(item: StreamItem): { fields: Fields; text: string }
       return { fields: { length: item.length }, text: `${item.length} octet(s) after the outermost END` };
     case 'record':
       try {
-        return item.layer === 'libxc' ? describeLibxc(item) : describeLibxl(item);
+        return item.layer === 'libxc' ? describeLibxc(item, state) : describeLibxl(item);
       } catch (err) {
         if (!(err instanceof StreamFormatError)) throw err;
         return { fields: { undecodable: err.detail }, text: `undecodable: ${err.detail}` };
@@ -121,7 +130,7 @@ export function describeItem(item: StreamItem): { fields: Fields; text: string }
   }
 }
 
-function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
+function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields; text: string } {
   if (item.type === REC_TYPE.PAGE_DATA) {
     const s = pageDataStats(item, false);
     return { fields: { ...s }, text: pageStatsText(s) };
@@ -130,6 +139,7 @@ function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
   if (!isKnownRecord(rec)) return { fields: { optional: (item.type & 0x80000000) !== 0 }, text: 'unknown record' };
   switch (rec.type) {
     case REC_TYPE.X86_PV_INFO:
+      if (rec.guestWidth === 4 || rec.guestWidth === 8) state.pvGuestWidth = rec.guestWidth;
       return { fields: { guestWidth: rec.guestWidth, ptLevels: rec.ptLevels }, text: `guest width ${rec.guestWidth}, ${rec.ptLevels} page table levels` };
     case REC_TYPE.X86_PV_P2M_FRAMES:
       return {
@@ -140,7 +150,7 @@ function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
     case REC_TYPE.X86_PV_VCPU_EXTENDED:
     case REC_TYPE.X86_PV_VCPU_XSAVE:
     case REC_TYPE.X86_PV_VCPU_MSRS:
-      return { fields: { vcpuId: rec.vcpuId, contextBytes: rec.context.length }, text: `vcpu ${rec.vcpuId}, ${rec.context.length} octet(s) of context` };
+      return describePvVcpu(rec.type, rec.vcpuId, rec.context, item.littleEndian, state);
     case REC_TYPE.X86_TSC_INFO:
       return {
         fields: { mode: rec.mode, khz: rec.khz, nsec: rec.nsec, incarnation: rec.incarnation },
@@ -151,7 +161,13 @@ function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
       return { fields: { params }, text: `${params.length} param(s): ${params.map((p) => `${p.name}=${hex(p.value)}`).join(' ')}` };
     }
     case REC_TYPE.HVM_CONTEXT:
-    case REC_TYPE.SHARED_INFO:
+      return describeHvmContext(rec.data, item.littleEndian);
+    case REC_TYPE.SHARED_INFO: {
+      const width = state.pvGuestWidth;
+      if (width === undefined || rec.data.length < 4096) return { fields: { bytes: rec.data.length }, text: `${rec.data.length} octet(s)` };
+      const d = describeSharedInfo(decodeSharedInfo(rec.data, width, item.littleEndian));
+      return { fields: { bytes: rec.data.length, ...d.fields }, text: `${rec.data.length} octet(s), ${d.text}` };
+    }
     case REC_TYPE.TOOLSTACK:
       return { fields: { bytes: rec.data.length }, text: `${rec.data.length} octet(s)` };
     case REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST:
@@ -171,6 +187,66 @@ function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
     default:
       return { fields: {}, text: '' };
   }
+}
+
+/**
+ * HVM_CONTEXT: one line for the blob, then one indented line per save record (a CPU
+ * record as the vcpu's mode and registers); JSON carries every record's fields.
+ */
+function describeHvmContext(blob: Uint8Array, littleEndian: boolean): { fields: Fields; text: string } {
+  // Save records are in the saving host's order; xenmig only meets x86, little-endian.
+  if (!littleEndian) return { fields: { bytes: blob.length }, text: `${blob.length} octet(s)` };
+  const records = decodeHvmContext(blob);
+  const vcpus = records.filter((r) => r.typecode === 2 && r.record !== undefined).map((r) => hvmCpuRegisters(r.instance, r.record as HvmCpuRecord));
+  const lines = records.map((r) => {
+    const text = r.typecode === 2 && r.record !== undefined ? vcpuRegistersText(hvmCpuRegisters(r.instance, r.record as HvmCpuRecord)) : `${r.name}${r.instance || r.name === 'PIC' ? ` #${r.instance}` : ''}: ${r.text}`;
+    return `\n    ${hex(r.offset, 4)}  ${text}`;
+  });
+  return {
+    fields: {
+      bytes: blob.length,
+      records: records.map(({ record: _r, text: _t, ...rest }) => rest),
+      vcpus,
+    },
+    text: `${blob.length} octet(s), ${records.length} save record(s), ${vcpus.length} vcpu(s)${lines.join('')}`,
+  };
+}
+
+/** A PV vcpu record's context decoded: BASIC as the vcpu's registers, the others by their layouts. */
+function describePvVcpu(type: number, vcpuId: number, context: Uint8Array, le: boolean, state: DescribeState): { fields: Fields; text: string } {
+  const base = { vcpuId, contextBytes: context.length };
+  const plain = { fields: base, text: `vcpu ${vcpuId}, ${context.length} octet(s) of context` };
+  if (context.length === 0) return plain;
+  try {
+    switch (type) {
+      case REC_TYPE.X86_PV_VCPU_BASIC: {
+        const width = state.pvGuestWidth ?? widthOfContextLength(context.length);
+        if (width === undefined) return plain;
+        const ctx = decodePvVcpuContext(context, width, le);
+        const registers = pvVcpuRegisters(vcpuId, ctx);
+        return { fields: { ...base, width, registers, context: describePvVcpuContext(ctx) }, text: vcpuRegistersText(registers) };
+      }
+      case REC_TYPE.X86_PV_VCPU_EXTENDED: {
+        const x = decodeExtVcpuContext(context, le);
+        const { pad_align: _p, ...fields } = x;
+        return {
+          fields: { ...base, ...fields },
+          text: `vcpu ${vcpuId}: sysenter ${hex(x.sysenter_callback_cs)}:${hex(x.sysenter_callback_eip)}, syscall32 ${hex(x.syscall32_callback_cs)}:${hex(x.syscall32_callback_eip)}, MCG_CAP ${hex(x.mcg_cap)}`,
+        };
+      }
+      case REC_TYPE.X86_PV_VCPU_XSAVE: {
+        const d = describePvXsave(decodePvXsave(context, le));
+        return { fields: { ...base, ...d.fields }, text: `vcpu ${vcpuId}: ${d.text}` };
+      }
+      case REC_TYPE.X86_PV_VCPU_MSRS: {
+        const msrs = decodePvMsrs(context, le);
+        return { fields: { ...base, msrs }, text: `vcpu ${vcpuId}: ${msrs.length} MSR(s): ${msrs.map((m) => `${m.name}=${hex(m.value)}`).join(' ')}` };
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof StreamFormatError)) throw err;
+  }
+  return plain;
 }
 
 function describeLibxl(item: RecordItem): { fields: Fields; text: string } {
@@ -203,16 +279,16 @@ export interface PageRun {
   stats: PageDataStats;
 }
 
-export function itemJson(item: StreamItem, listPfns: boolean): Record<string, unknown> {
+export function itemJson(item: StreamItem, listPfns: boolean, state: DescribeState = {}): Record<string, unknown> {
   if (item.kind === 'record') {
-    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item).fields;
+    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item, state).fields;
     return { offset: item.offset, layer: item.layer, index: item.index, type: item.type, typeName: item.typeName, length: item.length, fields };
   }
   return { offset: item.offset, kind: item.kind, fields: describeItem(item).fields };
 }
 
-export function itemText(item: StreamItem): string {
-  const { text } = describeItem(item);
+export function itemText(item: StreamItem, state: DescribeState = {}): string {
+  const { text } = describeItem(item, state);
   if (item.kind === 'record') return `${off(item.offset)}  ${item.layer} #${item.index} ${item.typeName}  len ${item.length}${text ? `  ${text}` : ''}`;
   return `${off(item.offset)}  ${itemLabel(item)}  ${text}`;
 }

@@ -212,13 +212,6 @@ export function hvmCpuRegisters(vcpu: number, r: HvmCpuRecord): VcpuRegisters {
   };
 }
 
-/** One line per vcpu for `dump` and `info`: mode, rip, rsp, control registers and notes. */
-export function vcpuRegistersText(v: VcpuRegisters): string {
-  const h = (x: bigint): string => hex(x);
-  const notes = [...(v.online ? [] : ['down']), ...v.notes];
-  return `vcpu ${v.vcpu}: ${v.mode}, rip ${h(v.rip)} rsp ${h(v.rsp)} cr0 ${h(v.cr0)} cr3 ${h(v.cr3)} cr4 ${h(v.cr4)} efer ${h(v.efer)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
-}
-
 export const hvmCpu = defineHvmSaveRecord<'CPU', HvmCpuRecord>({
   typecode: 2,
   name: 'CPU',

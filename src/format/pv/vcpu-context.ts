@@ -154,7 +154,7 @@ export function pvVcpuRegisters(vcpu: number, ctx: PvVcpuContext): VcpuRegisters
   const notes: string[] = [];
   if (!(flags & VGCF.online)) notes.push('VGCF_online clear: the vcpu stays down');
   if (!(flags & VGCF.i387_valid)) notes.push('FPU state not valid');
-  notes.push(flags & VGCF.in_kernel ? 'in kernel' : 'in user mode');
+  if (!(flags & VGCF.in_kernel)) notes.push('in user mode');
   const cr3 = big(f.ctrlreg3);
   if (cr3 === 0n && flags & VGCF.online) notes.push('cr3 0: no page tables');
   const gdtEnts = Number(big(f.gdt_ents));
