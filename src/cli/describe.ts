@@ -19,10 +19,8 @@ import { hvmParamName } from '../format/hvm-params.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
 import { decodeRecord, isKnownRecord } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
-import { decodeHvmContext } from '../format/hvm/context.js';
-import { hvmCpuRegisters, type HvmCpuRecord } from '../format/hvm/cpu.js';
-import { decodeExtVcpuContext, decodePvMsrs, decodePvVcpuContext, decodePvXsave, decodeSharedInfo, describePvVcpuContext, describePvXsave, describeSharedInfo, pvVcpuRegisters, widthOfContextLength, type PvGuestWidth } from '../format/pv/index.js';
-import { vcpuRegistersText } from '../format/vcpu-text.js';
+import { describeHvmContext } from '../format/hvm/context.js';
+import { describePvVcpuRecord, describeSharedInfoPage, type PvGuestWidth } from '../format/pv/index.js';
 
 /** What describing a record needs from earlier ones: the PV guest width once X86_PV_INFO said it. */
 export interface DescribeState {
@@ -150,7 +148,7 @@ function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields
     case REC_TYPE.X86_PV_VCPU_EXTENDED:
     case REC_TYPE.X86_PV_VCPU_XSAVE:
     case REC_TYPE.X86_PV_VCPU_MSRS:
-      return describePvVcpu(rec.type, rec.vcpuId, rec.context, item.littleEndian, state);
+      return describePvVcpuRecord(rec.type, rec.vcpuId, rec.context, item.littleEndian, state.pvGuestWidth);
     case REC_TYPE.X86_TSC_INFO:
       return {
         fields: { mode: rec.mode, khz: rec.khz, nsec: rec.nsec, incarnation: rec.incarnation },
@@ -162,12 +160,8 @@ function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields
     }
     case REC_TYPE.HVM_CONTEXT:
       return describeHvmContext(rec.data, item.littleEndian);
-    case REC_TYPE.SHARED_INFO: {
-      const width = state.pvGuestWidth;
-      if (width === undefined || rec.data.length < 4096) return { fields: { bytes: rec.data.length }, text: `${rec.data.length} octet(s)` };
-      const d = describeSharedInfo(decodeSharedInfo(rec.data, width, item.littleEndian));
-      return { fields: { bytes: rec.data.length, ...d.fields }, text: `${rec.data.length} octet(s), ${d.text}` };
-    }
+    case REC_TYPE.SHARED_INFO:
+      return describeSharedInfoPage(rec.data, state.pvGuestWidth, item.littleEndian);
     case REC_TYPE.TOOLSTACK:
       return { fields: { bytes: rec.data.length }, text: `${rec.data.length} octet(s)` };
     case REC_TYPE.CHECKPOINT_DIRTY_PFN_LIST:
@@ -187,66 +181,6 @@ function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields
     default:
       return { fields: {}, text: '' };
   }
-}
-
-/**
- * HVM_CONTEXT: one line for the blob, then one indented line per save record (a CPU
- * record as the vcpu's mode and registers); JSON carries every record's fields.
- */
-function describeHvmContext(blob: Uint8Array, littleEndian: boolean): { fields: Fields; text: string } {
-  // Save records are in the saving host's order; xenmig only meets x86, little-endian.
-  if (!littleEndian) return { fields: { bytes: blob.length }, text: `${blob.length} octet(s)` };
-  const records = decodeHvmContext(blob);
-  const vcpus = records.filter((r) => r.typecode === 2 && r.record !== undefined).map((r) => hvmCpuRegisters(r.instance, r.record as HvmCpuRecord));
-  const lines = records.map((r) => {
-    const text = r.typecode === 2 && r.record !== undefined ? vcpuRegistersText(hvmCpuRegisters(r.instance, r.record as HvmCpuRecord)) : `${r.name}${r.instance || r.name === 'PIC' ? ` #${r.instance}` : ''}: ${r.text}`;
-    return `\n    ${hex(r.offset, 4)}  ${text}`;
-  });
-  return {
-    fields: {
-      bytes: blob.length,
-      records: records.map(({ record: _r, text: _t, ...rest }) => rest),
-      vcpus,
-    },
-    text: `${blob.length} octet(s), ${records.length} save record(s), ${vcpus.length} vcpu(s)${lines.join('')}`,
-  };
-}
-
-/** A PV vcpu record's context decoded: BASIC as the vcpu's registers, the others by their layouts. */
-function describePvVcpu(type: number, vcpuId: number, context: Uint8Array, le: boolean, state: DescribeState): { fields: Fields; text: string } {
-  const base = { vcpuId, contextBytes: context.length };
-  const plain = { fields: base, text: `vcpu ${vcpuId}, ${context.length} octet(s) of context` };
-  if (context.length === 0) return plain;
-  try {
-    switch (type) {
-      case REC_TYPE.X86_PV_VCPU_BASIC: {
-        const width = state.pvGuestWidth ?? widthOfContextLength(context.length);
-        if (width === undefined) return plain;
-        const ctx = decodePvVcpuContext(context, width, le);
-        const registers = pvVcpuRegisters(vcpuId, ctx);
-        return { fields: { ...base, width, registers, context: describePvVcpuContext(ctx) }, text: vcpuRegistersText(registers) };
-      }
-      case REC_TYPE.X86_PV_VCPU_EXTENDED: {
-        const x = decodeExtVcpuContext(context, le);
-        const { pad_align: _p, ...fields } = x;
-        return {
-          fields: { ...base, ...fields },
-          text: `vcpu ${vcpuId}: sysenter ${hex(x.sysenter_callback_cs)}:${hex(x.sysenter_callback_eip)}, syscall32 ${hex(x.syscall32_callback_cs)}:${hex(x.syscall32_callback_eip)}, MCG_CAP ${hex(x.mcg_cap)}`,
-        };
-      }
-      case REC_TYPE.X86_PV_VCPU_XSAVE: {
-        const d = describePvXsave(decodePvXsave(context, le));
-        return { fields: { ...base, ...d.fields }, text: `vcpu ${vcpuId}: ${d.text}` };
-      }
-      case REC_TYPE.X86_PV_VCPU_MSRS: {
-        const msrs = decodePvMsrs(context, le);
-        return { fields: { ...base, msrs }, text: `vcpu ${vcpuId}: ${msrs.length} MSR(s): ${msrs.map((m) => `${m.name}=${hex(m.value)}`).join(' ')}` };
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof StreamFormatError)) throw err;
-  }
-  return plain;
 }
 
 function describeLibxl(item: RecordItem): { fields: Fields; text: string } {

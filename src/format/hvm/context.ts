@@ -8,7 +8,9 @@ import type { VcpuRegisters } from '../vcpu-registers.js';
 import { hvmCpuRegisters, type HvmCpuRecord } from './cpu.js';
 import { hvmCpuMsrSize } from './cpu-msr.js';
 import { HVM_FILE_MAGIC, HVM_SAVE_HEADER_LAYOUT } from './header.js';
-import type { HvmSaveRecordModule } from './save-record.js';
+import type { Described } from '../record-module.js';
+import { vcpuRegistersText } from '../vcpu-text.js';
+import { hex, type HvmSaveRecordModule } from './save-record.js';
 import { HVM_SAVE_RECORD_BY_CODE, hvmSaveTypeName } from './table.js';
 
 export const HVM_SAVE_TYPE_END = 0;
@@ -232,4 +234,29 @@ function runChecks(m: HvmSaveRecordModule, body: Uint8Array, instance: number, r
   if (!m.check) return;
   const record = m.decode(body);
   m.check({ body, instance, record, report: (code, message) => report(code as HvmContextCode, message) });
+}
+
+/**
+ * HVM_CONTEXT for `dump`: one line for the blob, then one indented line per save record
+ * (a CPU record as its vcpu's mode and registers); the fields carry every record's.
+ */
+export function describeHvmContext(blob: Uint8Array, littleEndian = true): Described {
+  // Save records are in the saving host's order; Xen on x86 writes little-endian.
+  if (!littleEndian) return { fields: { bytes: blob.length }, text: `${blob.length} octet(s)` };
+  const records = decodeHvmContext(blob);
+  const vcpus: VcpuRegisters[] = [];
+  const lines = records.map((r) => {
+    if (r.typecode === HVM_SAVE_TYPE_CPU && r.record !== undefined) {
+      const v = hvmCpuRegisters(r.instance, r.record as HvmCpuRecord);
+      vcpus.push(v);
+      return `\n    ${hex(r.offset, 4)}  ${vcpuRegistersText(v)}`;
+    }
+    const m = HVM_SAVE_RECORD_BY_CODE.get(r.typecode);
+    const instance = m?.perVcpu ? ` vcpu ${r.instance}` : r.instance || m?.maxInstance ? ` #${r.instance}` : '';
+    return `\n    ${hex(r.offset, 4)}  ${r.name}${instance}: ${r.text}`;
+  });
+  return {
+    fields: { bytes: blob.length, records: records.map(({ record: _r, text: _t, ...rest }) => rest), vcpus },
+    text: `${blob.length} octet(s), ${records.length} save record(s), ${vcpus.length} vcpu(s)${lines.join('')}`,
+  };
 }

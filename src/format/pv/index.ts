@@ -4,3 +4,4 @@ export * from './extended.js';
 export * from './xsave.js';
 export * from './msrs.js';
 export * from './shared-info.js';
+export * from './describe.js';
