@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HVM_SAVE_RECORDS } from '../../src/format/hvm/table.js';
-import { checkHvmContext, decodeHvmContext, encodeHvmSaveRecords, hvmContextRegisters } from '../../src/format/hvm/context.js';
+import { checkHvmContext, decodeHvmContext, describeHvmContext, encodeHvmSaveRecords, hvmContextRegisters, hvmSaveRecords } from '../../src/format/hvm/context.js';
 import { decodeCpu, HVM_HW_CPU_COMPAT_LAYOUT, HVM_HW_CPU_LAYOUT, hvmCpu } from '../../src/format/hvm/cpu.js';
 import { hvmCpuMsr } from '../../src/format/hvm/cpu-msr.js';
 import { hvmCpuXsave } from '../../src/format/hvm/cpu-xsave.js';
@@ -222,4 +222,18 @@ test('shared info of either width: arch.max_pfn, wallclock and the vcpu slots in
   const p32 = new Uint8Array(4096);
   new DataView(p32.buffer).setUint32(2048 + 256 + 12, 0x800, true); // arch.max_pfn
   assert.equal(decodeSharedInfo(p32, 4).fields.max_pfn, 0x800);
+});
+
+test('an HVM vcpu with per-vcpu records but no CPU record is down (hvm_save_cpu_ctxt saves none for it)', () => {
+  const blob = sampleHvmContext(1);
+  const recs = hvmSaveRecords(blob);
+  const lapic = HVM_SAVE_RECORDS.LAPIC.encode({ apic_base_msr: 0xfee00800n, disabled: 0, timer_divisor: 1, tdt_msr: 0n, pending_esr: 0, pad_esr: 0 }).subarray(0, 24);
+  const withDown = encodeHvmSaveRecords([...recs, { typecode: 5, instance: 0, body: lapic }, { typecode: 5, instance: 1, body: lapic }]);
+  assert.deepEqual(checkHvmContext(withDown), []);
+  const regs = hvmContextRegisters(withDown);
+  assert.deepEqual(regs.map((r) => [r.vcpu, r.online]), [[0, true], [1, false]]);
+  const d = describeHvmContext(withDown);
+  assert.match(d.text, /^1144 octet\(s\), 4 save record\(s\), 2 vcpu\(s\) \(1 down\)/);
+  assert.match(d.text, /\n    0x0450  LAPIC vcpu 1: xAPIC, base msr 0xfee00800, divisor 1, tdt 0x0/);
+  assert.match(d.text, /\n    vcpu 1: real, rip 0x0 .* \(down; no CPU save record/);
 });

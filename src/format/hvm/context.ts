@@ -106,11 +106,37 @@ export function decodeHvmContext(blob: Uint8Array): DecodedHvmSaveRecord[] {
   });
 }
 
-/** The shared register shape of every vcpu with a CPU record, in blob order. */
+/**
+ * The shared register shape of every vcpu, by vcpu id: from its CPU record, or, for a
+ * vcpu with other per-vcpu records but no CPU record, a down one (`hvm_save_cpu_ctxt`
+ * saves nothing for a vcpu that is down, and the restore leaves it down).
+ */
 export function hvmContextRegisters(blob: Uint8Array): VcpuRegisters[] {
-  return decodeHvmContext(blob)
-    .filter((r) => r.typecode === HVM_SAVE_TYPE_CPU && r.record !== undefined)
-    .map((r) => hvmCpuRegisters(r.instance, r.record as HvmCpuRecord));
+  return vcpuStates(decodeHvmContext(blob));
+}
+
+function vcpuStates(records: readonly DecodedHvmSaveRecord[]): VcpuRegisters[] {
+  const out = new Map<number, VcpuRegisters>();
+  for (const r of records) if (r.typecode === HVM_SAVE_TYPE_CPU && r.record !== undefined) out.set(r.instance, hvmCpuRegisters(r.instance, r.record as HvmCpuRecord));
+  for (const r of records) {
+    if (!HVM_SAVE_RECORD_BY_CODE.get(r.typecode)?.perVcpu || out.has(r.instance)) continue;
+    out.set(r.instance, downVcpu(r.instance));
+  }
+  return [...out.values()].sort((a, b) => a.vcpu - b.vcpu);
+}
+
+/** A vcpu without a CPU record: down, its registers unknown (zero). */
+function downVcpu(vcpu: number): VcpuRegisters {
+  const seg = { selector: 0, base: 0n, limit: 0, attributes: 0 };
+  return {
+    vcpu, online: false, mode: 'real',
+    rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rbp: 0n, rsp: 0n,
+    r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
+    rip: 0n, rflags: 0n, cr0: 0n, cr2: 0n, cr3: 0n, cr4: 0n, efer: 0n,
+    cs: seg, ds: seg, es: seg, fs: seg, gs: seg, ss: seg,
+    kernelGsBase: 0n, gdtr: { base: 0n, limit: 0 }, idtr: { base: 0n, limit: 0 },
+    notes: ['no CPU save record: Xen saves none for a vcpu that is down'],
+  };
 }
 
 /** The vcpu ids of the CPU records in an HVM context blob. */
@@ -244,12 +270,12 @@ export function describeHvmContext(blob: Uint8Array, littleEndian = true): Descr
   // Save records are in the saving host's order; Xen on x86 writes little-endian.
   if (!littleEndian) return { fields: { bytes: blob.length }, text: `${blob.length} octet(s)` };
   const records = decodeHvmContext(blob);
-  const vcpus: VcpuRegisters[] = [];
+  const vcpus = vcpuStates(records);
+  const down = vcpus.filter((v) => !v.online);
+  const downLines = down.map((v) => `\n    ${vcpuRegistersText(v)}`);
   const lines = records.map((r) => {
     if (r.typecode === HVM_SAVE_TYPE_CPU && r.record !== undefined) {
-      const v = hvmCpuRegisters(r.instance, r.record as HvmCpuRecord);
-      vcpus.push(v);
-      return `\n    ${hex(r.offset, 4)}  ${vcpuRegistersText(v)}`;
+      return `\n    ${hex(r.offset, 4)}  ${vcpuRegistersText(hvmCpuRegisters(r.instance, r.record as HvmCpuRecord))}`;
     }
     const m = HVM_SAVE_RECORD_BY_CODE.get(r.typecode);
     const instance = m?.perVcpu ? ` vcpu ${r.instance}` : r.instance || m?.maxInstance ? ` #${r.instance}` : '';
@@ -257,6 +283,6 @@ export function describeHvmContext(blob: Uint8Array, littleEndian = true): Descr
   });
   return {
     fields: { bytes: blob.length, records: records.map(({ record: _r, text: _t, ...rest }) => rest), vcpus },
-    text: `${blob.length} octet(s), ${records.length} save record(s), ${vcpus.length} vcpu(s)${lines.join('')}`,
+    text: `${blob.length} octet(s), ${records.length} save record(s), ${vcpus.length} vcpu(s)${down.length ? ` (${down.length} down)` : ''}${lines.join('')}${downLines.join('')}`,
   };
 }
