@@ -1,6 +1,6 @@
 /** `xenmig dump`: every header and record with its offset, type, length and decoded fields. */
 import type { Command } from 'commander';
-import type { PageRun } from '../inspect/describe.js';
+import type { DescribeState, PageRun } from '../inspect/describe.js';
 import { startProgress } from './progress.js';
 import { inputFormatOption, jsonOption, quietOption } from './options.js';
 
@@ -26,6 +26,7 @@ export function register(program: Command): void {
       const out = new LineOutput();
       const progress = await startProgress('dump', o);
       let run: PageRun | undefined;
+      const state: DescribeState = {};
       const flushRun = async (): Promise<void> => {
         if (run) await out.line(runText(run));
         run = undefined;
@@ -35,7 +36,7 @@ export function register(program: Command): void {
           if (!out.open) break;
           if (item.kind === 'record') progress.update(item.end, stream.reader.source.size);
           if (o.json) {
-            await out.line(JSON.stringify(itemJson(item, o.pages ?? false), jsonReplacer));
+            await out.line(JSON.stringify(itemJson(item, o.pages ?? false, state), jsonReplacer));
             continue;
           }
           const isPage = item.kind === 'record' && item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA;
@@ -52,7 +53,7 @@ export function register(program: Command): void {
             continue;
           }
           await flushRun();
-          await out.line(itemText(item));
+          await out.line(itemText(item, state));
         }
       } finally {
         progress.stop();

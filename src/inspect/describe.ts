@@ -8,8 +8,15 @@ import { LIBXL_REC_TYPE, REC_TYPE, emulatorName, isOptionalRecordType } from '..
 import { StreamFormatError } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
 import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
-import { LIBXC_MODULE_BY_TYPE, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
+import { LIBXC_MODULE_BY_TYPE, VCPU_RECORDS, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
+import { describeHvmContext } from '../format/hvm/context.js';
+import { describePvVcpuRecord, describeSharedInfoPage, type PvGuestWidth } from '../format/pv/index.js';
+
+/** What describing a record needs from earlier ones: the PV guest width once X86_PV_INFO said it. */
+export interface DescribeState {
+  pvGuestWidth?: PvGuestWidth;
+}
 
 export type Fields = Record<string, unknown>;
 export type { PageDataStats };
@@ -32,7 +39,7 @@ export function mergeStats(into: PageDataStats, s: PageDataStats): void {
 export { pageStatsText };
 
 /** Fields of a header item or of a non-PAGE_DATA record. */
-export function describeItem(item: StreamItem): { fields: Fields; text: string } {
+export function describeItem(item: StreamItem, state: DescribeState = {}): { fields: Fields; text: string } {
   switch (item.kind) {
     case 'xl-header': {
       const h = item.header;
@@ -72,7 +79,7 @@ export function describeItem(item: StreamItem): { fields: Fields; text: string }
       return { fields: { length: item.length }, text: `${item.length} octet(s) after the outermost END` };
     case 'record':
       try {
-        return item.layer === 'libxc' ? describeLibxc(item) : describeLibxl(item);
+        return item.layer === 'libxc' ? describeLibxc(item, state) : describeLibxl(item);
       } catch (err) {
         if (!(err instanceof StreamFormatError)) throw err;
         return { fields: { undecodable: err.detail }, text: `undecodable: ${err.detail}` };
@@ -80,11 +87,21 @@ export function describeItem(item: StreamItem): { fields: Fields; text: string }
   }
 }
 
-function describeLibxc(item: RecordItem): { fields: Fields; text: string } {
+function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields; text: string } {
   if (item.type === REC_TYPE.PAGE_DATA) {
     const s = pageDataStats(item, false);
     return { fields: { ...s }, text: pageStatsText(s) };
   }
+  // Records whose reading depends on earlier ones (the PV guest width) or on the stream's
+  // byte order; every other record reads as its module says.
+  const le = item.littleEndian;
+  if (item.type === REC_TYPE.X86_PV_INFO && item.body.length >= 1 && (item.body[0] === 4 || item.body[0] === 8)) state.pvGuestWidth = item.body[0];
+  if (VCPU_RECORDS.has(item.type) && item.body.length >= 8) {
+    const view = new DataView(item.body.buffer, item.body.byteOffset, 8);
+    return describePvVcpuRecord(item.type, view.getUint32(0, le), item.body.subarray(8), le, state.pvGuestWidth);
+  }
+  if (item.type === REC_TYPE.SHARED_INFO) return describeSharedInfoPage(item.body, state.pvGuestWidth, le);
+  if (item.type === REC_TYPE.HVM_CONTEXT) return describeHvmContext(item.body, le);
   const m = LIBXC_MODULE_BY_TYPE.get(item.type);
   if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
   return m.describe(decodeRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0]);
@@ -120,16 +137,16 @@ export interface PageRun {
   stats: PageDataStats;
 }
 
-export function itemJson(item: StreamItem, listPfns: boolean): Record<string, unknown> {
+export function itemJson(item: StreamItem, listPfns: boolean, state: DescribeState = {}): Record<string, unknown> {
   if (item.kind === 'record') {
-    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item).fields;
+    const fields = item.layer === 'libxc' && item.type === REC_TYPE.PAGE_DATA ? { ...pageDataStats(item, listPfns) } : describeItem(item, state).fields;
     return { offset: item.offset, layer: item.layer, index: item.index, type: item.type, typeName: item.typeName, length: item.length, fields };
   }
   return { offset: item.offset, kind: item.kind, fields: describeItem(item).fields };
 }
 
-export function itemText(item: StreamItem): string {
-  const { text } = describeItem(item);
+export function itemText(item: StreamItem, state: DescribeState = {}): string {
+  const { text } = describeItem(item, state);
   if (item.kind === 'record') return `${off(item.offset)}  ${item.layer} #${item.index} ${item.typeName}  len ${item.length}${text ? `  ${text}` : ''}`;
   return `${off(item.offset)}  ${itemLabel(item)}  ${text}`;
 }

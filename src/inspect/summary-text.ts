@@ -1,6 +1,7 @@
 /** The one-screen text of a StreamSummary, shared by `info`, `demo` and library users. */
 import type { StreamSummary, VerifyResult } from '../verify/index.js';
 import { formatDiagnostic } from '../verify/index.js';
+import { vcpuRegistersText } from '../format/vcpu-text.js';
 
 function size(bytes: number): string {
   if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(2)} GiB`;
@@ -31,6 +32,7 @@ export function summaryLines(s: StreamSummary): string[] {
   row('pages', `${s.pageDataRecords} PAGE_DATA record(s): ${types || 'none'}`);
   row('memory', `${size(s.memoryBytes)} (${s.populatedPfns}${s.populatedPfnsLowerBound ? '+' : ''} distinct pfns${s.pfnRange ? `, 0x${s.pfnRange.min.toString(16)}-0x${s.pfnRange.max.toString(16)}` : ''}; ${s.pagesWithData} page(s) sent)`);
   row('vcpus', s.vcpus.length ? `${s.vcpus.length} (ids ${s.vcpus.join(', ')})` : 'none seen');
+  for (const v of s.vcpuStates ?? []) lines.push(`${''.padEnd(18)}${vcpuRegistersText(v)}`);
   row('cpuid policy', s.cpuidPolicy ? `present, ${s.cpuidPolicy.leaves} leaves` : 'absent');
   row('msr policy', s.msrPolicy ? `present, ${s.msrPolicy.msrs} MSRs` : 'absent');
   if (s.pvInfo) row('pv info', `guest width ${s.pvInfo.guestWidth}, ${s.pvInfo.ptLevels} page table levels`);

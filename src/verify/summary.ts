@@ -16,7 +16,9 @@ import {
   type GuestType,
 } from '../format/constants.js';
 import { VCPU_RECORDS } from '../format/records.js';
-import { hvmContextVcpus } from '../format/hvm-context.js';
+import { hvmContextRegisters, hvmContextVcpus } from '../format/hvm-context.js';
+import { decodePvVcpuContext, pvVcpuRegisters, widthOfContextLength, type PvGuestWidth } from '../format/pv/vcpu-context.js';
+import type { VcpuRegisters } from '../format/vcpu-registers.js';
 import { EMULATOR_HEADER_LAYOUT } from '../format/libxl-records.js';
 import {
   CPUID_LEAF_LAYOUT,
@@ -150,6 +152,8 @@ export interface StreamSummary {
   tsc?: { mode: number; khz: number };
   hvmParams: number;
   hvmContextBytes: number;
+  /** Each vcpu's registers, by vcpu id (HVM CPU save records, PV BASIC contexts); the last record of a vcpu wins. */
+  vcpuStates?: VcpuRegisters[];
   staticDataEnd?: { offset: number; recordIndex: number; inferred: boolean; inferredAt?: string };
   recordsByType: Record<string, number>;
   checkpoints: number;
@@ -181,6 +185,7 @@ export class SummaryBuilder {
   };
   private readonly pfns = new PfnSet();
   private readonly vcpus = new Set<number>();
+  private readonly vcpuStates = new Map<number, VcpuRegisters>();
   private readonly typeCounts = new Array<number>(16).fill(0);
   private readonly tracker = new StaticDataTracker();
   private min = Infinity;
@@ -284,7 +289,18 @@ export class SummaryBuilder {
       case REC_TYPE.HVM_CONTEXT:
         this.s.hvmContextBytes = item.length;
         for (const id of hvmContextVcpus(body)) this.vcpus.add(id);
+        if (le) for (const v of safely(() => hvmContextRegisters(body)) ?? []) this.vcpuStates.set(v.vcpu, v);
         return;
+      case REC_TYPE.X86_PV_VCPU_BASIC: {
+        if (!VCPU_HEADER_LAYOUT.has(body, 'reserved')) return;
+        const id = VCPU_HEADER_LAYOUT.get(body, 'vcpuId', le);
+        this.vcpus.add(id);
+        const context = body.subarray(8);
+        const width = (this.s.pvInfo?.guestWidth === 4 || this.s.pvInfo?.guestWidth === 8 ? (this.s.pvInfo.guestWidth as PvGuestWidth) : undefined) ?? widthOfContextLength(context.length);
+        const regs = width === undefined ? undefined : safely(() => pvVcpuRegisters(id, decodePvVcpuContext(context, width, le)));
+        if (regs) this.vcpuStates.set(id, regs);
+        return;
+      }
       case REC_TYPE.CHECKPOINT:
         this.s.checkpoints++;
         return;
@@ -340,6 +356,7 @@ export class SummaryBuilder {
     if (this.max >= 0) s.pfnRange = { min: this.min, max: this.max };
     else delete s.pfnRange;
     s.vcpus = [...this.vcpus].sort((a, b) => a - b);
+    if (this.vcpuStates.size) s.vcpuStates = [...this.vcpuStates.values()].sort((a, b) => a.vcpu - b.vcpu);
     s.errors = diagnostics.errors;
     s.warnings = diagnostics.warnings;
     return { ...s, layers: [...s.layers] };
@@ -354,4 +371,13 @@ export function countSeverities(diags: readonly Diagnostic[]): { errors: number;
     else if (d.severity === 'warning') warnings++;
   }
   return { errors, warnings };
+}
+
+/** The value, or undefined when the record's body is too short for its layout (the verifier reports that). */
+function safely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
 }

@@ -432,6 +432,59 @@ test('HVM_CONTEXT: what Xen 4.17\'s hvm_load refuses', async () => {
   await expectCodes(withCtx(at(cpu + 8 + 1028, (v) => v.setUint32(0, 1, true))), ['error hvm-context-cpu']); // pad0
 });
 
+test('HVM_CONTEXT: each save record type\'s loader refusals, with their codes', async () => {
+  const withCtx = (blob: Uint8Array) => libxcBytes(replaceType(hvmRecords(), T.HVM_CONTEXT, r(T.HVM_CONTEXT, blob)));
+  const ctx = hvmContextBody(1);
+  const cpu = 32;
+  const at = (o: number, f: (v: DataView) => void): Uint8Array => {
+    const b = ctx.slice();
+    f(new DataView(b.buffer, o));
+    return b;
+  };
+  /** The blob with one more save record before END. */
+  const plus = (typecode: number, instance: number, body: Uint8Array): Uint8Array =>
+    concat(ctx.subarray(0, ctx.length - 8), new Bytes().u16(typecode).u16(instance).u32(body.length).raw(body).u16(0).u16(0).u32(0).build());
+  const u64le = (...vs: bigint[]): Uint8Array => {
+    const b = new Uint8Array(vs.length * 8);
+    vs.forEach((v, i) => new DataView(b.buffer).setBigUint64(i * 8, v, true));
+    return b;
+  };
+  // CR4: LA57 (bit 12) and bit 15 are outside every hvm_cr4_guest_valid_bits; CR3 past 52 bits.
+  const cr4 = await expectCodes(withCtx(at(cpu + 8 + 680, (v) => v.setUint32(0, 0x6f0 | 0x1000, true))), ['error hvm-context-cr4']);
+  assert.match(cr4.diagnostics[0]!.message, /vcpu 0: CR4 0x16f0 sets LA57/);
+  await expectCodes(withCtx(at(cpu + 8 + 680, (v) => v.setUint32(0, 0x6f0 | 0x8000, true))), ['error hvm-context-cr4']);
+  await expectCodes(withCtx(at(cpu + 8 + 680, (v) => v.setUint32(0, 0x6f0 | 0x40000 | 0x100000, true))), []); // OSXSAVE SMEP
+  await expectCodes(withCtx(at(cpu + 8 + 672, (v) => v.setBigUint64(0, 1n << 53n, true))), ['error hvm-context-cr3']);
+  // LAPIC: x2APIC without enable; a 4.18 (32-octet) record 4.17 cannot load; an 8.. 24 one is fine.
+  const lapic = (base: bigint): Uint8Array => concat(u64le(base), new Bytes().u32(0).u32(1).build(), u64le(0n));
+  await expectCodes(withCtx(plus(5, 0, lapic(0xfee00000n | 0x800n))), []);
+  await expectCodes(withCtx(plus(5, 0, lapic(0xfee00000n | 0x400n))), ['error hvm-context-lapic']);
+  const esr = await expectCodes(withCtx(plus(5, 0, concat(lapic(0xfee00800n), new Uint8Array(8)))), ['error hvm-context-record']);
+  assert.match(esr.diagnostics[0]!.message, /LAPIC instance 0: length 32, expected at most 24 \(the layout of Xen 4.18 and newer/);
+  // MTRR: MTRRcap VCNT 9.
+  const mtrr = (cap: bigint): Uint8Array => concat(u64le(0x0007040600070406n), new Uint8Array(128 + 88), u64le(cap, 0xc06n));
+  await expectCodes(withCtx(plus(14, 0, mtrr(0x508n))), []);
+  await expectCodes(withCtx(plus(14, 0, mtrr(0x509n))), ['error hvm-context-mtrr']);
+  // VIRIDIAN_VCPU: nonzero _pad; the 16-octet record of 4.7-4.12 zero-extends.
+  const vv = new Uint8Array(16);
+  await expectCodes(withCtx(plus(17, 0, vv)), []);
+  vv[9] = 1;
+  await expectCodes(withCtx(plus(17, 0, vv)), ['error hvm-context-viridian']);
+  // CPU_XSAVE: xstate_bv outside xcr0_accum; compacted; xcr0 without x87.
+  const xsave = (xcr0: bigint, accum: bigint, bv: bigint, comp = 0n): Uint8Array => concat(u64le(0n, xcr0, accum), new Uint8Array(512), u64le(bv, comp), new Uint8Array(48));
+  await expectCodes(withCtx(plus(16, 0, xsave(3n, 7n, 3n))), []);
+  await expectCodes(withCtx(plus(16, 0, xsave(3n, 3n, 7n))), ['error hvm-context-xsave']);
+  await expectCodes(withCtx(plus(16, 0, xsave(3n, 3n, 3n, 1n << 63n))), ['error hvm-context-xsave']);
+  await expectCodes(withCtx(plus(16, 0, xsave(2n, 3n, 3n))), ['error hvm-context-xsave']);
+  // CPU_MSR: an MSR the loader does not take, and a nonzero _rsvd.
+  const msrs = (index: number, rsvd: number): Uint8Array => concat(new Bytes().u32(1).u32(0).u32(index).u32(rsvd).build(), u64le(1n));
+  await expectCodes(withCtx(plus(20, 0, msrs(0x48, 0))), []);
+  await expectCodes(withCtx(plus(20, 0, msrs(0x10, 0))), ['error hvm-context-msr']);
+  await expectCodes(withCtx(plus(20, 0, msrs(0x48, 1))), ['error hvm-context-msr']);
+  // The same type and instance twice.
+  await expectCodes(withCtx(plus(2, 0, ctx.subarray(cpu + 8, cpu + 8 + 1032))), ['warning hvm-context-duplicate']);
+});
+
 test('diagnostics are capped but counted', async () => {
   const recs = hvmRecords();
   const many = withRecord(recs, 4, ...Array.from({ length: 30 }, () => r(T.TOOLSTACK)));

@@ -16,6 +16,7 @@ import {
   verifyStreamV2,
   xenDoubleGate,
 } from '../support/xen-double.js';
+import { checkHvmContext, decodeHvmContext, hvmContextRegisters } from '../../src/format/hvm/context.js';
 
 const PAGE = 4096;
 const MIB = 16;
@@ -218,6 +219,55 @@ if (gate.skip) {
       await restoreAndCompare(work, plainPath, 1, s, srcRaw);
       // Keep the stream for the negative tests (the directory goes with this test).
       plainStream = Buffer.from(plainStream);
+    });
+
+    test('the HVM context libxc sends decodes record by record into what hvm_save wrote (C structs of the 4.17 headers)', async (t) => {
+      const work = tmpDirFor(t, 'xenmig-xd-');
+      const src = join(work, 'src');
+      mkdirSync(src);
+      await ok(src, ['create', '--hvm', '--memory', String(MIB), '--vcpus', '2', '--seed', '14']);
+      const path = join(work, 'ctx.stream');
+      await ok(src, ['save', '--out', path]);
+      const buf = readFileSync(path);
+      const r = records(buf).find((x) => x.type === REC_HVM_CONTEXT)!;
+      const blob = new Uint8Array(buf.buffer, buf.byteOffset + r.offset + 8, r.length);
+      assert.deepEqual(checkHvmContext(blob), []);
+      const recs = decodeHvmContext(blob);
+      const byName = (name: string, instance = 0) => recs.find((x) => x.name === name && x.instance === instance)!.fields!;
+      assert.deepEqual(
+        [...new Set(recs.map((x) => x.name))],
+        ['HEADER', 'CPU', 'PIC', 'IOAPIC', 'LAPIC', 'LAPIC_REGS', 'PCI_IRQ', 'ISA_IRQ', 'PCI_LINK', 'PIT', 'RTC', 'HPET', 'PMTIMER', 'MTRR', 'CPU_XSAVE', 'VMCE_VCPU', 'TSC_ADJUST', 'CPU_MSR'],
+      );
+      assert.equal(byName('HEADER').gtsc_khz, 2700000);
+      const regs = hvmContextRegisters(blob);
+      assert.deepEqual(regs.map((v) => v.vcpu), [0, 1]);
+      for (const v of regs) {
+        assert.equal(v.mode, 'long');
+        assert.equal(v.rip, 0xffffffff81000000n + 0x1000n * BigInt(v.vcpu));
+        assert.equal(v.rsp, 0xffffc90000004000n + 0x4000n * BigInt(v.vcpu));
+        assert.equal(v.cr4, 0x3606f0n);
+        assert.equal(v.cr3, 0x1000000n);
+        assert.equal(v.efer, 0xd01n);
+        assert.equal(v.gs.base, 0xffff888000000000n + 0x10000n * BigInt(v.vcpu));
+        assert.equal(v.gdtr.base, 0xfffffe0000001000n + 0x10000n * BigInt(v.vcpu));
+        assert.equal(v.ss.attributes, 0xc93);
+      }
+      assert.equal(byName('CPU', 1).msr_tsc_aux, 1n);
+      assert.equal(byName('CPU', 0).msr_lstar, 0xffffffff81a00000n);
+      assert.equal(byName('PIC', 0).is_master, true);
+      assert.equal(byName('PIC', 1).irq_base, 0x28);
+      assert.ok((byName('IOAPIC').redirtbl as { mask: boolean }[]).every((e) => e.mask));
+      assert.equal(byName('LAPIC', 0).apic_base_msr, 0xfee00900n);
+      assert.equal(byName('LAPIC_REGS', 1).id, 2 << 24);
+      assert.equal(byName('LAPIC_REGS', 1).svr, 0x1ff);
+      assert.deepEqual(byName('PCI_LINK').routes, [5, 10, 11, 5]);
+      assert.deepEqual((byName('PIT').channels as { mode: number; gate: number }[]).map((c) => [c.mode, c.gate]), [[2, 1], [3, 1], [3, 0]]);
+      assert.equal(byName('HPET').timer2_cmp, (1n << 64n) - 1n);
+      assert.equal(byName('PMTIMER').tmr_val, 0x1234);
+      assert.equal(byName('MTRR', 1).default_type, 'WB');
+      assert.deepEqual(byName('CPU_XSAVE', 0).xcr0Components, ['x87', 'SSE', 'AVX']);
+      assert.equal(byName('VMCE_VCPU', 1).caps, 0x1000c02n);
+      assert.deepEqual(byName('CPU_MSR', 0).msrs, [{ index: 0x48, name: 'SPEC_CTRL', _rsvd: 0, val: 1n }]);
     });
 
     test('live save with 2 vcpus: the guest dirties pages between rounds and later rounds carry them', async (t) => {

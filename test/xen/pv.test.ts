@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { tmpDirFor } from '../support/tmp.js';
 import { assertClean, double, imageMemory, records, replaceRecord, xenmigOk, type Memory, type Rec } from '../support/xen-tools.js';
 import { buildXenDouble, runXenDouble, verifyStreamV2, xenDoubleGate } from '../support/xen-double.js';
+import { decodeExtVcpuContext, decodePvMsrs, decodePvVcpuContext, decodePvXsave, decodeSharedInfo, pvVcpuRegisters } from '../../src/format/pv/index.js';
 
 const PAGE = 4096;
 const MIB = 16;
@@ -185,6 +186,40 @@ else describe('PV streams between xenmig and Xen 4.17', () => {
       assert.ok(srcPages.equals(readPage(img.memory.raw, 0x100)), 'a data page as the source had it');
     });
   }
+
+  test('the PV vcpu records and shared info real xc_domain_save writes decode into what the guest had', async (t) => {
+    const work = tmpDirFor(t, 'xenmig-pv-');
+    const src = join(work, 'src');
+    mkdirSync(src);
+    await double(src, ['create', '--pv', '--memory', String(MIB), '--vcpus', '2', '--seed', '41']);
+    const path = join(work, 'xen.stream');
+    await double(src, ['save', '--out', path]);
+    const buf = readFileSync(path);
+    const body = (r: Rec): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + r.offset + 8, r.length);
+    const of = (type: number) => records(buf).filter((r) => r.type === type).map(body);
+    const basics = of(0x4);
+    assert.equal(basics.length, 2);
+    for (const b of basics) {
+      const id = new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+      const regs = pvVcpuRegisters(id, decodePvVcpuContext(b.subarray(8), 8));
+      assert.equal(regs.mode, 'long');
+      assert.equal(regs.online, true);
+      assert.equal(regs.rip, 0xffffffff81000000n + BigInt((41 % 4096) * 16 + id * 0x40));
+      assert.equal(regs.rsp, 0xffffffff80800000n - BigInt(id) * 0x4000n);
+      assert.equal(regs.cr0 & 0x80000001n, 0x80000001n);
+      assert.equal(regs.cr3, 1n << 12n, 'cr3 names the L4 by pfn (libxc normalises the mfn)');
+      assert.equal(regs.kernelGsBase, 0xffff888000000000n + BigInt(id) * 0x200000n);
+      assert.equal(regs.cs.selector & 0xfffc, 0xe030);
+    }
+    const ext = decodeExtVcpuContext(of(0x5)[0]!.subarray(8));
+    assert.equal(ext.vcpu, 0);
+    const xsave = of(0x6);
+    if (xsave.length) assert.equal(decodePvXsave(xsave[0]!.subarray(8)).xcr0 & 1n, 1n);
+    const msrs = of(0xc);
+    if (msrs.length) assert.deepEqual(decodePvMsrs(msrs[0]!.subarray(8)).map((m) => [m.name, m.value]), [['SPEC_CTRL', 1n]]);
+    const shinfo = decodeSharedInfo(of(0x7)[0]!, 8);
+    assert.equal(shinfo.fields.max_pfn, BigInt(MIB * 256));
+  });
 
   const ours = [
     { name: 'v3, 1 vcpu', save: ['--format', 'libxc', '--vcpus', '1'], vcpus: 1, missing: 0 },

@@ -1,0 +1,24 @@
+/** HVM context save records: one module per type, the table, and the blob decoder/checker. */
+export * from './save-record.js';
+export * from './table.js';
+export * from './context.js';
+export { HVM_FILE_MAGIC, HVM_FILE_VERSION, HVM_SAVE_HEADER_LAYOUT, hvmHeader } from './header.js';
+export * from './cpu.js';
+export { hvmPic, HVM_HW_VPIC_LAYOUT } from './pic.js';
+export { hvmIoapic, HVM_HW_VIOAPIC_LAYOUT, VIOAPIC_NUM_PINS, redirectionEntry } from './ioapic.js';
+export { hvmLapic, HVM_HW_LAPIC_LAYOUT } from './lapic.js';
+export { hvmLapicRegs, HVM_HW_LAPIC_REGS_LAYOUT } from './lapic-regs.js';
+export { hvmPciIrq, HVM_HW_PCI_IRQS_LAYOUT } from './pci-irq.js';
+export { hvmIsaIrq, HVM_HW_ISA_IRQS_LAYOUT } from './isa-irq.js';
+export { hvmPciLink, HVM_HW_PCI_LINK_LAYOUT } from './pci-link.js';
+export { hvmPit, HVM_HW_PIT_LAYOUT } from './pit.js';
+export { hvmRtc, HVM_HW_RTC_LAYOUT } from './rtc.js';
+export { hvmHpet, HVM_HW_HPET_LAYOUT } from './hpet.js';
+export { hvmPmtimer, HVM_HW_PMTIMER_LAYOUT } from './pmtimer.js';
+export { hvmMtrr, HVM_HW_MTRR_LAYOUT } from './mtrr.js';
+export { hvmViridianDomain, HVM_VIRIDIAN_DOMAIN_LAYOUT } from './viridian-domain.js';
+export { hvmViridianVcpu, HVM_VIRIDIAN_VCPU_LAYOUT } from './viridian-vcpu.js';
+export { hvmVmceVcpu, HVM_VMCE_VCPU_LAYOUT } from './vmce-vcpu.js';
+export { hvmTscAdjust, HVM_TSC_ADJUST_LAYOUT } from './tsc-adjust.js';
+export * from './cpu-xsave.js';
+export * from './cpu-msr.js';
