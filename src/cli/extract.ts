@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .description('write the guest memory a stream carries to a sparse raw file (pfn N at N*4096) and/or an ELF64 core')
     .argument('<stream>', 'stream file, or - for standard input')
     .option('--raw <file>', 'sparse raw memory file: pfn N at offset N*4096')
-    .option('--elf <file>', 'ELF64 core file: one PT_LOAD per run of pfns, p_paddr = guest physical address')
+    .option('--elf <file>', 'ELF64 core file: one PT_LOAD per run of pfns, p_paddr = guest physical address; NT_PRSTATUS and QEMU CPU notes per vcpu')
     .option('--min-version <n>', 'refuse libxc streams older than this version')
     .option('--checkpointed', 'the stream is checkpointed (Remus)')
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
@@ -23,11 +23,12 @@ export function register(program: Command): void {
       const sink = await MemoryFilesSink.create(opts);
       const result = await restoreWithFlags(input, sink, flags, 'extract');
       const runs = sink.runs();
+      const vcpus = flags.elf !== undefined ? sink.vcpuRegisters().map((r) => r.vcpu) : [];
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ raw: flags.raw, elf: flags.elf, runs: runs.length, ...result }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ raw: flags.raw, elf: flags.elf, runs: runs.length, ...(flags.elf !== undefined ? { noteVcpus: vcpus } : {}), ...result }, null, 2) + '\n');
         return failOnVerifyMismatch(result);
       }
-      const outs = [flags.raw && `${flags.raw} (raw)`, flags.elf && `${flags.elf} (ELF core, ${runs.length} PT_LOAD)`].filter(Boolean);
+      const outs = [flags.raw && `${flags.raw} (raw)`, flags.elf && `${flags.elf} (ELF core, ${runs.length} PT_LOAD, registers of ${vcpus.length} vcpu(s) in notes)`].filter(Boolean);
       process.stdout.write([`extracted ${result.pfnsPopulated} pfns of memory to ${outs.join(' and ')}`, ...summary(result)].join('\n') + '\n');
       failOnVerifyMismatch(result);
     });

@@ -7,11 +7,13 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { UsageError } from '../../format/errors.js';
 import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
-import type { DomainSink } from '../types.js';
-import { ELF_DATA_BASE, elfCoreTables, type PfnRun } from './elf-core.js';
+import type { VcpuRegisters } from '../../format/vcpu-registers.js';
+import type { DomainSink, PvInfo, VcpuContext } from '../types.js';
+import { ELF_DATA_BASE, elfCoreTables, vcpuNotes, type PfnRun } from './elf-core.js';
 import { pageTypeIsPopulated } from './memory-image.js';
 import { PageFile } from './page-file.js';
 import { SparsePfnBytes } from './pfn-map.js';
+import { hvmVcpuRegisters, pvVcpuRegisters } from './vcpu-state.js';
 
 export interface MemoryFilesOptions {
   raw?: string;
@@ -30,6 +32,10 @@ interface Output {
 export class MemoryFilesSink implements DomainSink {
   private readonly types = new SparsePfnBytes();
   private done = false;
+  /** What the ELF core's notes are written from (the rest of the domain is dropped). */
+  private hvmContext: Uint8Array | undefined;
+  private pvInfo: PvInfo | undefined;
+  private readonly vcpuContexts: VcpuContext[] = [];
 
   private constructor(private readonly outputs: Output[]) {}
 
@@ -59,13 +65,19 @@ export class MemoryFilesSink implements DomainSink {
   }
 
   async begin(): Promise<void> {}
-  async setPvInfo(): Promise<void> {}
+  async setPvInfo(info: PvInfo): Promise<void> {
+    this.pvInfo = { ...info };
+  }
   async setCpuPolicy(): Promise<void> {}
   async setP2mFrames(): Promise<void> {}
   async setTscInfo(): Promise<void> {}
   async setHvmParams(): Promise<void> {}
-  async setHvmContext(): Promise<void> {}
-  async setVcpuContext(): Promise<void> {}
+  async setHvmContext(blob: Uint8Array): Promise<void> {
+    this.hvmContext = blob.slice();
+  }
+  async setVcpuContext(ctx: VcpuContext): Promise<void> {
+    if (ctx.kind === 'basic') this.vcpuContexts.push({ ...ctx, data: ctx.data.slice() });
+  }
   async setSharedInfo(): Promise<void> {}
   async setEmulatorData(): Promise<void> {}
   async setConfig(): Promise<void> {}
@@ -96,6 +108,12 @@ export class MemoryFilesSink implements DomainSink {
     });
   }
 
+  /** The vcpus' registers the ELF core's notes carry (HVM CPU records, or 64-bit PV basic contexts). */
+  vcpuRegisters(): VcpuRegisters[] {
+    if (this.hvmContext) return hvmVcpuRegisters(this.hvmContext);
+    return pvVcpuRegisters(this.vcpuContexts, this.pvInfo?.guestWidth ?? 8);
+  }
+
   /** Runs of pfns that hold memory (with data or allocated only). */
   runs(): PfnRun[] {
     const out: PfnRun[] = [];
@@ -118,8 +136,8 @@ export class MemoryFilesSink implements DomainSink {
         if (o.kind === 'raw') {
           await o.file.truncate((maxPfn + 1) * PAGE_SIZE);
         } else {
-          const { header, tables, tablesAt } = elfCoreTables(runs, maxPfn);
-          await o.file.truncate(tablesAt);
+          const { header, tables, tablesAt, end } = elfCoreTables(runs, maxPfn, vcpuNotes(this.vcpuRegisters()));
+          await o.file.truncate(end);
           await o.file.writeAt(tables, tablesAt);
           await o.file.writeAt(header, 0);
         }
