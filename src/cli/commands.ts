@@ -15,6 +15,7 @@ const COMMANDS: [name: string, load: () => Promise<{ register: Register }>][] = 
   ['restore', () => import('./restore.js')],
   ['extract', () => import('./extract.js')],
   ['convert', () => import('./convert.js')],
+  ['diff', () => import('./diff.js')],
   ['save', () => import('./save.js')],
   ['receive', () => import('./receive.js')],
   ['migrate', () => import('./migrate.js')],
