@@ -12,7 +12,7 @@
  * zero, a checkpointed stream is the last complete checkpoint (or checkpoint N), and a
  * VERIFY pass changes nothing. The order in which pages arrive never matters.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PAGE_SIZE, PAGE_TYPE } from '../format/constants.js';
@@ -29,9 +29,9 @@ import { checkpointedKind, type CheckpointedKind } from '../stream/reader.js';
 export const DIGEST_SIZE = 16;
 const CHUNK = SparsePfnBytes.CHUNK_PFNS;
 
-/** sha256's first 16 octets of one page. */
+/** sha256's first 16 octets of one page (the one-shot `hash` is a third faster than a Hash object per page). */
 function digest(page: Uint8Array, into: Uint8Array, at: number): void {
-  into.set(createHash('sha256').update(page).digest().subarray(0, DIGEST_SIZE), at);
+  into.set(hash('sha256', page, 'buffer').subarray(0, DIGEST_SIZE), at);
 }
 
 export const ZERO_PAGE_DIGEST = ((): Uint8Array => {

@@ -117,7 +117,7 @@ function gdbRegisters(core: string, thread: number): Map<string, bigint> {
   return new Map([...r.stdout.matchAll(/^(\w+)\s+(0x[0-9a-f]+)/gm)].map((m) => [m[1]!, BigInt(m[2]!)]));
 }
 
-test('extract --elf of an HVM stream with 2 vcpus: gdb shows each vcpu\'s registers; crash takes the core and its notes', async (t) => {
+test('extract --elf of an HVM stream with 2 vcpus (and of its restored image, the same core): gdb shows each vcpu\'s registers; crash takes the core and its notes', async (t) => {
   const d = tmpDirFor(t);
   const stream = join(d, 'vm.xl');
   assert.equal(xenmig(['save', '--memory', '4', '--vcpus', '2', '--format', 'xl', '--quiet', stream]).code, 0);
@@ -133,6 +133,12 @@ test('extract --elf of an HVM stream with 2 vcpus: gdb shows each vcpu\'s regist
   assert.deepEqual(types, [4, 1, 1]);
   assert.equal(notes.length, 4);
   assert.ok(Buffer.from(await readFile(join(d, 'vm.core'))).equals(await readFile(join(d, 'again.core'))));
+  // From the memory image restore writes (vcpu state from its domain.json): the same core.
+  assert.equal(xenmig(['restore', stream, '--into', join(d, 'img'), '--quiet']).code, 0);
+  const fromImage = xenmig(['extract', join(d, 'img'), '--elf', join(d, 'img.core')]);
+  assert.equal(fromImage.code, 0, fromImage.stderr);
+  assert.match(fromImage.stdout, /^extracted \d+ pfns of memory from the memory image .*img to .*img\.core \(ELF core, 2 PT_LOAD, registers of 2 vcpu\(s\) in notes\)\n$/);
+  assert.ok(Buffer.from(await readFile(join(d, 'vm.core'))).equals(await readFile(join(d, 'img.core'))));
 
   if (!existsSync(GDB)) return t.skip(`${GDB} is not installed (apt-get install gdb)`);
   for (const r of expected) {

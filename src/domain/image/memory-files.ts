@@ -4,13 +4,14 @@
  * Everything that is not memory is dropped (that is what extract means).
  */
 import { rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { UsageError } from '../../format/errors.js';
 import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
 import type { VcpuRegisters } from '../../format/vcpu-registers.js';
 import type { DomainSink, PvInfo, VcpuContext } from '../types.js';
 import { ELF_DATA_BASE, elfCoreTables, vcpuNotes, type PfnRun } from './elf-core.js';
-import { pageTypeIsPopulated } from './memory-image.js';
+import { DOMAIN_FILE, MemoryImage, pageTypeIsPopulated } from './memory-image.js';
 import { PageFile } from './page-file.js';
 import { SparsePfnBytes } from './pfn-map.js';
 import { hvmVcpuRegisters, pvVcpuRegisters } from './vcpu-state.js';
@@ -167,4 +168,61 @@ export class MemoryFilesSink implements DomainSink {
       releaseTemp(o.file.path);
     }
   }
+}
+
+/** Whether `path` is a memory image directory (holds a domain.json). */
+export async function isMemoryImageDir(path: string): Promise<boolean> {
+  if (path === '-') return false;
+  const st = await stat(path).catch(() => undefined);
+  return st?.isDirectory() === true && (await stat(join(path, DOMAIN_FILE)).catch(() => undefined)) !== undefined;
+}
+
+/** Pages copied from an image at a time. */
+const IMAGE_PIECE = 64;
+
+/**
+ * A memory image's memory and vcpu state (domain.json's HVM context or PV vcpu records)
+ * into memory files, as `extract` of the stream it was restored from would write them.
+ * Commits the sink; aborts it on failure. Returns the pfns written.
+ */
+export async function extractImage(dir: string, sink: MemoryFilesSink): Promise<number> {
+  let written = 0;
+  const img = await MemoryImage.open(dir).catch(async (err: unknown) => {
+    await sink.abort();
+    throw err;
+  });
+  try {
+    await sink.begin();
+    const pv = await img.getPvInfo();
+    if (pv) await sink.setPvInfo(pv);
+    const ctx = await img.getHvmContext();
+    if (ctx) await sink.setHvmContext(ctx);
+    for (const v of await img.getVcpuContexts()) await sink.setVcpuContext(v);
+    const buf = new Uint8Array(IMAGE_PIECE * PAGE_SIZE);
+    const pfns: number[] = [];
+    const flush = async (): Promise<void> => {
+      if (pfns.length === 0) return;
+      await img.readPages(pfns, buf.subarray(0, pfns.length * PAGE_SIZE));
+      await sink.writePages(pfns, buf.subarray(0, pfns.length * PAGE_SIZE));
+      written += pfns.length;
+      pfns.length = 0;
+    };
+    for (const [start, count, type] of img.pageTypeRuns()) {
+      const run = Array.from({ length: count }, (_, i) => start + i);
+      await sink.setPageTypes(run, run.map(() => type));
+      if (!pageTypeIsPopulated(type)) continue;
+      for (const pfn of run) {
+        pfns.push(pfn);
+        if (pfns.length === IMAGE_PIECE) await flush();
+      }
+    }
+    await flush();
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  } finally {
+    await img.close();
+  }
+  return written;
 }
