@@ -58,7 +58,7 @@ async function files(dir: string, streams: Record<string, Uint8Array>): Promise<
   return out;
 }
 
-test('one difference at a time: a page, a param, a CPU feature, a vcpu register; the same stream twice is equal', async (t) => {
+test('one difference at a time: a page, a param, a CPU feature, a vcpu register, pages only on one side, a page type; the same stream twice is equal', async (t) => {
   const f = await files(tmpDirFor(t), {
     base: hvm(),
     page: hvm({ records: [[[0, 0], [1, 5], [2, 0], [3, 0]], [[8, 0], [9, 0]]] }),
@@ -66,6 +66,7 @@ test('one difference at a time: a page, a param, a CPU feature, a vcpu register;
     avx: hvm({ ecx: ECX | AVX }),
     rip: hvm({ rip: 0xffffffff81000000n }),
     more: hvm({ records: [[[0, 0], [1, 0], [2, 0], [3, 0]], [[8, 0], [9, 0], [10, 0], [11, 0], [20, 0, 1]]] }),
+    typed: hvm({ records: [[[0, 0], [1, 0], [2, 0], [3, 0]], [[8, 0], [9, 0, 1]]] }),
   });
   const same = await diffInputs(f.base!, f.base!);
   assert.equal(same.equal, true);
@@ -93,6 +94,10 @@ test('one difference at a time: a page, a param, a CPU feature, a vcpu register;
   assert.deepEqual([more.memory.onlyInA.count, more.memory.onlyInA.ranges, more.memory.onlyInA.rangeCount], [3, [[10, 11]], 2]);
   const all = await diffInputs(f.more!, f.base!, { allPages: true });
   assert.deepEqual(all.memory.onlyInA.pfns, [10, 11, 20]);
+
+  const typed = await diffInputs(f.base!, f.typed!);
+  assert.deepEqual(typed.memory.types, { count: 1, ranges: [{ first: 9, last: 9, a: 'NOTAB', b: 'L1TAB' }], rangeCount: 1 });
+  assert.equal(typed.memory.differ.count, 0);
 });
 
 test('a live stream (a pfn sent twice, XTAB, rounds) equals a non-live one of the same final state in another order; a stream equals its restored image', async (t) => {

@@ -107,6 +107,10 @@ test('where the tables go: before the data when they fit in its first page (as Q
     assert.deepEqual(types, [4, 1]);
     assert.equal(notes.length, 2 * (t === few ? 4 : 8));
   }
+  // The page's room: 4 vcpus (816 octets of notes each) and 12 runs fit, 13 do not.
+  const runs = (n: number) => Array.from({ length: n }, (_, i) => ({ start: 2 * i, count: 1 }));
+  assert.equal(elfCoreTables(runs(12), 23, vcpuNotes(regs.slice(0, 4))).tablesAt, 64);
+  assert.equal(elfCoreTables(runs(13), 25, vcpuNotes(regs.slice(0, 4))).tablesAt, ELF_DATA_BASE + 26 * 4096);
   // Without notes nothing moves: the tables stay after the data, PT_LOADs only.
   assert.equal(elfCoreTables([{ start: 0, count: 2 }], 1).tablesAt, ELF_DATA_BASE + 2 * 4096);
 });

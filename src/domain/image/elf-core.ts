@@ -13,7 +13,7 @@
  * so the data cannot move to make room. When the ELF header, the program headers and the
  * notes fit in the page before the data (ELF_DATA_BASE), they go there, in QEMU's order
  * (header, PT_NOTE, PT_LOADs, notes): a few vcpus and runs (816 octets of notes per vcpu,
- * 56 per run: 4 vcpus and 13 runs fit). Tools that expect the program headers right after
+ * 56 per run: 4 vcpus and 12 runs fit). Tools that expect the program headers right after
  * the ELF header (crash) need that. Otherwise, and always for a core without notes, they
  * go after the data, where e_phoff points (gdb, readelf and Volatility 3 follow e_phoff).
  */
