@@ -177,8 +177,9 @@ export async function isMemoryImageDir(path: string): Promise<boolean> {
   return st?.isDirectory() === true && (await stat(join(path, DOMAIN_FILE)).catch(() => undefined)) !== undefined;
 }
 
-/** Pages copied from an image at a time. */
+/** Pages copied from an image at a time, and page types handed over at a time. */
 const IMAGE_PIECE = 64;
+const TYPE_SLICE = 65536;
 
 /**
  * A memory image's memory and vcpu state (domain.json's HVM context or PV vcpu records)
@@ -208,12 +209,15 @@ export async function extractImage(dir: string, sink: MemoryFilesSink): Promise<
       pfns.length = 0;
     };
     for (const [start, count, type] of img.pageTypeRuns()) {
-      const run = Array.from({ length: count }, (_, i) => start + i);
-      await sink.setPageTypes(run, run.map(() => type));
-      if (!pageTypeIsPopulated(type)) continue;
-      for (const pfn of run) {
-        pfns.push(pfn);
-        if (pfns.length === IMAGE_PIECE) await flush();
+      // A run may span millions of pfns: its types go over in slices.
+      for (let first = 0; first < count; first += TYPE_SLICE) {
+        const run = Array.from({ length: Math.min(TYPE_SLICE, count - first) }, (_, i) => start + first + i);
+        await sink.setPageTypes(run, run.map(() => type));
+        if (!pageTypeIsPopulated(type)) continue;
+        for (const pfn of run) {
+          pfns.push(pfn);
+          if (pfns.length === IMAGE_PIECE) await flush();
+        }
       }
     }
     await flush();
