@@ -225,8 +225,10 @@ export async function isMemoryImage(path: string): Promise<boolean> {
 /** A stream or a memory image, reduced to its DomainState. */
 export async function collectState(path: string, opts: CollectOptions = {}): Promise<DomainState> {
   if (await isMemoryImage(path)) {
-    if (opts.checkpoint !== undefined) throw new UsageError(`${path} is a memory image: it has no checkpoints (--checkpoint picks one of a checkpointed stream)`);
-    return collectImage(path);
+    const state = await collectImage(path);
+    // An image holds one state: a checkpoint number picks among a stream's only.
+    if (opts.checkpoint !== undefined) state.notes.push(`a memory image has one state; --checkpoint applies to the stream`);
+    return state;
   }
   return collectStream(path, opts);
 }

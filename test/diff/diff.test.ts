@@ -174,6 +174,9 @@ test('streams xenmig saves: live with a workload vs the same state saved again f
   assert.equal(xenmig(['restore', remus, '--checkpointed', '--into', join(d, 'last'), '--quiet']).code, 0);
   const last = xenmig(['diff', '--checkpointed', remus, join(d, 'last')]);
   assert.equal(last.code, 0, last.stdout + last.stderr);
+  const fourth = xenmig(['diff', '--checkpoint', '4', remus, join(d, 'last')]);
+  assert.equal(fourth.code, 0, fourth.stdout + fourth.stderr);
+  assert.match(fourth.stdout, /\nnote \(B\): a memory image has one state; --checkpoint applies to the stream\n/);
   const beyond = xenmig(['diff', '--checkpoint', '9', remus, remus]);
   assert.equal(beyond.code, 2);
   assert.match(beyond.stderr, /has 4 complete checkpoint\(s\); --checkpoint 9 asks for more/);
