@@ -13,13 +13,12 @@
  * VERIFY pass changes nothing. The order in which pages arrive never matters.
  */
 import { createHash, hash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PAGE_SIZE, PAGE_TYPE } from '../format/constants.js';
 import { UsageError } from '../format/errors.js';
 import type { HvmParam } from '../format/records.js';
 import type { CpuPolicyData, DomainDescription, DomainSink, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext } from '../domain/types.js';
-import { DOMAIN_FILE, MemoryImage, pageTypeIsPopulated } from '../domain/image/memory-image.js';
+import { isMemoryImageDir } from '../domain/image/memory-files.js';
+import { MemoryImage, pageTypeIsPopulated } from '../domain/image/memory-image.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';
 import { restoreStream, type RestoreResult } from '../restore/index.js';
 import type { StreamItem } from '../stream/items.js';
@@ -86,7 +85,6 @@ export interface DomainState {
   description: DomainDescription;
   /** Checkpointed streams: complete checkpoints applied (the state is as of the last, or of the one asked for). */
   checkpoints?: number;
-  /** Checkpoints the stream holds when one was asked for and the stream was read no further: at least this many. */
   cpuPolicy: CpuPolicyData;
   pvInfo?: PvInfo;
   p2mFrames?: P2mFrames;
@@ -214,17 +212,9 @@ export interface CollectOptions {
   checkpoint?: number;
 }
 
-/** Whether `path` is a memory image directory (a stream otherwise; "-" is a stream). */
-export async function isMemoryImage(path: string): Promise<boolean> {
-  if (path === '-') return false;
-  const st = await stat(path).catch(() => undefined);
-  if (!st?.isDirectory()) return false;
-  return (await stat(join(path, DOMAIN_FILE)).catch(() => undefined)) !== undefined;
-}
-
 /** A stream or a memory image, reduced to its DomainState. */
 export async function collectState(path: string, opts: CollectOptions = {}): Promise<DomainState> {
-  if (await isMemoryImage(path)) {
+  if (await isMemoryImageDir(path)) {
     const state = await collectImage(path);
     // An image holds one state: a checkpoint number picks among a stream's only.
     if (opts.checkpoint !== undefined) state.notes.push(`a memory image has one state; --checkpoint applies to the stream`);
