@@ -14,4 +14,5 @@ export * from './inspect/index.js';
 export * from './restore/index.js';
 export * from './save/index.js';
 export * from './policy/index.js';
+export * from './diff/index.js';
 export * from './migrate/index.js';

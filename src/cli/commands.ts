@@ -15,6 +15,7 @@ const COMMANDS: [name: string, load: () => Promise<{ register: Register }>][] = 
   ['restore', () => import('./restore.js')],
   ['extract', () => import('./extract.js')],
   ['convert', () => import('./convert.js')],
+  ['diff', () => import('./diff.js')],
   ['save', () => import('./save.js')],
   ['receive', () => import('./receive.js')],
   ['migrate', () => import('./migrate.js')],
@@ -36,7 +37,7 @@ function commandWord(args: readonly string[]): string | undefined {
  * its output, so the process may exit once that is flushed (run.cts): left to itself,
  * node first waits for V8's background compile jobs, 10-25 ms of every `xenmig verify`.
  */
-const PRINT_ONLY: ReadonlySet<string> = new Set(['verify', 'dump', 'info', 'policy', 'compat']);
+const PRINT_ONLY: ReadonlySet<string> = new Set(['verify', 'dump', 'info', 'diff', 'policy', 'compat']);
 
 /** `args`: the words after the program name. */
 export function printsOnly(args: readonly string[]): boolean {

@@ -4,14 +4,19 @@
  * Everything that is not memory is dropped (that is what extract means).
  */
 import { rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PAGE_SIZE } from '../../format/constants.js';
 import { UsageError } from '../../format/errors.js';
 import { releaseTemp, sweepStaleTemps, tempPathFor } from '../../io/temp-files.js';
-import type { DomainSink } from '../types.js';
-import { ELF_DATA_BASE, elfCoreTables, type PfnRun } from './elf-core.js';
+import type { VcpuRegisters } from '../../format/vcpu-registers.js';
+import type { DomainSink, PvInfo, VcpuContext } from '../types.js';
+import { ELF_DATA_BASE, elfCoreTables, vcpuNotes, type PfnRun } from './elf-core.js';
 import { pageTypeIsPopulated } from './domain-json.js';
+import { DOMAIN_FILE } from './domain-json.js';
+import { MemoryImage } from './memory-image.js';
 import { PageFile } from './page-file.js';
 import { SparsePfnBytes } from './pfn-map.js';
+import { hvmVcpuRegisters, pvVcpuRegisters } from './vcpu-state.js';
 
 export interface MemoryFilesOptions {
   raw?: string;
@@ -30,6 +35,10 @@ interface Output {
 export class MemoryFilesSink implements DomainSink {
   private readonly types = new SparsePfnBytes();
   private done = false;
+  /** What the ELF core's notes are written from (the rest of the domain is dropped). */
+  private hvmContext: Uint8Array | undefined;
+  private pvInfo: PvInfo | undefined;
+  private readonly vcpuContexts: VcpuContext[] = [];
 
   private constructor(private readonly outputs: Output[]) {}
 
@@ -59,13 +68,19 @@ export class MemoryFilesSink implements DomainSink {
   }
 
   async begin(): Promise<void> {}
-  async setPvInfo(): Promise<void> {}
+  async setPvInfo(info: PvInfo): Promise<void> {
+    this.pvInfo = { ...info };
+  }
   async setCpuPolicy(): Promise<void> {}
   async setP2mFrames(): Promise<void> {}
   async setTscInfo(): Promise<void> {}
   async setHvmParams(): Promise<void> {}
-  async setHvmContext(): Promise<void> {}
-  async setVcpuContext(): Promise<void> {}
+  async setHvmContext(blob: Uint8Array): Promise<void> {
+    this.hvmContext = blob.slice();
+  }
+  async setVcpuContext(ctx: VcpuContext): Promise<void> {
+    if (ctx.kind === 'basic') this.vcpuContexts.push({ ...ctx, data: ctx.data.slice() });
+  }
   async setSharedInfo(): Promise<void> {}
   async setEmulatorData(): Promise<void> {}
   async setConfig(): Promise<void> {}
@@ -96,6 +111,12 @@ export class MemoryFilesSink implements DomainSink {
     });
   }
 
+  /** The vcpus' registers the ELF core's notes carry (HVM CPU records, or 64-bit PV basic contexts). */
+  vcpuRegisters(): VcpuRegisters[] {
+    if (this.hvmContext) return hvmVcpuRegisters(this.hvmContext);
+    return pvVcpuRegisters(this.vcpuContexts, this.pvInfo?.guestWidth ?? 8);
+  }
+
   /** Runs of pfns that hold memory (with data or allocated only). */
   runs(): PfnRun[] {
     const out: PfnRun[] = [];
@@ -118,8 +139,8 @@ export class MemoryFilesSink implements DomainSink {
         if (o.kind === 'raw') {
           await o.file.truncate((maxPfn + 1) * PAGE_SIZE);
         } else {
-          const { header, tables, tablesAt } = elfCoreTables(runs, maxPfn);
-          await o.file.truncate(tablesAt);
+          const { header, tables, tablesAt, end } = elfCoreTables(runs, maxPfn, vcpuNotes(this.vcpuRegisters()));
+          await o.file.truncate(end);
           await o.file.writeAt(tables, tablesAt);
           await o.file.writeAt(header, 0);
         }
@@ -149,4 +170,65 @@ export class MemoryFilesSink implements DomainSink {
       releaseTemp(o.file.path);
     }
   }
+}
+
+/** Whether `path` is a memory image directory (holds a domain.json). */
+export async function isMemoryImageDir(path: string): Promise<boolean> {
+  if (path === '-') return false;
+  const st = await stat(path).catch(() => undefined);
+  return st?.isDirectory() === true && (await stat(join(path, DOMAIN_FILE)).catch(() => undefined)) !== undefined;
+}
+
+/** Pages copied from an image at a time, and page types handed over at a time. */
+const IMAGE_PIECE = 64;
+const TYPE_SLICE = 65536;
+
+/**
+ * A memory image's memory and vcpu state (domain.json's HVM context or PV vcpu records)
+ * into memory files, as `extract` of the stream it was restored from would write them.
+ * Commits the sink; aborts it on failure. Returns the pfns written.
+ */
+export async function extractImage(dir: string, sink: MemoryFilesSink): Promise<number> {
+  let written = 0;
+  const img = await MemoryImage.open(dir).catch(async (err: unknown) => {
+    await sink.abort();
+    throw err;
+  });
+  try {
+    await sink.begin();
+    const pv = await img.getPvInfo();
+    if (pv) await sink.setPvInfo(pv);
+    const ctx = await img.getHvmContext();
+    if (ctx) await sink.setHvmContext(ctx);
+    for (const v of await img.getVcpuContexts()) await sink.setVcpuContext(v);
+    const buf = new Uint8Array(IMAGE_PIECE * PAGE_SIZE);
+    const pfns: number[] = [];
+    const flush = async (): Promise<void> => {
+      if (pfns.length === 0) return;
+      await img.readPages(pfns, buf.subarray(0, pfns.length * PAGE_SIZE));
+      await sink.writePages(pfns, buf.subarray(0, pfns.length * PAGE_SIZE));
+      written += pfns.length;
+      pfns.length = 0;
+    };
+    for (const [start, count, type] of img.pageTypeRuns()) {
+      // A run may span millions of pfns: its types go over in slices.
+      for (let first = 0; first < count; first += TYPE_SLICE) {
+        const run = Array.from({ length: Math.min(TYPE_SLICE, count - first) }, (_, i) => start + first + i);
+        await sink.setPageTypes(run, run.map(() => type));
+        if (!pageTypeIsPopulated(type)) continue;
+        for (const pfn of run) {
+          pfns.push(pfn);
+          if (pfns.length === IMAGE_PIECE) await flush();
+        }
+      }
+    }
+    await flush();
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  } finally {
+    await img.close();
+  }
+  return written;
 }

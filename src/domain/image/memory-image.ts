@@ -287,6 +287,16 @@ export class MemoryImage implements DomainSink, DomainSource {
     return out;
   }
 
+  /** Page types in runs, ascending: [startPfn, count, type] (pfns never sent are left out). */
+  *pageTypeRuns(): Generator<[number, number, number]> {
+    for (const [start, count, v] of this.types.runs()) yield [start, count, v - 1];
+  }
+
+  /** Whether the domain came with X86_TSC_INFO (getTscInfo gives zeros otherwise). */
+  get hasTscInfo(): boolean {
+    return this.state.tsc !== undefined;
+  }
+
   async pageTypes(pfns: readonly number[]): Promise<number[]> {
     return pfns.map((pfn) => {
       const v = this.types.get(pfn);
