@@ -13,3 +13,4 @@ export * from './restore/index.js';
 export * from './save/index.js';
 export * from './policy/index.js';
 export * from './migrate/index.js';
+export * from './report/index.js';

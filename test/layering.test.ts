@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ORDER = ['format', 'io', 'stream', 'verify', 'domain', 'restore', 'save', 'policy', 'migrate', 'cli'];
+const ORDER = ['format', 'io', 'stream', 'verify', 'domain', 'restore', 'save', 'policy', 'migrate', 'report', 'cli'];
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
 function sources(dir: string): string[] {
