@@ -62,7 +62,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <FILE>', 'the HTML file to write (atomically)')
     .option('--host <POLICY>', "a host's policy file (xen-cpuid -p output or xenmig JSON): what blocks the move there, what Xen would strip")
     .option('--policy <name>', 'which policy of the --host file (default: by guest type, as compat)')
-    .option('--migration <LOG.json>', 'the --json output of `xenmig migrate` or `receive`: pages, dirty counts, octets and times per round, the downtime')
+    .option('--migration <LOG.json>', 'the --json output of `xenmig migrate`, `save` or `receive`: pages, dirty counts, octets and times per round, the downtime')
     .addOption(formatOption())
     .option('--checkpointed', 'a checkpointed (Remus) stream')
     .option('--colo', 'a COLO stream')

@@ -229,7 +229,9 @@ function precopySection(m: ReportModel): string {
   const from =
     p.source === 'migrate'
       ? 'the log of <code>xenmig migrate --json</code>'
-      : p.source === 'receive'
+      : p.source === 'save'
+        ? 'the log of <code>xenmig save --json</code> (no receiver: no downtime)'
+        : p.source === 'receive'
         ? 'the log of <code>xenmig receive --json</code>'
         : 'the stream alone (give <code>--migration LOG.json</code> for times, dirty counts and the downtime)';
   const rows = p.rounds

@@ -1,8 +1,8 @@
 /**
  * The pre-copy section: round after round, how many pages went, how many were dirty at
  * its end, octets and times, and where the policy stopped. From the `--json` log of
- * `xenmig migrate` (the save engine's round log) or `xenmig receive` (rounds as the
- * receiver saw them), or, without a log, from the stream alone (pages per round, as a
+ * `xenmig migrate` or `save` (the save engine's round log) or `xenmig receive` (rounds
+ * as the receiver saw them), or, without a log, from the stream alone (pages per round, as a
  * round is seen in a stream: see PassCounter).
  */
 import { UsageError } from '../format/errors.js';
@@ -23,7 +23,7 @@ export interface PrecopyRound {
 }
 
 export interface PrecopySection {
-  source: 'migrate' | 'receive' | 'stream';
+  source: 'migrate' | 'save' | 'receive' | 'stream';
   rounds: PrecopyRound[];
   downtimeMs?: number;
   totalMs?: number;
@@ -58,7 +58,7 @@ function round(r: Json, i: number): PrecopyRound {
   return out;
 }
 
-/** Reads a migrate or receive `--json` log (the whole text: one JSON object, or the last line that is one). */
+/** Reads a migrate, save or receive `--json` log (the whole text: one JSON object, or the last line that is one). */
 export function parseMigrationLog(text: string, where = 'migration log'): PrecopySection {
   let obj: Json | undefined;
   const tryParse = (s: string): Json | undefined => {
@@ -78,11 +78,13 @@ export function parseMigrationLog(text: string, where = 'migration log'): Precop
   }
   if (obj === undefined) throw new UsageError(`${where}: not JSON (expected the --json output of xenmig migrate or receive)`);
   const save = obj['save'];
-  if (typeof save === 'object' && save !== null) {
-    const s = save as Json;
+  // `save --live --json` prints the save summary itself; `migrate --json` holds it in `save`.
+  const bare = Array.isArray(obj['roundLog']);
+  if ((typeof save === 'object' && save !== null) || bare) {
+    const s = (bare ? obj : save) as Json;
     const log = Array.isArray(s['roundLog']) ? (s['roundLog'] as Json[]) : undefined;
     if (log === undefined) throw new UsageError(`${where}: the migrate log has no per-round data (save.roundLog); it was written by an older xenmig`);
-    const section: PrecopySection = { source: 'migrate', rounds: log.map(round) };
+    const section: PrecopySection = { source: bare ? 'save' : 'migrate', rounds: log.map(round) };
     const stop = s['precopyStop'] as Json | undefined;
     if (stop && typeof stop['reason'] === 'string') {
       section.stop = { afterRound: num(stop['afterRound']) ?? 0, dirtyCount: num(stop['dirtyCount']) ?? -1, reason: stop['reason'] };
@@ -92,6 +94,7 @@ export function parseMigrationLog(text: string, where = 'migration log'): Precop
     const bytes = num(s['bytes']);
     if (down !== undefined) section.downtimeMs = down;
     if (total !== undefined) section.totalMs = total;
+    else if (bare && num(s['durationMs']) !== undefined) section.totalMs = num(s['durationMs']);
     if (bytes !== undefined) section.totalBytes = bytes;
     if (typeof obj['outcome'] === 'string') section.outcome = obj['outcome'];
     return section;
@@ -107,5 +110,5 @@ export function parseMigrationLog(text: string, where = 'migration log'): Precop
     if (typeof obj['outcome'] === 'string') section.outcome = obj['outcome'];
     return section;
   }
-  throw new UsageError(`${where}: neither a migrate log (save.roundLog) nor a receive log (rounds)`);
+  throw new UsageError(`${where}: neither a migrate or save log (save.roundLog, roundLog) nor a receive log (rounds)`);
 }

@@ -98,7 +98,7 @@ test('xenmig report of a broken stream: the page is written (exit 0); bad flags 
   writeFileSync(join(dir, 'bad.json'), '{"outcome":"migrated"}');
   const badLog = await run(['report', stream, '-o', join(dir, 'y.html'), '--migration', join(dir, 'bad.json')]);
   assert.equal(badLog.code, 2);
-  assert.match(badLog.stderr, /^xenmig: .*bad\.json: neither a migrate log \(save\.roundLog\) nor a receive log \(rounds\)\n$/);
+  assert.match(badLog.stderr, /^xenmig: .*bad\.json: neither a migrate or save log \(save\.roundLog, roundLog\) nor a receive log \(rounds\)\n$/);
   assert.ok(!existsSync(join(dir, 'x.html')) && !existsSync(join(dir, 'y.html')));
 });
 

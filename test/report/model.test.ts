@@ -179,13 +179,16 @@ test('report model of a live save with its log: rounds, dirty counts, octets, ti
   assert.match(html, /Pre-copy stopped after round/);
 });
 
-test('a receive log is read as rounds and downtime; anything else is refused in one line', () => {
+test('a receive or save log is read as rounds and downtime; anything else is refused in one line', () => {
   const log = parseMigrationLog(
     JSON.stringify({ outcome: 'received', rounds: [{ round: 1, pages: 10, dirtyAfter: 2, bytes: 40960, startMs: 0, durationMs: 10 }], downtimeMs: 3 }),
   );
   assert.equal(log.source, 'receive');
   assert.equal(log.rounds[0]!.throughput, 4096000);
   assert.equal(log.rounds[0]!.dirtyRate, 200);
+  const saved = parseMigrationLog(JSON.stringify({ out: 'vm.xl', roundLog: [{ round: 1, phase: 'final', pages: 4, dirtyAfter: 0, bytes: 16384, startMs: 1, durationMs: 2 }], durationMs: 5 }));
+  assert.equal(saved.source, 'save', 'save --json prints the summary itself');
+  assert.equal(saved.totalMs, 5);
   assert.throws(() => parseMigrationLog('not json', 'x.json'), /x\.json: not JSON/);
   assert.throws(() => parseMigrationLog('{"outcome":"migrated","save":{"rounds":2}}', 'old.json'), /no per-round data/);
 });
