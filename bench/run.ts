@@ -10,6 +10,7 @@ import * as migrate from './migrate.bench.js';
 import * as restore from './restore.bench.js';
 import * as guard from './guard.bench.js';
 import * as save from './save.bench.js';
+import * as report from './report.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -21,6 +22,7 @@ const BENCHES: [string, BenchModule][] = [
   ['restore', restore],
   ['guard', guard],
   ['save', save],
+  ['report', report],
 ];
 
 async function main(): Promise<void> {
