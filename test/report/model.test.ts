@@ -20,6 +20,7 @@ import { loadPolicyFile } from '../../src/policy/load.js';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { PassCounter } from '../../src/migrate/guard/passes.js';
 import { MemoryMap, CELLS } from '../../src/report/memory-map.js';
+import { MAX_MARKS, Timeline } from '../../src/report/timeline.js';
 import { buildReportModel } from '../../src/report/model.js';
 import { parseMigrationLog } from '../../src/report/precopy.js';
 import { renderReportPage } from '../../src/report/page.js';
@@ -294,4 +295,30 @@ test('the page of a 512 MiB stream is the size of the page of a 64 MiB stream (w
   t.diagnostic(`page size: 64 MiB stream ${sizes[0]} octets, 512 MiB stream ${sizes[1]} octets`);
   assert.ok(Math.abs(sizes[1]! - sizes[0]!) < 16 * 1024, `pages of ${sizes[0]} and ${sizes[1]} octets`);
   assert.ok(sizes[1]! < 1024 * 1024);
+});
+
+test('hostile streams keep the model and the page small: 50,000 unknown records, 20,000 alternating ones, pfns 65536 apart', async () => {
+  const { unknownOptionalStream, scatteredXtabStream } = await import('../support/hostile.js');
+  const many = await buildReportModel(reader(unknownOptionalStream(50_000)));
+  assert.equal(many.warnings, 50_000);
+  assert.ok(many.findings.length <= 500);
+  assert.equal(Object.values(many.findingsDropped).reduce((a, b) => a + b, 0) + many.findings.length, 50_000);
+  assert.ok(many.timeline.marks.length < 20, 'one type in a row folds into one mark');
+  assert.ok(Buffer.byteLength(renderReportPage(many)) < 1024 * 1024);
+
+  // Two record types taking turns: nothing folds until the cap, then all but END does.
+  const timeline = new Timeline();
+  const item = (i: number, type: number, typeName: string) =>
+    ({ kind: 'record', layer: 'libxc', offset: i * 8, end: i * 8 + 8, index: i, type, typeName, length: 0, littleEndian: true, body: new Uint8Array(0), bodyComplete: true, padding: new Uint8Array(0) }) as const;
+  for (let i = 0; i < 20_000; i++) timeline.push(i % 2 ? item(i, 0x80000123, 'A') : item(i, 0x80000124, 'B'));
+  timeline.push(item(20_000, 0, 'END'));
+  assert.equal(timeline.marks.length, MAX_MARKS + 1);
+  assert.equal(timeline.marks[MAX_MARKS]!.label, 'END');
+  assert.equal(timeline.marks[MAX_MARKS - 1]!.label, 'several');
+  assert.equal(timeline.marks.reduce((n, m) => n + m.count, 0), 20_001);
+
+  const scattered = await buildReportModel(reader(scatteredXtabStream(20_000)));
+  assert.equal(scattered.memory.populatedPfns, 1);
+  assert.ok(scattered.memory.cells <= CELLS);
+  assert.ok(Buffer.byteLength(renderReportPage(scattered)) < 1024 * 1024);
 });
