@@ -48,6 +48,11 @@ td.num { text-align: right; white-space: nowrap; }
 .timeline .sde.inferred { border-left-style: dashed; }
 .roundbar { position: relative; height: 16px; margin: 2px 0 8px; }
 .roundbar div { position: absolute; height: 14px; font-size: 10px; line-height: 14px; color: #fff; background: #4b5563; overflow: hidden; white-space: nowrap; padding-left: 2px; border-right: 1px solid #fff; }
+.strip { display: flex; height: 34px; margin: 4px 0 8px; border-radius: 4px; overflow: hidden; }
+.strip div { flex: 1 1 0; min-width: 0; overflow: hidden; color: #fff; font-size: 9.5px; line-height: 11px; padding: 2px 2px; border-right: 1px solid #fff; word-break: break-all; }
+.strip div.flag-error { outline: 3px solid var(--bad); outline-offset: -3px; }
+.strip div.flag-warning { outline: 3px solid var(--warn); outline-offset: -3px; }
+.strip div:hover { outline: 2px solid #000; outline-offset: -2px; }
 .axis { display: flex; justify-content: space-between; font-size: 11px; color: var(--muted); }
 .legend { display: flex; flex-wrap: wrap; gap: 10px; font-size: 12px; margin: 6px 0; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: -2px; margin-right: 4px; }

@@ -54,6 +54,21 @@ function markTitle(m: Mark): string {
   return lines.join('\n');
 }
 
+/** Index of the mark whose octets hold `offset` (the last one for offsets past the end), -1 if none. */
+function markAt(marks: readonly Mark[], offset: number): number {
+  let lo = 0;
+  let hi = marks.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (marks[mid]!.offset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
 function pct(n: number, total: number): string {
   return `${total > 0 ? ((n / total) * 100).toFixed(4) : '0'}%`;
 }
@@ -91,6 +106,21 @@ function layersSection(m: ReportModel): string {
         `<div style="left:${pct(r.offset, total)};width:${pct(r.end - r.offset, total)}" title="${esc(`${r.verify ? 'verify round' : `round ${r.round}`}: ${r.pages} page(s) in ${r.records} PAGE_DATA record(s), offset ${hex(r.offset)}-${hex(r.end)}`)}">${r.verify ? 'V' : r.round}</div>`,
     )
     .join('');
+  // The same marks side by side, each as wide as the next: headers and small records, a
+  // sliver on the byte scale, get room; a mark holding a finding is outlined.
+  const worst = new Map<number, string>();
+  for (const f of m.findings) {
+    if (f.offset === undefined) continue;
+    const i = markAt(t.marks, f.offset);
+    if (i >= 0 && worst.get(i) !== 'error') worst.set(i, f.severity);
+  }
+  const labelled = t.marks.length <= 60;
+  const strip = t.marks
+    .map((k, i) => {
+      const flag = worst.get(i);
+      return `<div class="${flag ? `flag-${esc(flag)}` : ''}" style="background:${KIND_COLOURS[k.kind] ?? '#999'}" title="${esc(markTitle(k))}">${labelled ? esc(k.label.replace(/_/g, '_\u200b')) : ''}</div>`;
+    })
+    .join('');
   const kinds = Object.keys(KIND_COLOURS).filter((k) => t.marks.some((mk) => mk.kind === k));
   const legend = kinds.map((k) => `<span><i style="background:${KIND_COLOURS[k]}"></i>${esc(k)}</span>`).join('');
   const rows = t.marks
@@ -124,6 +154,8 @@ Each box is a record (consecutive records of one type folded into one), placed b
 <div class="timeline" id="timeline">${marks}${sde}${pins}</div>
 <div class="roundbar" id="roundbar">${rounds}</div>
 <div class="axis"><span>0</span><span>${hex(Math.floor(t.bytes / 2))}</span><span>${hex(t.bytes)} (${size(t.bytes)})</span></div>
+<p class="muted">The same marks in stream order, each as wide as the next (outlined: holds a finding):</p>
+<div class="strip" id="strip">${strip}</div>
 ${overflow}
 <h3>Findings (${int(m.errors)} error(s), ${int(m.warnings)} warning(s))</h3>
 ${m.findings.length ? `<div class="scroll"><table id="findings"><tr><th>severity</th><th>code</th><th>where</th><th>what</th></tr>${findingRows}</table></div>` : '<p>None: the stream conforms.</p>'}

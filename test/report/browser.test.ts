@@ -71,6 +71,7 @@ test('report page in headless Chromium: no console errors, every section, the li
     assert.equal((await page.text('#fact-populated b')).replace(/,/g, ''), String(v.summary.populatedPfns));
     assert.equal(await page.text('#fact-rounds b'), String(save.rounds));
     assert.equal(await page.count('#timeline .mark'), model.timeline.marks.length);
+    assert.equal(await page.count('#strip > div'), model.timeline.marks.length);
     assert.equal(await page.count('#rounds tr'), save.rounds + 1);
     assert.ok((await page.count('#cpu-reasons li')) > 0, 'the AMD host blocks the Intel guest, with reasons');
     assert.equal(await page.count('#precopy-charts .uplot'), 2, 'two uPlot charts drawn');
@@ -104,6 +105,7 @@ test('report page of a broken stream in headless Chromium: no console errors, th
     for (const id of SECTIONS) assert.equal(await page.count(`section#${id}`), 1, `section #${id}`);
     assert.equal(await page.attr('#report', 'data-conforming'), 'false');
     assert.ok((await page.count('#timeline .pin.error')) >= 1);
+    assert.ok((await page.count('#strip > div.flag-error')) >= 1, 'the mark holding the finding is outlined');
     assert.match(await page.text('header'), /broken stream/);
   } finally {
     await page.close();
