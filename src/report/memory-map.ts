@@ -11,7 +11,7 @@
  * pfns are read back from the same bitmap, capped at MAX_RANGES.
  */
 import { PAGE_TYPE, PAGE_TYPE_SHIFT_HI, PFN_HI_MASK, pageTypeHasData, pageTypeName } from '../format/constants.js';
-import { pfnArrayWords } from '../format/records.js';
+import { isPfnRun, pfnArrayWords } from '../format/records.js';
 
 /** Cells of the picture (a 128 x 32 grid on the page). */
 export const CELLS = 4096;
@@ -89,6 +89,14 @@ export class MemoryMap {
       const r = Math.min(round, MAX_ROUND_ROWS) - 1;
       while (this.roundRows.length <= r) this.roundRows.push(new Float64Array(ROUND_CELLS));
       row = this.roundRows[r];
+    }
+    if (isPfnRun(words, count)) {
+      // Nearly every record: one type, pfns ascending by one; grow once for the last.
+      const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
+      const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+      this.grow(first + count - 1);
+      for (let pfn = first; pfn < first + count; pfn++) this.entry(pfn, type, row);
+      return;
     }
     for (let i = 0; i < count; i++) {
       const hi = words[2 * i + 1]!;

@@ -6,7 +6,7 @@
  * stream of a million alternating records.
  */
 import { LIBXL_REC_TYPE, PAGE_TYPE_SHIFT_HI, PFN_HI_MASK, REC_TYPE, pageTypeHasData, pageTypeName } from '../format/constants.js';
-import { pfnArrayWords } from '../format/records.js';
+import { isPfnRun, pfnArrayWords } from '../format/records.js';
 import type { RecordItem, StreamItem } from '../stream/items.js';
 import { itemFields, type MarkFields } from './fields.js';
 
@@ -152,6 +152,19 @@ export class Timeline {
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       const count = Math.min(view.getUint32(0, item.littleEndian), Math.floor((body.length - 8) / 8));
       const words = pfnArrayWords(body, count, item.littleEndian);
+      if (isPfnRun(words, count)) {
+        // Nearly every record: one type, pfns ascending by one.
+        const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
+        const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+        const name = pageTypeName(type);
+        t.byType.set(name, (t.byType.get(name) ?? 0) + count);
+        if (pageTypeHasData(type)) t.withData += count;
+        if (first < t.min) t.min = first;
+        if (first + count - 1 > t.max) t.max = first + count - 1;
+        t.pfns += count;
+        mark.fields = pageFields(t);
+        return;
+      }
       let lastType = -1;
       let run = 0;
       const flush = (): void => {
@@ -176,11 +189,15 @@ export class Timeline {
       flush();
       t.pfns += count;
     }
-    mark.fields = {
-      pfns: t.pfns,
-      pagesWithData: t.withData,
-      ...(t.max >= 0 ? { pfnRange: `0x${t.min.toString(16)}-0x${t.max.toString(16)}` } : {}),
-      byType: [...t.byType].map(([k, v]) => `${k} ${v}`).join(', '),
-    };
+    mark.fields = pageFields(t);
   }
+}
+
+function pageFields(t: PageTotals): MarkFields {
+  return {
+    pfns: t.pfns,
+    pagesWithData: t.withData,
+    ...(t.max >= 0 ? { pfnRange: `0x${t.min.toString(16)}-0x${t.max.toString(16)}` } : {}),
+    byType: [...t.byType].map(([k, v]) => `${k} ${v}`).join(', '),
+  };
 }
