@@ -11,6 +11,7 @@ import * as restore from './restore.bench.js';
 import * as guard from './guard.bench.js';
 import * as save from './save.bench.js';
 import * as receive from './receive.bench.js';
+import * as report from './report.bench.js';
 
 export interface BenchModule {
   run(): Promise<void>;
@@ -23,6 +24,7 @@ const BENCHES: [string, BenchModule][] = [
   ['guard', guard],
   ['save', save],
   ['receive', receive],
+  ['report', report],
 ];
 
 async function main(): Promise<void> {

@@ -16,3 +16,4 @@ export * from './save/index.js';
 export * from './policy/index.js';
 export * from './diff/index.js';
 export * from './migrate/index.js';
+export * from './report/index.js';

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ORDER = ['format', 'io', 'stream', 'verify', 'domain', 'inspect', 'restore', 'save', 'policy', 'diff', 'migrate', 'cli'];
+const ORDER = ['format', 'io', 'stream', 'verify', 'domain', 'inspect', 'restore', 'save', 'policy', 'diff', 'migrate', 'report', 'cli'];
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
 function sources(dir: string): string[] {

@@ -22,6 +22,7 @@ const COMMANDS: [name: string, load: () => Promise<{ register: Register }>][] = 
   ['guard', () => import('./guard.js')],
   ['policy', () => import('./policy.js')],
   ['compat', () => import('./compat.js')],
+  ['report', () => import('./report.js')],
   ['demo', () => import('./demo.js')],
 ];
 

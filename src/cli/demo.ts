@@ -3,7 +3,8 @@
  * workload dirtying pages) migrates live over loopback TCP from this process to a
  * `xenmig receive` child process, preflight first; then the receiver's memory image is
  * compared page by page (a hash each) with the source's memory at the moment of
- * suspend, and the result printed.
+ * suspend, and the result printed, with the path of the migration's report page
+ * (`xenmig report`).
  */
 import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +22,8 @@ import { ExitCode, EXIT_NONCONFORMING } from './exit-codes.js';
 import { quietOption } from './options.js';
 import { migrationSummaryLines, runMigration, type MigrateCliOptions } from './migrate.js';
 import { addDomainOptions, openDomainFromOptions, type DomainOptions } from './save.js';
+import { reportLine } from './report.js';
+import type { WrittenReport } from '../report/write.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/xenmig');
 
@@ -62,6 +65,7 @@ interface DemoOptions extends DomainOptions {
   hostPolicy?: string;
   keep?: boolean;
   quiet?: boolean;
+  report?: string;
 }
 
 export function register(program: Command): void {
@@ -71,11 +75,16 @@ export function register(program: Command): void {
   addDomainOptions(cmd, { dirtyRate: '5000' })
     .option('--host-policy <FILE>', 'the receiving host\'s CPU policy', samplePolicyPath('intel-icelake-sp.txt'))
     .option('--keep', 'keep the receiver\'s memory image and print where it is')
+    .option('--report <FILE>', 'where to write the migration\'s report page (default: xenmig-demo-report.html beside the demo\'s scratch directory)')
     .addOption(quietOption('no progress'))
     .action(async (o: DemoOptions) => {
       const out = (l: string): void => void process.stdout.write(l + '\n');
-      const dir = await mkdtemp(join(await scratchBase(), 'xenmig-demo-'));
+      const base = await scratchBase();
+      const dir = await mkdtemp(join(base, 'xenmig-demo-'));
       const into = join(dir, 'image');
+      // Beside the scratch directory, not in it: the page outlives the demo's image.
+      const reportPath = o.report ?? join(base, 'xenmig-demo-report.html');
+      let report: WrittenReport | undefined;
       try {
         const domain = await openDomainFromOptions(o);
         out(
@@ -86,7 +95,7 @@ export function register(program: Command): void {
         );
         out(`receiver: a 'xenmig receive' process on 127.0.0.1:${receiver.port}, host policy ${o.hostPolicy}`);
         domain.start();
-        const mo: MigrateCliOptions = { ...o, to: `127.0.0.1:${receiver.port}`, preflight: true, quiet: o.quiet };
+        const mo: MigrateCliOptions = { ...o, to: `127.0.0.1:${receiver.port}`, preflight: true, quiet: o.quiet, report: reportPath, onReport: (w) => (report = w) };
         let result;
         try {
           result = await runMigration(domain, mo);
@@ -111,10 +120,12 @@ export function register(program: Command): void {
         out(`  source   sha256(page hashes) ${cmp.sourceDigest}`);
         out(`  receiver sha256(page hashes) ${cmp.receiverDigest}`);
         if (cmp.differing.length > 0) {
+          if (report) out(reportLine(report));
           out(`RESULT: the copy is NOT exact (first differing pfns: ${cmp.differing.slice(0, 8).map((p) => '0x' + p.toString(16)).join(', ')})`);
           throw new ExitCode(EXIT_NONCONFORMING);
         }
         out('RESULT: the copy is exact');
+        if (report) out(reportLine(report));
         if (o.keep) out(`image kept in ${into}`);
       } finally {
         if (!o.keep) await rm(dir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ import { parseHostPort } from './receive.js';
 import { jsonOption, quietOption } from './options.js';
 import { readSecretFile } from '../migrate/auth.js';
 import { addDomainOptions, openDomainFromOptions, policyFromOptions, progressReporter, type DomainOptions } from './save.js';
+import type { WrittenReport } from '../report/write.js';
+import type { ReportTap } from '../report/tap.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +30,10 @@ export interface MigrateCliOptions extends DomainOptions {
   json?: boolean;
   quiet?: boolean;
   secretFile?: string;
+  /** Write the report page of the migration here (replaced if it exists). */
+  report?: string;
+  /** Told of the page once written. */
+  onReport?: (w: WrittenReport) => void;
 }
 
 export function migrationSummaryLines(r: MigrateResult): string[] {
@@ -75,6 +81,11 @@ export async function runMigration(domain: SimulatedDomain, o: MigrateCliOptions
     }
   }
   const progress = progressReporter(Boolean(o.quiet));
+  let tap: ReportTap | undefined;
+  if (o.report !== undefined && !o.preflightOnly) {
+    const { ReportTap } = await import('../report/tap.js');
+    tap = new ReportTap({ name: `migration to ${o.to ?? o.sshCommand}` });
+  }
   try {
     const result = await migrateDomain(domain, channel, {
       ...(secret ? { secret } : {}),
@@ -84,18 +95,35 @@ export async function runMigration(domain: SimulatedDomain, o: MigrateCliOptions
       precopyPolicy: policyFromOptions(o),
       onProgress: (p) => progress.update(p),
       log: say,
+      ...(tap ? { wrapStreamSink: (sink) => tap.wrap(sink) } : {}),
     });
     progress.stop();
     await channel.close();
+    if (tap) await writeMigrationReport(tap, o, result);
     return result;
   } catch (err) {
     progress.stop();
     channel.destroy();
+    // A failed migration is when a picture helps most: the page shows what was sent.
+    if (tap) await writeMigrationReport(tap, o, undefined, err as Error).catch((e: Error) => say(`could not write the report: ${e.message}`));
     if (o.preflightOnly && !(err instanceof RefusedError) && !(err instanceof UsageError)) {
       throw new IoError(`could not ask the receiver: ${(err as Error).message}`);
     }
     throw err;
   }
+}
+
+/** The page of a migration: the stream as the tap read it, the rounds from the result (as `report --migration` reads them). */
+async function writeMigrationReport(tap: ReportTap, o: MigrateCliOptions, result: MigrateResult | undefined, failure?: Error): Promise<void> {
+  const { parseMigrationLog } = await import('../report/precopy.js');
+  const { writeReportPage } = await import('../report/write.js');
+  const model = await tap.finish();
+  // Refused before the stream began: nothing to picture.
+  if (failure && model.items === 0) return;
+  if (result?.save) model.precopy = parseMigrationLog(JSON.stringify(result), 'migration result');
+  if (failure) model.precopy.outcome = `failed: ${failure.message}`;
+  const written = await writeReportPage(model, o.report!, { force: true });
+  o.onReport?.(written);
 }
 
 export function register(program: Command): void {
@@ -111,9 +139,12 @@ export function register(program: Command): void {
     .option('--max-rounds <n>', 'pre-copy: stop after this many rounds', '5')
     .option('--target-dirty <n>', 'pre-copy: stop once fewer pages than this are dirty', '50')
     .option('--secret-file <FILE>', 'prove to the receiver (and have it prove) that both hold the secret in FILE; it never travels')
+    .option('--report <FILE>', 'write the migration\'s report page (xenmig report) to FILE at the end (replaced if it exists)')
     .addOption(jsonOption('print the result as JSON'))
     .addOption(quietOption('no progress'))
     .action(async (o: MigrateCliOptions) => {
+      let report: WrittenReport | undefined;
+      if (o.report !== undefined) o.onReport = (w) => (report = w);
       if (o.preflightOnly && !o.preflight) throw new UsageError('--preflight-only and --no-preflight exclude each other');
       const domain = await openDomainFromOptions(o);
       domain.start();
@@ -127,5 +158,10 @@ export function register(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
       else for (const l of migrationSummaryLines(result)) process.stdout.write(l + '\n');
+      if (report) {
+        const { reportLine } = await import('./report.js');
+        // With --json, standard output holds the result alone.
+        (o.json ? process.stderr : process.stdout).write(`${reportLine(report)}\n`);
+      }
     });
 }

@@ -127,6 +127,8 @@ export function register(program: Command): void {
               preflight: result.preflight,
               pagesWritten: result.restore?.pagesWritten,
               bytes: result.restore?.bytes,
+              rounds: result.rounds,
+              downtimeMs: result.downtimeMs,
             }) + '\n',
           );
         } else if (result.outcome === 'received' || result.outcome === 'failover') say(`domain is in ${o.into}`);

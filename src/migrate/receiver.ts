@@ -27,6 +27,7 @@ import {
 } from './handshake.js';
 import { judgeStaticData, staticDataOf, type StaticCheckOptions } from './preflight.js';
 import { authenticateSender } from './auth.js';
+import { RoundLog, type ReceivedRound } from './round-log.js';
 
 export interface ReceiveOptions extends StaticCheckOptions {
   /** A new, empty domain to restore into (a memory image in a temporary place until commit). */
@@ -68,6 +69,10 @@ export interface ReceiveResult {
   outcome: ReceiveOutcome;
   preflight?: { accepted: boolean; reasons: string[] };
   restore?: RestoreResult;
+  /** The memory rounds as they arrived (RoundLog). */
+  rounds?: ReceivedRound[];
+  /** From the final round's first record to "ready" sent: the part of the downtime this end sees. */
+  downtimeMs?: number;
 }
 
 /** Passes everything through but holds `commit` until the migration's "go". */
@@ -194,7 +199,8 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
   const held = new HeldSink(await opts.createSink());
   // A checkpointed sender is said out of band (xl migrate-receive -r); libxl then interleaves its records after each CHECKPOINT.
   const checkpointed = checkpointedKind(opts.checkpointed);
-  const items = readStream(reader, { format: 'xl', expectEndOfInput: false, pageContents: 'stream', ...(checkpointed ? { checkpointed } : {}) });
+  const roundLog = new RoundLog();
+  const items = roundLog.watch(readStream(reader, { format: 'xl', expectEndOfInput: false, pageContents: 'stream', ...(checkpointed ? { checkpointed } : {}) }));
   const restored = await restoreStream(items, held.wrap(), {
     minVersion: opts.minVersion,
     checkpointed: opts.checkpointed,
@@ -208,6 +214,7 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
     },
   });
   result.restore = restored;
+  result.rounds = roundLog.finish();
   if (restored.failover) {
     // Remus: the primary is gone; its last complete checkpoint is the domain now.
     await held.inner.commit();
@@ -218,6 +225,7 @@ export async function receiveMigration(channel: Channel, opts: ReceiveOptions): 
   log(`transfer complete (${restored.pagesWritten} pages), requesting permission to start the domain`);
   try {
     await sendMessage(out, READY);
+    if (roundLog.lastRoundAt !== undefined) result.downtimeMs = performance.now() - roundLog.lastRoundAt;
     await expectMessage(reader, PERMISSION, 'permission to start the domain');
   } catch (err) {
     await held.inner.abort(`the sender did not give permission: ${(err as Error).message}`);

@@ -6,7 +6,7 @@
  * domain and only its report can give it back (status != 0, then permission back).
  */
 import { IoError, RefusedError } from '../format/errors.js';
-import { BufferSink } from '../io/sink.js';
+import { BufferSink, type ByteSink } from '../io/sink.js';
 import type { DomainSource } from '../domain/types.js';
 import { saveDomain, type SaveOptions, type SaveSummary } from '../save/save.js';
 import type { Channel } from './transport.js';
@@ -31,6 +31,8 @@ export interface MigrateOptions extends Omit<SaveOptions, 'layer' | 'staticOnly'
   /** Prove to the receiver (and have it prove) that both hold this shared secret (src/migrate/auth.ts). */
   secret?: Uint8Array;
   log?: (line: string) => void;
+  /** Puts a sink in front of the channel for the stream itself (xl header to libxl END), e.g. a report's tap. */
+  wrapStreamSink?: (sink: ByteSink) => ByteSink;
 }
 
 export interface MigrateResult {
@@ -81,7 +83,7 @@ export async function migrateDomain(domain: DomainSource, channel: Channel, opts
 
   let suspendedAt = 0;
   try {
-    result.save = await saveDomain(domain, sink, {
+    result.save = await saveDomain(domain, opts.wrapStreamSink ? opts.wrapStreamSink(sink) : sink, {
       ...opts,
       live: opts.live ?? true,
       layer: 'xl',

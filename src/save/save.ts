@@ -24,7 +24,7 @@ import type { ByteSink } from '../io/sink.js';
 import { StreamWriter } from '../stream/writer.js';
 import type { DirtyLog, DomainSource } from '../domain/types.js';
 import { saveOpsFor, type SaveOps } from './ops.js';
-import { xenPrecopyPolicy, type PrecopyPolicy } from './precopy.js';
+import { explainPrecopyStop, precopyLimits, xenPrecopyPolicy, type PrecopyDecision, type PrecopyPolicy } from './precopy.js';
 
 export type SaveLayer = 'libxc' | 'libxl' | 'xl';
 
@@ -76,11 +76,40 @@ export interface SaveOptions {
   onCheckpoint?: (n: number) => void;
 }
 
+/** One memory round as the migration log keeps it. */
+export interface SaveRound {
+  /** 1-based; the final (suspended) round counts too. */
+  round: number;
+  phase: 'live' | 'final';
+  /** Pfns sent (page entries, XTAB ones included). */
+  pages: number;
+  /** Pages found dirty when the round ended (what the next round sends); -1 unknown; 0 after the final round. */
+  dirtyAfter: number;
+  /** Octets this round wrote. */
+  bytes: number;
+  /** Since the save began. */
+  startMs: number;
+  durationMs: number;
+}
+
+/** Where the pre-copy policy stopped a live save, and why. */
+export interface PrecopyStop {
+  afterRound: number;
+  dirtyCount: number;
+  totalWritten: number;
+  decision: PrecopyDecision;
+  reason: string;
+}
+
 export interface SaveSummary {
   bytes: number;
   /** Memory rounds including the final one (a non-live save has 1). */
   rounds: number;
   pagesPerRound: number[];
+  /** Each memory round: pages, dirty pages left, octets and times (the verify copy of --debug is not a round). */
+  roundLog: SaveRound[];
+  /** A live save: where its pre-copy policy stopped and why. */
+  precopyStop?: PrecopyStop;
   pagesSent: number;
   /** Pfns sent as XTAB (invalid) in the final round. */
   invalidPages: number;
@@ -116,10 +145,12 @@ class Saver {
   private log: DirtyLog | undefined;
   private memoryStartBytes = 0;
   private memoryStart = 0;
+  private startedAt = 0;
   summary: SaveSummary = {
     bytes: 0,
     rounds: 0,
     pagesPerRound: [],
+    roundLog: [],
     pagesSent: 0,
     invalidPages: 0,
     deferredPages: 0,
@@ -138,6 +169,7 @@ class Saver {
 
   async run(): Promise<SaveSummary> {
     const t0 = performance.now();
+    this.startedAt = t0;
     const layer = this.opts.layer ?? 'libxc';
     if (layer === 'xl') {
       const config = await this.src.getConfig();
@@ -222,15 +254,24 @@ class Saver {
       if (decision !== 'continue') break;
       pfns = await this.log.readAndClear();
       stats.dirtyCount = pfns.length;
+      this.noteDirty(pfns.length);
       decision = policy({ ...stats });
     }
+    this.summary.precopyStop = { afterRound: stats.iteration, dirtyCount: stats.dirtyCount, totalWritten: stats.totalWritten, decision, reason: explainPrecopyStop(stats, decision, precopyLimits(policy)) };
     if (decision === 'abort') throw new RefusedError('the pre-copy policy aborted the migration');
     await this.suspendAndSendDirty();
+  }
+
+  /** The dirty log was read after the last round: that round left this many pages dirty. */
+  private noteDirty(count: number): void {
+    const last = this.summary.roundLog[this.summary.roundLog.length - 1];
+    if (last !== undefined && last.dirtyAfter < 0) last.dirtyAfter = count;
   }
 
   private async suspendAndSendDirty(): Promise<void> {
     await this.suspend();
     const dirty = await this.log!.readAndClear();
+    this.noteDirty(dirty.length);
     const all = new Set(dirty);
     for (const pfn of this.deferred) all.add(pfn);
     this.summary.deferredPages += this.deferred.size;
@@ -290,6 +331,8 @@ class Saver {
     const entries: PfnEntry[] = [];
     const withData: number[] = [];
     let sent = 0;
+    const roundStart = performance.now();
+    const roundBytes = this.w.position;
     for (let start = 0; start < pfns.length; start += MAX_BATCH_PFNS) {
       const batch = pfns.slice(start, start + MAX_BATCH_PFNS);
       const types = await this.src.pageTypes(batch);
@@ -314,6 +357,17 @@ class Saver {
       }
     }
     this.summary.rounds = Math.max(this.summary.rounds, round);
+    if (phase !== 'verify') {
+      this.summary.roundLog.push({
+        round,
+        phase: live ? 'live' : 'final',
+        pages: pfns.length,
+        dirtyAfter: live ? -1 : 0,
+        bytes: this.w.position - roundBytes,
+        startMs: roundStart - this.startedAt,
+        durationMs: performance.now() - roundStart,
+      });
+    }
     this.summary.pagesPerRound.push(pfns.length);
     this.summary.pagesSent += pfns.length;
   }
