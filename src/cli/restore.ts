@@ -8,8 +8,9 @@ import type { DomainSink } from '../domain/types.js';
 import { restoreStream, type RestoreOptions, type RestoreResult } from '../restore/index.js';
 import { progressBar } from './progress-bar.js';
 import { EXIT_NONCONFORMING, ExitCode } from './main.js';
+import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 
-export interface EngineFlags {
+export interface EngineFlags extends LegacyFlags {
   minVersion?: string;
   checkpointed?: boolean;
   colo?: boolean;
@@ -34,7 +35,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 
 /** Runs the engine from a path or "-" into a sink, with the CLI's progress and flags. */
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
-  const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true };
+  const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true, legacy: legacyOptions(flags) };
   const minVersion = parseMinVersion(flags.minVersion);
   if (minVersion !== undefined) opts.minVersion = minVersion;
   const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
@@ -87,7 +88,7 @@ export function failOnVerifyMismatch(r: RestoreResult): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('restore')
     .description('restore a stream (xl save file, libxl or libxc stream; "-" for stdin) into a memory image directory')
     .argument('<stream>', 'stream file, or - for standard input')
@@ -97,8 +98,8 @@ export function register(program: Command): void {
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing image directory')
     .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress bar')
-    .action(async (input: string, flags: EngineFlags & { into: string }) => {
+    .option('--quiet', 'no progress bar');
+  addLegacyOptions(cmd).action(async (input: string, flags: EngineFlags & { into: string }) => {
       parseMinVersion(flags.minVersion);
       const image = await MemoryImage.create(flags.into, { force: flags.force ?? false, blocking: true });
       const result = await restoreWithFlags(input, image, flags, 'restore');
