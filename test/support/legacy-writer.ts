@@ -215,11 +215,10 @@ export function legacyImage(spec: LegacyImageSpec): LegacyImage {
   });
 
   let magic: LegacyImage['magic'];
-  if (!pv) {
-    magic = { ioreq: n - 1, bufioreq: n - 2, store: n - 3, console: n - 4 };
-    const params = spec.hvmChunks ?? [[LEGACY_CHUNK.HVM_CONSOLE_PFN, BigInt(magic.console)]];
-    for (const [id, value] of params) chunk((c) => c.i32(id).u32(0).u64(value));
-  }
+  if (!pv) magic = { ioreq: n - 1, bufioreq: n - 2, store: n - 3, console: n - 4 };
+  // A PV image has none unless a test asks for them (to see them refused).
+  const params = spec.hvmChunks ?? (magic ? [[LEGACY_CHUNK.HVM_CONSOLE_PFN, BigInt(magic.console)] as [number, bigint]] : []);
+  for (const [id, value] of params) chunk((c) => c.i32(id).u32(0).u64(value));
   if (spec.physmap) {
     const ts = new LE(w).u32(1).u32(spec.physmap.length);
     for (const e of spec.physmap) {
