@@ -10,7 +10,8 @@ import { openSink, writeWhole } from '../io/sink.js';
 import { convertStream } from '../stream/convert.js';
 import { ByteReader } from '../io/byte-reader.js';
 import { openRawSource } from '../io/raw-source.js';
-import { convertLegacy, isLegacyInput, readAnyStream, type LegacyConvertResult } from '../legacy/index.js';
+import { convertLegacy, type LegacyConvertResult } from '../legacy/index.js';
+import { isLegacyInput, readAnyStream } from '../stream/any.js';
 import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 import { progressBar } from './progress-bar.js';
 

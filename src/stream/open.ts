@@ -1,7 +1,7 @@
 /** The usual way in: a path or "-" to a reader of stream items. */
 import { ByteReader } from '../io/byte-reader.js';
 import { openRawSource } from '../io/raw-source.js';
-import { readAnyStream, type AnyReadOptions } from '../legacy/index.js';
+import { readAnyStream, type AnyReadOptions } from './any.js';
 import type { StreamItem } from './items.js';
 
 export interface OpenedStream {

@@ -283,3 +283,41 @@ export function qemuBlob(length: number): Uint8Array {
   b.set(Buffer.from('QEVM'), 0);
   return b;
 }
+
+/** A copy of `bytes` with `put` applied at `at` (little-endian views). */
+function patchedAt(bytes: Uint8Array, at: number, put: (v: DataView) => void): Uint8Array {
+  const b = bytes.slice();
+  put(new DataView(b.buffer, at));
+  return b;
+}
+
+/**
+ * One broken legacy image per legacy diagnostic code, with the verify options it needs
+ * (some findings only show once a width, guest type or wrapper is forced).
+ */
+export function legacyFindingStreams(): { code: string; bytes: Uint8Array; legacy?: { width?: 32 | 64; guest?: 'pv' | 'hvm'; wrap?: 'libxc' | 'libxl' } }[] {
+  // 64-bit PV, no TSC chunk: p2m_size 8 | marker 8 | total 4 | "vcpu" 8 + 0x1430 | "extv" 8 | "xcnt" 12 | 1 P2M frame 8 | chunks.
+  const pv = legacyImage({ width: 64, guest: 'pv', pages: 16, batch: 4, tsc: false }).bytes;
+  const vcpuBlock = 20;
+  const xcntValue = 28 + 0x1430 + 8 + 8;
+  const firstChunk = xcntValue + 4 + 8;
+  // 32-bit HVM, 4 pages in one batch, no TSC chunk: p2m_size 4 | batch 4 + 16 + 4 pages | vcpu_info.
+  const hvm = legacyImage({ width: 32, guest: 'hvm', pages: 4, tsc: false }).bytes;
+  const vcpuInfo = 4 + 4 + 16 + 4 * PAGE;
+  const sig = Buffer.from(hvm).lastIndexOf(Buffer.from('DeviceModelRecord0002'));
+  const physmap = legacyImage({ width: 64, guest: 'hvm', pages: 4, tsc: false, physmap: [{ phys: 1n, start: 2n, size: 3n, name: 'rom' }] }).bytes;
+  const toolstack = Buffer.from(physmap).indexOf(Buffer.from([0xee, 0xff, 0xff, 0xff]));
+  return [
+    { code: 'legacy-p2m-size', bytes: patchedAt(pv, 0, (v) => v.setUint32(0, 0, true)), legacy: { width: 64, guest: 'pv' } },
+    { code: 'legacy-extended-info', bytes: patchedAt(pv, vcpuBlock, (v) => v.setUint32(4, 0x1000, true)) },
+    { code: 'legacy-batch-too-big', bytes: patchedAt(pv, firstChunk, (v) => v.setInt32(0, 1025, true)) },
+    { code: 'legacy-duplicate-pfn', bytes: patchedAt(pv, firstChunk + 4 + 8, (v) => v.setUint32(0, 0, true)) },
+    { code: 'legacy-unknown-chunk', bytes: patchedAt(pv, firstChunk, (v) => v.setInt32(0, -21, true)) },
+    { code: 'legacy-unsupported-chunk', bytes: patchedAt(pv, firstChunk, (v) => v.setInt32(0, -5, true)) },
+    { code: 'legacy-tail', bytes: patchedAt(pv, xcntValue, (v) => v.setUint32(0, 9999, true)) },
+    { code: 'legacy-vcpu-info', bytes: patchedAt(hvm, vcpuInfo, (v) => v.setInt32(4, 5000, true)) },
+    { code: 'legacy-qemu-signature', bytes: patchedAt(hvm, sig, (v) => v.setUint8(0, 0x78)) },
+    { code: 'legacy-hvm-chunk-in-pv', bytes: legacyImage({ width: 32, guest: 'pv', pages: 4, guestWidth: 4, hvmChunks: [[LEGACY_CHUNK.HVM_VIRIDIAN, 1n]] }).bytes },
+    { code: 'legacy-toolstack', bytes: patchedAt(physmap, toolstack + 8, (v) => v.setUint32(0, 2, true)), legacy: { wrap: 'libxl' } },
+  ];
+}
