@@ -21,7 +21,7 @@ import { readStream } from '../../src/stream/reader.js';
 import { legacyImage, type LegacyImageSpec } from '../support/legacy-writer.js';
 import { converterGate, runConverter } from '../support/xen-converter.js';
 import { buildXenDouble, runXenDouble, xenDoubleGate } from '../support/xen-double.js';
-import { double, imageMemory, xenmigOk, type Memory } from '../support/xen-tools.js';
+import { double, imageMemory, xenmig, xenmigOk, type Memory } from '../support/xen-tools.js';
 import { tmpDirFor } from '../support/tmp.js';
 
 const PAGE = 4096;
@@ -85,6 +85,24 @@ else
         }
       });
     }
+
+    test('a batch of XTAB fillers only: both write a PAGE_DATA with count 0, which verify reports', async (t) => {
+      const dir = tmpDirFor(t, 'xenmig-legacy-xen-');
+      const b = Buffer.from(legacyImage({ width: 64, guest: 'hvm', pages: 4, tsc: false }).bytes);
+      const fillers = Buffer.alloc(4 + 16);
+      fillers.writeInt32LE(2, 0);
+      fillers.writeBigUInt64LE(0xf0000000n, 4);
+      fillers.writeBigUInt64LE(0xf0000000n, 12);
+      const bytes = Buffer.concat([b.subarray(0, 8), fillers, b.subarray(8)]);
+      const input = join(dir, 'in.img');
+      writeFileSync(input, bytes);
+      const r = runConverter(input, join(dir, 'out.xen'), 64, 'hvm', ['-f', 'libxl']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((await xenmigConvert(bytes, 3, { wrap: 'libxl' })).equals(readFileSync(join(dir, 'out.xen'))));
+      const v = xenmig(['verify', input]);
+      assert.equal(v.code, 1);
+      assert.match(v.stdout, /error: offset 8 \(0x8\), libxc, record #1, PAGE_DATA: PAGE_DATA body length 8, expected at least 16 \[length-invalid\]/);
+    });
 
     test('the CLI writes the same bytes, width and guest type detected; an xl-wrapped image is the xl header (stream-v2 flag set) and the libxl conversion', async (t) => {
       const dir = tmpDirFor(t, 'xenmig-legacy-xen-');
