@@ -22,7 +22,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 }
 
 /** What a legacy conversion found and wrote, a few lines. */
-export function legacyReport(input: string, output: string, r: LegacyConvertResult): string[] {
+export function legacyReport(output: string, r: LegacyConvertResult): string[] {
   const l = r.layout;
   const guest = l.guest === 'pv' ? `PV${l.guestWidth ? ` ${l.guestWidth * 8}-bit guest, ${l.levels} levels` : ''}` : 'HVM';
   const lines = [
@@ -31,7 +31,6 @@ export function legacyReport(input: string, output: string, r: LegacyConvertResu
   ];
   for (const n of r.notes.slice(0, 20)) lines.push(`  note at input offset ${n.offset}: ${n.text}`);
   if (r.notes.length > 20) lines.push(`  ${r.notes.length - 20} more note(s)`);
-  void input;
   return lines;
 }
 
@@ -85,7 +84,7 @@ export function register(program: Command): void {
         }
         const report = output === '-' ? process.stderr : process.stdout;
         if (flags.json) report.write(JSON.stringify(lr, null, 2) + '\n');
-        else report.write(legacyReport(input, output, lr).join('\n') + '\n');
+        else report.write(legacyReport(output, lr).join('\n') + '\n');
         return;
       }
       let result;

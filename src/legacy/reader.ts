@@ -410,6 +410,9 @@ export class LegacyReader {
       } else if (id === 'xcnt') {
         if (size < 4) this.fail('legacy-extended-info', `"xcnt" block of ${size} octets, expected at least 4 (the xsave size)`, blockAt);
         st.xsaveLen = new DataView(data.buffer).getUint32(0, true);
+        if (st.xsaveLen !== 0 && (st.xsaveLen < 16 || st.xsaveLen > MAX_RECORD_BODY)) {
+          this.fail('legacy-extended-info', `"xcnt" xsave size ${st.xsaveLen}, expected 16 (mask and size) plus an xsave area, at most 128 MiB`, blockAt);
+        }
       } else {
         this.fail('legacy-extended-info', `extended-info block "${id}", expected "vcpu", "extv" or "xcnt"`, blockAt);
       }
