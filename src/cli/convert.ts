@@ -1,13 +1,18 @@
 /**
  * `xenmig convert --to 2|3 IN OUT`: move a stream between libxc v2 and v3; `--unwrap`
- * writes the bare libxc stream of an xl or libxl one.
+ * writes the bare libxc stream of an xl or libxl one. A legacy (Xen <= 4.5) image is
+ * converted as Xen's convert-legacy-stream does (src/legacy).
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { openSink, writeWhole } from '../io/sink.js';
 import { convertStream } from '../stream/convert.js';
-import { openStream } from '../stream/open.js';
+import { ByteReader } from '../io/byte-reader.js';
+import { openRawSource } from '../io/raw-source.js';
+import { convertLegacy, type LegacyConvertResult } from '../legacy/index.js';
+import { isLegacyInput, readAnyStream } from '../stream/any.js';
+import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 import { progressBar } from './progress-bar.js';
 import { jsonOption, quietOption } from './options.js';
 
@@ -17,10 +22,23 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
+/** What a legacy conversion found and wrote, a few lines. */
+export function legacyReport(output: string, r: LegacyConvertResult): string[] {
+  const l = r.layout;
+  const guest = l.guest === 'pv' ? `PV${l.guestWidth ? ` ${l.guestWidth * 8}-bit guest, ${l.levels} levels` : ''}` : 'HVM';
+  const lines = [
+    `converted legacy image (${l.xl ? 'xl header, ' : ''}${l.width}-bit toolstack, ${guest}, p2m_size ${l.p2mSize}${l.qemu ? `, qemu tail "${l.qemu}"` : ''}) -> libxc v${r.to} (${r.layers.join(' > ')}): ${output}, ${r.bytesOut} octets`,
+    `  ${r.records} records, ${r.pageBatches} PAGE_DATA; domain header xen_major 0, xen_minor 1 (converted, as Xen's convert-legacy-stream writes)`,
+  ];
+  for (const n of r.notes.slice(0, 20)) lines.push(`  note at input offset ${n.offset}: ${n.text}`);
+  if (r.notes.length > 20) lines.push(`  ${r.notes.length - 20} more note(s)`);
+  return lines;
+}
+
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('convert')
-    .description('convert a stream between libxc v2 and v3 (wrappers kept); v3 -> v2 drops STATIC_DATA_END and the CPU policy; --unwrap keeps only the libxc stream')
+    .description('convert a stream between libxc v2 and v3 (wrappers kept); v3 -> v2 drops STATIC_DATA_END and the CPU policy; --unwrap keeps only the libxc stream; a legacy (Xen <= 4.5) image becomes what Xen\'s convert-legacy-stream writes (--to 3) or its v2 form')
     .option('--to <version>', 'target libxc stream version: 2 or 3 (default with --unwrap: the input\'s)')
     .option('--unwrap', 'write only the libxc stream, without the xl header and libxl records (what libxc\'s xc_domain_restore reads)')
     .argument('<in>', 'input stream, or - for standard input (never modified)')
@@ -29,8 +47,8 @@ export function register(program: Command): void {
     .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing output file')
     .addOption(jsonOption('print the result as JSON (on stderr when the stream goes to stdout)'))
-    .addOption(quietOption('no progress bar'))
-    .action(async (input: string, output: string, flags: { to?: string; unwrap?: boolean; checkpointed?: boolean; colo?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
+    .addOption(quietOption('no progress bar'));
+  addLegacyOptions(cmd).action(async (input: string, output: string, flags: LegacyFlags & { to?: string; unwrap?: boolean; checkpointed?: boolean; colo?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
       if (flags.to === undefined && !flags.unwrap) throw new UsageError('convert needs --to 2|3, --unwrap, or both');
       if (flags.to !== undefined && flags.to !== '2' && flags.to !== '3') throw new UsageError(`--to ${flags.to}: expected 2 or 3`);
       if (await sameFile(input, output)) throw new UsageError(`${output} is the input: convert never modifies its input`);
@@ -38,7 +56,16 @@ export function register(program: Command): void {
       const unwrap = flags.unwrap ?? false;
       // Which kind a checkpointed stream is cannot be read from its bytes: the user says so.
       const checkpointed = flags.colo ? 'colo' : flags.checkpointed ? 'remus' : undefined;
-      const stream = await openStream(input, { pageContents: 'stream', blocking: true, checkpointed });
+      const reader = new ByteReader(await openRawSource(input, { blocking: true }));
+      const legacy = legacyOptions(flags);
+      let isLegacy: boolean;
+      try {
+        isLegacy = await isLegacyInput(reader);
+      } catch (err) {
+        await reader.close();
+        throw err;
+      }
+      const stream = { reader, items: readAnyStream(reader, { pageContents: 'stream', checkpointed, legacy }), close: () => reader.close() };
       const size = input === '-' ? undefined : stream.reader.source.size;
       let sink;
       try {
@@ -48,6 +75,19 @@ export function register(program: Command): void {
         throw err;
       }
       const bar = progressBar('convert', size, flags.quiet ?? false);
+      if (isLegacy) {
+        let lr: LegacyConvertResult;
+        try {
+          lr = await writeWhole(sink, () => convertLegacy(reader, sink, { to: to ?? 3, unwrap, legacy, onProgress: (o) => bar.update(o) }));
+        } finally {
+          bar.stop();
+          await stream.close();
+        }
+        const report = output === '-' ? process.stderr : process.stdout;
+        if (flags.json) report.write(JSON.stringify(lr, null, 2) + '\n');
+        else report.write(legacyReport(output, lr).join('\n') + '\n');
+        return;
+      }
       let result;
       try {
         result = await writeWhole(sink, () => convertStream(stream.items, sink, { to, unwrap, onProgress: (o) => bar.update(o) }));

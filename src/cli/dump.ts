@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import type { DescribeState, PageRun } from '../inspect/describe.js';
 import { startProgress } from './progress.js';
 import { inputFormatOption, jsonOption, quietOption } from './options.js';
+import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('dump')
     .description('print every record: offset, type, length and decoded fields')
     .argument('<file>', 'stream file, or - for standard input')
@@ -14,15 +15,15 @@ export function register(program: Command): void {
     .option('--pages', 'one line per PAGE_DATA record (default: consecutive ones squashed); with --json, list every pfn')
     .option('--checkpointed', 'a checkpointed (Remus) libxl stream: libxl records follow each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO libxl stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
-    .addOption(quietOption('no progress on stderr'))
-    .action(async (file: string, o: { format: 'auto'; json?: boolean; pages?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
+    .addOption(quietOption('no progress on stderr'));
+  addLegacyOptions(cmd).action(async (file: string, o: LegacyFlags & { format: 'auto'; json?: boolean; pages?: boolean; checkpointed?: boolean; colo?: boolean; quiet?: boolean }) => {
       const { REC_TYPE } = await import('../format/constants.js');
       const { openStream } = await import('../stream/open.js');
       const { itemJson, itemText, runText, mergeStats, pageDataStats } = await import('../inspect/describe.js');
       const { jsonReplacer } = await import('./json.js');
       const { LineOutput } = await import('./output.js');
       const checkpointed = o.colo ? 'colo' : o.checkpointed ? 'remus' : undefined;
-      const stream = await openStream(file, { format: o.format, pageContents: 'skip', checkpointed });
+      const stream = await openStream(file, { format: o.format, pageContents: 'skip', checkpointed, legacy: legacyOptions(o) });
       const out = new LineOutput();
       const progress = await startProgress('dump', o);
       let run: PageRun | undefined;

@@ -8,8 +8,9 @@ import { restoreStream, type RestoreOptions, type RestoreResult } from '../resto
 import { progressBar } from './progress-bar.js';
 import { EXIT_NONCONFORMING, ExitCode } from './exit-codes.js';
 import { jsonOption, minVersionOption, quietOption } from './options.js';
+import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 
-export interface EngineFlags {
+export interface EngineFlags extends LegacyFlags {
   minVersion?: 2 | 3;
   checkpointed?: boolean;
   colo?: boolean;
@@ -28,7 +29,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 
 /** Runs the engine from a path or "-" into a sink, with the CLI's progress and flags. */
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
-  const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true };
+  const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true, legacy: legacyOptions(flags) };
   if (flags.minVersion !== undefined) opts.minVersion = flags.minVersion;
   const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
   opts.onProgress = (p) => bar.update(p.offset);
@@ -80,7 +81,7 @@ export function failOnVerifyMismatch(r: RestoreResult): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('restore')
     .description('restore a stream (xl save file, libxl or libxc stream; "-" for stdin) into a memory image directory')
     .argument('<stream>', 'stream file, or - for standard input')
@@ -90,8 +91,8 @@ export function register(program: Command): void {
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace an existing image directory')
     .addOption(jsonOption('print the result as JSON'))
-    .addOption(quietOption('no progress bar'))
-    .action(async (input: string, flags: EngineFlags & { into: string }) => {
+    .addOption(quietOption('no progress bar'));
+  addLegacyOptions(cmd).action(async (input: string, flags: EngineFlags & { into: string }) => {
       const image = await MemoryImage.create(flags.into, { force: flags.force ?? false, blocking: true });
       const result = await restoreWithFlags(input, image, flags, 'restore');
       await image.close();

@@ -5,6 +5,7 @@ import { ExitCode, EXIT_NONCONFORMING } from './exit-codes.js';
 import { inputFormatOption, jsonOption, quietOption } from './options.js';
 import { startProgress } from './progress.js';
 import { jsonReplacer } from './json.js';
+import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 
 export function verdictLine(result: VerifyResult): string {
   const counts = `${result.errors} error(s), ${result.warnings} warning(s)`;
@@ -13,7 +14,7 @@ export function verdictLine(result: VerifyResult): string {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('verify')
     .description('check a stream against every rule of the format (exit 0 conforming, 1 not, 2 usage/I/O)')
     .argument('<file>', 'stream file, or - for standard input')
@@ -22,14 +23,15 @@ export function register(program: Command): void {
     .option('--checkpointed', 'a checkpointed (Remus) stream: CHECKPOINT records allowed; in a libxl stream, libxl records after each CHECKPOINT up to CHECKPOINT_END')
     .option('--colo', 'a COLO stream: as --checkpointed, and CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--read-all', 'read every octet, page contents too (default: jump over page contents on files)')
-    .addOption(quietOption('no progress on stderr'))
-    .action(async (file: string, o: { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; readAll?: boolean; quiet?: boolean }) => {
+    .addOption(quietOption('no progress on stderr'));
+  addLegacyOptions(cmd).action(async (file: string, o: LegacyFlags & { format: 'auto'; json?: boolean; checkpointed?: boolean; colo?: boolean; readAll?: boolean; quiet?: boolean }) => {
       const { verifyStream, formatDiagnostic } = await import('../verify/index.js');
       const progress = await startProgress('verify', o);
       let result: VerifyResult;
       try {
         result = await verifyStream(file, {
           format: o.format,
+          legacy: legacyOptions(o),
           checkpointed: o.colo ? 'colo' : (o.checkpointed ?? false),
           readAll: o.readAll ?? false,
           onProgress: progress.update,

@@ -23,7 +23,7 @@ export async function restoreStream(
   if (typeof input === 'string') {
     try {
       const checkpointed = checkpointedKind(opts.checkpointed);
-      opened = await openStream(input, { blocking: opts.blockingInput ?? false, pageContents: 'stream', checkpointed });
+      opened = await openStream(input, { blocking: opts.blockingInput ?? false, pageContents: 'stream', checkpointed, legacy: opts.legacy ?? {} });
     } catch (err) {
       await sink.abort((err as Error).message).catch(() => undefined);
       throw err;

@@ -3,6 +3,7 @@ import type { GuestType } from '../format/constants.js';
 import type { StreamLocation } from '../format/errors.js';
 import type { StaticData } from '../stream/static-data.js';
 import type { CheckpointedKind } from '../stream/reader.js';
+import type { LegacyOptions } from '../legacy/reader.js';
 
 /** What a `staticDataDone` callback may answer: nothing (go on) or a refusal with its reason. */
 export type StaticDataAnswer = void | { refuse: string };
@@ -26,6 +27,8 @@ export interface RestoreOptions {
   onProgress?: (p: RestoreProgress) => void;
   /** When the input is a path or "-": read it synchronously (see FileRawSource). */
   blockingInput?: boolean;
+  /** When the input is a path or "-" holding a legacy image: what to take as given about it (detected otherwise). */
+  legacy?: LegacyOptions;
   onEvent?: (e: RestoreEvent) => void;
 }
 

@@ -115,6 +115,18 @@ export const DIAGNOSTIC_CODES = {
   'checkpoint-state-length': { severity: 'warning', meaning: 'CHECKPOINT_STATE body longer than its 4-octet control_id' },
   'colo-stream-hint': { severity: 'info', meaning: 'a Remus-verified stream holds what looks like COLO\'s CHECKPOINT_STATE after CHECKPOINT_END' },
   'checkpointed-after-libxc-end': { severity: 'warning', meaning: 'emulator records after the libxc END of a checkpointed stream (the receiver never reads them)' },
+  // ---- legacy (Xen <= 4.5) images, read by src/legacy and checked as what they convert to ----
+  'legacy-p2m-size': { severity: 'error', meaning: 'legacy p2m_size 0, over 2^32, or a P2M frame list over 128 MiB' },
+  'legacy-extended-info': { severity: 'error', meaning: 'legacy PV extended info: no all-ones marker, an unknown block, a "vcpu" block of an unknown size, or blocks that overrun its length' },
+  'legacy-batch-too-big': { severity: 'error', meaning: 'a legacy page batch of more than 1024 pfns' },
+  'legacy-duplicate-pfn': { severity: 'error', meaning: 'a legacy page batch names one pfn entry twice' },
+  'legacy-vcpu-info': { severity: 'error', meaning: 'a legacy vcpu_info chunk with max_id over 4095 (or online maps that repeat without end)' },
+  'legacy-unknown-chunk': { severity: 'error', meaning: 'a legacy chunk marker that is no page batch and no known chunk id' },
+  'legacy-unsupported-chunk': { severity: 'error', meaning: 'a legacy tmem or Remus compression chunk (neither Xen\'s converter nor xenmig converts them)' },
+  'legacy-hvm-chunk-in-pv': { severity: 'error', meaning: 'HVM param chunks in a legacy PV image' },
+  'legacy-toolstack': { severity: 'error', meaning: 'legacy libxl toolstack data (the qemu physmap) that does not decode' },
+  'legacy-tail': { severity: 'error', meaning: 'a legacy PV tail that does not match its extended info (xsave size)' },
+  'legacy-qemu-signature': { severity: 'error', meaning: 'a legacy HVM image\'s qemu tail with an unknown 21-octet signature' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

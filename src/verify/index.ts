@@ -7,7 +7,9 @@ import { StreamFormatError } from '../format/errors.js';
 import { ByteReader } from '../io/byte-reader.js';
 import { FdRawSource, openRawSource, type RawSource } from '../io/raw-source.js';
 import type { StreamLayer } from '../stream/detect.js';
-import { checkpointedKind, readStream } from '../stream/reader.js';
+import { checkpointedKind } from '../stream/reader.js';
+import { readAnyStream } from '../stream/any.js';
+import type { LegacyOptions } from '../legacy/reader.js';
 import { SummaryBuilder, type StreamSummary } from './summary.js';
 import { Verifier, framingDiagnostic } from './verifier.js';
 import type { CheckpointCounts } from './checkpoint-rules.js';
@@ -33,6 +35,8 @@ export function createVerifier(opts: VerifyOptions = {}): StreamVerifier {
 
 export interface VerifyStreamOptions extends VerifyOptions {
   format?: StreamLayer | 'auto';
+  /** What to take as given about a legacy image (detected otherwise). */
+  legacy?: LegacyOptions;
   /** Read every octet, page contents too (for a pipe-like pass over a file). */
   readAll?: boolean;
   /** Keep at most this many diagnostics (the counts still cover all); default 1000. */
@@ -117,7 +121,7 @@ export async function verifyStream(input: string | ByteReader, opts: VerifyStrea
   try {
     let framed = true;
     try {
-      for await (const item of readStream(reader, { format: opts.format ?? 'auto', pageContents: 'skip', headsOnly: true, checkpointed: checkpointedKind(opts.checkpointed) })) {
+      for await (const item of readAnyStream(reader, { legacy: opts.legacy ?? {}, format: opts.format ?? 'auto', pageContents: 'skip', headsOnly: true, checkpointed: checkpointedKind(opts.checkpointed) })) {
         keep(verifier.push(item));
         summary.push(item);
         if (opts.onProgress && item.kind === 'record') opts.onProgress(item.end, size);

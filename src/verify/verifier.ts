@@ -8,7 +8,7 @@ import { LimitExceededError, StreamFormatError, TruncatedStreamError, type Strea
 import { isAllZero } from '../format/bytes.js';
 import type { LibxcHeaderItem, RecordItem, StreamItem } from '../stream/items.js';
 import { StaticDataTracker, type StaticDataEnd } from '../stream/static-data.js';
-import type { DiagnosticCode } from './codes.js';
+import { DIAGNOSTIC_CODES, type DiagnosticCode } from './codes.js';
 import {
   LibxcState,
   SEQUENCE_RULES,
@@ -144,6 +144,9 @@ export class Verifier implements StreamVerifier {
 
 /** Which code a framing error from the reader gets, so scripts can tell them apart. */
 export function framingCode(err: StreamFormatError): DiagnosticCode {
+  // The legacy reader names its own findings (src/legacy/errors.ts).
+  const own = (err as { code?: unknown }).code;
+  if (typeof own === 'string' && own in DIAGNOSTIC_CODES) return own as DiagnosticCode;
   if (err instanceof TruncatedStreamError) return 'truncated';
   if (err instanceof LimitExceededError) return 'limit-exceeded';
   if (/128 MiB/.test(err.detail)) return 'record-too-long';

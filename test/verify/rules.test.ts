@@ -9,6 +9,7 @@ import { createVerifier, DIAGNOSTIC_CODES, type VerifyResult, type VerifyStreamO
 import { L, assemble, checkpointedParts, emulatorBody, xl, type Part } from '../support/checkpointed.js';
 import { codes, hvmRecords, libxcBytes, p2mBody, problems, pvRecords, r, verifyBytes, type Rec } from './streams.js';
 import { bigConfigStream, xenstoreStream } from '../support/hostile.js';
+import { legacyFindingStreams } from '../support/legacy-writer.js';
 
 const seen = new Set<string>();
 
@@ -647,4 +648,11 @@ test('checkpointed rules: a COLO stream verified as Remus says so', async () => 
 after(() => {
   const missing = Object.keys(DIAGNOSTIC_CODES).filter((c) => !seen.has(c));
   assert.deepEqual(missing, [], 'every documented diagnostic code is drawn by a test stream');
+});
+
+test('legacy images: each legacy finding is drawn', async () => {
+  for (const f of legacyFindingStreams()) {
+    const res = await check(f.bytes, f.legacy ? { legacy: f.legacy } : {});
+    assert.deepEqual(problems(res), [`error ${f.code}`], f.code);
+  }
 });
