@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { DiffInputError, diffInputs, type Change, type DiffResult, type InputSummary, type PfnRanges, type RecordChange } from '../diff/index.js';
 import { jsonReplacer } from './json.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit-codes.js';
 
 export const EXIT_EQUAL = 0;
 export const EXIT_DIFFERENT = 1;
