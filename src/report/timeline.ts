@@ -7,7 +7,7 @@
  */
 import { LIBXL_REC_TYPE, PAGE_TYPE_SHIFT_HI, PFN_HI_MASK, REC_TYPE, pageTypeHasData, pageTypeName } from '../format/constants.js';
 import { isPfnRun, pfnArrayWords } from '../format/records.js';
-import type { RecordItem, StreamItem } from '../stream/items.js';
+import { itemLabel as labelOf, type RecordItem, type StreamItem } from '../stream/items.js';
 import { itemFields, type MarkFields } from './fields.js';
 
 export const MAX_MARKS = 2000;
@@ -73,21 +73,6 @@ function layerOf(item: StreamItem): string {
       return item.layer;
     case 'trailing':
       return '-';
-  }
-}
-
-function labelOf(item: StreamItem): string {
-  switch (item.kind) {
-    case 'xl-header':
-      return 'xl header';
-    case 'libxl-header':
-      return 'libxl header';
-    case 'libxc-header':
-      return 'libxc header';
-    case 'record':
-      return item.typeName;
-    case 'trailing':
-      return 'trailing data';
   }
 }
 
