@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
-import { readStream } from '../../src/stream/reader.js';
+import { readAnyStream } from '../../src/stream/any.js';
 import { StreamFormatError } from '../../src/format/errors.js';
 import { restoreStream } from '../../src/restore/index.js';
 import { framingCode, verifyStream } from '../../src/verify/index.js';
@@ -23,10 +23,10 @@ async function verifyVerdict(bytes: Uint8Array): Promise<string | undefined> {
   return res.diagnostics.find((d) => d.severity === 'error')?.code;
 }
 
-/** The code restore refuses with (and its message), or undefined when it restores the stream. */
+/** The code restore refuses with (and its message), or undefined when it restores the stream; read as `restore` reads a file (legacy images included). */
 async function restoreVerdict(bytes: Uint8Array): Promise<{ code: string; message: string } | undefined> {
   try {
-    await restoreStream(readStream(new ByteReader(new BufferRawSource(bytes), 4096)), new LogSink());
+    await restoreStream(readAnyStream(new ByteReader(new BufferRawSource(bytes), 4096)), new LogSink());
     return undefined;
   } catch (err) {
     if (!(err instanceof StreamFormatError)) throw err;

@@ -4,7 +4,7 @@
  * decoder of each record (src/format/hvm, src/format/pv).
  */
 import { hvmContextRegisters } from '../../format/hvm-context.js';
-import { decodePvVcpuContext, pvVcpuRegisters as registersOf, widthOfContextLength } from '../../format/pv/vcpu-context.js';
+import { decodePvVcpuContext, pvVcpuRegisters as registersOf, vcpuContextLayout, widthOfContextLength } from '../../format/pv/vcpu-context.js';
 import type { VcpuRegisters } from '../../format/vcpu-registers.js';
 import type { VcpuContext } from '../types.js';
 
@@ -18,13 +18,20 @@ export function hvmVcpuRegisters(blob: Uint8Array): VcpuRegisters[] {
   }
 }
 
-/** A PV guest's vcpus, 64- or 32-bit, from their basic contexts (a context of another size gives none). */
+/** A PV guest's vcpus, 64- or 32-bit, from their basic contexts (a longer context than the width's gives none). */
 export function pvVcpuRegisters(contexts: readonly VcpuContext[], guestWidth: number): VcpuRegisters[] {
   const out: VcpuRegisters[] = [];
   for (const c of [...contexts].filter((x) => x.kind === 'basic').sort((a, b) => a.vcpuId - b.vcpuId)) {
     const width = guestWidth === 4 || guestWidth === 8 ? guestWidth : widthOfContextLength(c.data.length);
-    if (width === undefined || widthOfContextLength(c.data.length) !== width) continue;
-    out.push(registersOf(c.vcpuId, decodePvVcpuContext(c.data, width)));
+    if (width === undefined) continue;
+    const size = vcpuContextLayout(width).size;
+    if (c.data.length > size) continue;
+    // A short context (libxc would refuse it) still names its leading registers: read zero-extended.
+    const data = c.data.length === size ? c.data : new Uint8Array(size);
+    if (data !== c.data) data.set(c.data);
+    const regs = registersOf(c.vcpuId, decodePvVcpuContext(data, width));
+    if (data !== c.data) regs.notes.push(`context of ${c.data.length} octets, shorter than vcpu_guest_context (${size})`);
+    out.push(regs);
   }
   return out;
 }
