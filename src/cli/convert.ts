@@ -13,7 +13,7 @@ import { openRawSource } from '../io/raw-source.js';
 import { convertLegacy, type LegacyConvertResult } from '../legacy/index.js';
 import { isLegacyInput, readAnyStream } from '../stream/any.js';
 import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
-import { progressBar } from './progress-bar.js';
+import { progressBar } from './progress.js';
 import { jsonOption, quietOption } from './options.js';
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -74,7 +74,7 @@ export function register(program: Command): void {
         await stream.close();
         throw err;
       }
-      const bar = progressBar('convert', size, flags.quiet ?? false);
+      const bar = await progressBar('convert', size, flags.quiet ?? false);
       if (isLegacy) {
         let lr: LegacyConvertResult;
         try {

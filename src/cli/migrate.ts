@@ -80,7 +80,7 @@ export async function runMigration(domain: SimulatedDomain, o: MigrateCliOptions
       throw err;
     }
   }
-  const progress = progressReporter(Boolean(o.quiet));
+  const progress = await progressReporter(Boolean(o.quiet));
   let tap: ReportTap | undefined;
   if (o.report !== undefined && !o.preflightOnly) {
     const { ReportTap } = await import('../report/tap.js');

@@ -5,7 +5,7 @@ import { describeLocation } from '../format/errors.js';
 import { MemoryImage } from '../domain/image/memory-image.js';
 import type { DomainSink } from '../domain/types.js';
 import { restoreStream, type RestoreOptions, type RestoreResult } from '../restore/index.js';
-import { progressBar } from './progress-bar.js';
+import { progressBar } from './progress.js';
 import { EXIT_NONCONFORMING, ExitCode } from './exit-codes.js';
 import { jsonOption, minVersionOption, quietOption } from './options.js';
 import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
@@ -31,7 +31,7 @@ async function inputSize(input: string): Promise<number | undefined> {
 export async function restoreWithFlags(input: string, sink: DomainSink, flags: EngineFlags, label: string): Promise<RestoreResult> {
   const opts: RestoreOptions = { checkpointed: flags.colo ? 'colo' : (flags.checkpointed ?? false), blockingInput: true, legacy: legacyOptions(flags) };
   if (flags.minVersion !== undefined) opts.minVersion = flags.minVersion;
-  const bar = progressBar(label, await inputSize(input), flags.quiet ?? false);
+  const bar = await progressBar(label, await inputSize(input), flags.quiet ?? false);
   opts.onProgress = (p) => bar.update(p.offset);
   try {
     return await restoreStream(input, sink, opts);

@@ -4,7 +4,6 @@
  * `demo` share.
  */
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { UsageError } from '../format/errors.js';
 import { openSink, writeWhole } from '../io/sink.js';
 import { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
@@ -13,6 +12,7 @@ import type { DomainSource } from '../domain/types.js';
 import { saveDomain, type SaveLayer, type SaveProgress, type SaveSummary } from '../save/save.js';
 import { precopyPolicy } from '../save/precopy.js';
 import { openImageDomain } from './image-domain.js';
+import { terminalBar } from './progress.js';
 import { jsonOption, outputFormatOption, quietOption } from './options.js';
 import { sampleGuestPolicy } from '../policy/samples.js';
 
@@ -78,7 +78,7 @@ export function formatProgress(p: SaveProgress): string {
  * Progress on stderr: a bar while it is a terminal, else one line per finished round;
  * nothing with --quiet.
  */
-export function progressReporter(quiet: boolean): { update(p: SaveProgress): void; stop(): void } {
+export async function progressReporter(quiet: boolean): Promise<{ update(p: SaveProgress): void; stop(): void }> {
   if (quiet) return { update() {}, stop() {} };
   if (!process.stderr.isTTY) {
     return {
@@ -88,10 +88,7 @@ export function progressReporter(quiet: boolean): { update(p: SaveProgress): voi
       stop() {},
     };
   }
-  const bar = new cliProgress.SingleBar(
-    { format: '{phase} round {round} [{bar}] {value}/{total} pages | dirty {dirty} | {mib} MiB | {rate} MiB/s', stream: process.stderr, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = await terminalBar('{phase} round {round} [{bar}] {value}/{total} pages | dirty {dirty} | {mib} MiB | {rate} MiB/s');
   let started = false;
   let lastRound = -1;
   return {
@@ -140,7 +137,7 @@ export function register(program: Command): void {
       const live = Boolean(o.live) || o.checkpointInterval !== undefined;
       if (live) domain.start();
       const sink = await openSink(out, { force: Boolean(o.force) });
-      const progress = progressReporter(Boolean(o.quiet) || out === '-');
+      const progress = await progressReporter(Boolean(o.quiet) || out === '-');
       let summary: SaveSummary;
       try {
         summary = await writeWhole(sink, () => saveDomain(domain, sink, {
