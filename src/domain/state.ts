@@ -12,7 +12,7 @@
  * kind, emulator and index, as Xen's own restore sets them.
  */
 import type { HvmParam } from '../format/records.js';
-import type { CpuPolicyData, DomainDescription, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext, VcpuContextKind } from './types.js';
+import type { CpuPolicyData, DomainDescription, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext, VcpuContextKind, DomainSource } from './types.js';
 
 export const VCPU_KINDS: readonly VcpuContextKind[] = ['basic', 'extended', 'xsave', 'msrs'];
 
@@ -36,19 +36,12 @@ export class DomainState {
   private readonly emulator = new Map<string, EmulatorData>();
 
   /** Everything a DomainSource reports besides memory, as it reports it now. */
-  static async of(src: {
-    describe(): DomainDescription;
-    getPvInfo(): Promise<PvInfo | undefined>;
-    getCpuPolicy(): Promise<CpuPolicyData>;
-    getP2mFrames(): Promise<P2mFrames | undefined>;
-    getTscInfo(): Promise<TscInfo>;
-    getHvmParams(): Promise<HvmParam[]>;
-    getHvmContext(): Promise<Uint8Array | undefined>;
-    getVcpuContexts(): Promise<VcpuContext[]>;
-    getSharedInfo(): Promise<Uint8Array | undefined>;
-    getEmulatorData(): Promise<EmulatorData[]>;
-    getConfig(): Promise<string | undefined>;
-  }): Promise<DomainState> {
+  static async of(
+    src: Pick<
+      DomainSource,
+      'describe' | 'getPvInfo' | 'getCpuPolicy' | 'getP2mFrames' | 'getTscInfo' | 'getHvmParams' | 'getHvmContext' | 'getVcpuContexts' | 'getSharedInfo' | 'getEmulatorData' | 'getConfig'
+    >,
+  ): Promise<DomainState> {
     const s = new DomainState();
     s.desc = { ...src.describe() };
     s.pvInfo = await src.getPvInfo();

@@ -1,11 +1,11 @@
 /** Lending: page contents handed out as the source's own buffers, no copy, until released. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { ReadableRawSource } from '../../src/io/raw-source.js';
 import { PooledSocketSource } from '../../src/io/pooled-socket.js';
+import { socketPair } from '../support/sockets.js';
 import { TruncatedStreamError } from '../../src/format/errors.js';
 
 const pattern = (n: number, seed = 7): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed + (i >> 12)) & 0xff);
@@ -60,16 +60,6 @@ test('lendOut past the end: a truncation naming what was there, and what was len
   assert.ok(released >= 1);
 });
 
-async function socketPair(): Promise<{ client: Socket; server: Socket; close(): void }> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const accepted = new Promise<Socket>((r) => srv.once('connection', r));
-  const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', () => r()));
-  const server = await accepted;
-  srv.close();
-  return { client, server, close: () => (client.destroy(), server.destroy()) };
-}
 
 test('a pooled socket source: the same bytes by read and lend; lent blocks are not read into again until released; reading stops while all are lent', async () => {
   const { client, server, close } = await socketPair();

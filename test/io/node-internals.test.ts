@@ -6,22 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { PooledSocketSource } from '../../src/io/pooled-socket.js';
+import { socketPair } from '../support/sockets.js';
 
 const CHANGED = `Node ${process.version} changed what src/io/pooled-socket.ts relies on (an accepted socket's _handle moved into new Socket({ handle, onread }), restarted by resume()): the migration receiver now falls back to plain stream reads; update that file`;
 
-async function socketPair(): Promise<{ client: Socket; server: Socket; close(): void }> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const accepted = new Promise<Socket>((r) => srv.once('connection', r));
-  const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', () => r()));
-  const server = await accepted;
-  srv.close();
-  return { client, server, close: () => (client.destroy(), server.destroy()) };
-}
 
 test('node internals: an accepted socket is taken over and read into the pool\'s own blocks', async () => {
   const { client, server, close } = await socketPair();

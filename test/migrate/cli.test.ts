@@ -3,29 +3,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { withTmp } from '../support/tmp.js';
+import { BIN, run, type Run } from '../support/cli-run.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/xenmig', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 /** `xenmig receive --listen 127.0.0.1:0 ...`: its port, and its result when it exits. */
 async function receiver(args: string[]): Promise<{ port: number; done: Promise<Run> }> {

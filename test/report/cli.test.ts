@@ -8,32 +8,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { AtomicFileSink } from '../../src/io/sink.js';
 import { writeSampleStream } from '../../src/stream/sample.js';
 import { verifyStream } from '../../src/verify/index.js';
 import { openStream } from '../../src/stream/open.js';
 import { tmpDirFor } from '../support/tmp.js';
+import { BIN, run } from '../support/cli-run.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/xenmig', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function sampleFile(path: string, memoryMiB = 8): Promise<void> {
   const sink = await AtomicFileSink.create(path);

@@ -6,14 +6,23 @@
 import { struct, type StructValue } from '../layout.js';
 import { defineHvmSaveRecord, hex, isZero, namedFields } from './save-record.js';
 
-const XSAVE_SPEC = {
-  xfeature_mask: 'u64',
-  xcr0: 'u64',
-  xcr0_accum: 'u64',
+/**
+ * The start of an uncompacted XSAVE area as Xen hands it out (HVM's save_area, PV's
+ * XSAVE context after xcr0/xcr0_accum): the FXSAVE legacy region, then the 64-octet
+ * XSAVE header.
+ */
+export const XSAVE_AREA_HEAD = {
   fpu_sse: { bytes: 512 },
   xstate_bv: 'u64',
   xcomp_bv: 'u64',
   reserved: { bytes: 48 },
+} as const;
+
+const XSAVE_SPEC = {
+  xfeature_mask: 'u64',
+  xcr0: 'u64',
+  xcr0_accum: 'u64',
+  ...XSAVE_AREA_HEAD,
 } as const;
 
 export const HVM_HW_CPU_XSAVE_LAYOUT = struct('hvm_hw_cpu_xsave', XSAVE_SPEC);

@@ -3,15 +3,12 @@
  * then an uncompacted XSAVE area (FXSAVE legacy region, 64-octet header, components).
  */
 import { struct } from '../layout.js';
-import { xstateNames } from '../hvm/cpu-xsave.js';
+import { XSAVE_AREA_HEAD, xstateNames } from '../hvm/cpu-xsave.js';
 
 export const PV_XSAVE_LAYOUT = struct('pv_vcpu_xsave', {
   xcr0: 'u64',
   xcr0_accum: 'u64',
-  fpu_sse: { bytes: 512 },
-  xstate_bv: 'u64',
-  xcomp_bv: 'u64',
-  reserved: { bytes: 48 },
+  ...XSAVE_AREA_HEAD,
 });
 
 export interface PvXsaveContext {
