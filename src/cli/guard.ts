@@ -127,14 +127,14 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
 }
 
 /**
- * xl's pipe (or a socket) is read by the guard itself, into its own reused buffers;
- * anything else on stdin (a file, a terminal) through process.stdin. Never both: two
- * readers of one descriptor would steal each other's bytes.
+ * xl's pipe (or a socket, or a saved file given with `<`) is read by the guard itself,
+ * into its own reused buffers; anything else on stdin (a terminal) through
+ * process.stdin. Never both: two readers of one descriptor would steal each other's bytes.
  */
 function senderInput(): Readable | number {
   try {
     const st = fstatSync(0);
-    if (st.isFIFO() || st.isSocket()) return 0;
+    if (st.isFIFO() || st.isSocket() || st.isFile()) return 0;
   } catch {
     // No stdin at all: process.stdin says so in its own way.
   }

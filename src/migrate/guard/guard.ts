@@ -25,6 +25,7 @@
  * destroys the half-made domain; the sending xl's next write fails and it resumes the
  * guest.
  */
+import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { StreamFormatError, TruncatedStreamError } from '../../format/errors.js';
 import { ByteReader } from '../../io/byte-reader.js';
@@ -36,7 +37,7 @@ import { ChildRelay, exitStatus, type Graces } from './child.js';
 import type { RealCommand } from './command.js';
 import { HandshakeWatcher } from './handshake.js';
 import { HoldBuffer, streamPart } from './hold.js';
-import { PipeInput, ReadableInput, type SenderInput } from './input.js';
+import { FileInput, PipeInput, ReadableInput, type SenderInput } from './input.js';
 import { Judge, type JudgeOptions } from './judge.js';
 import { describeStop, exitLine, handshakeLine, reportStop, totalsLine, type GuardLog, type GuardStop } from './log.js';
 import { describePass } from './passes.js';
@@ -52,7 +53,8 @@ export interface GuardOptions extends JudgeOptions, GuardLog, Graces {
   command: RealCommand;
   /**
    * The sender's bytes (xl's pipe on the guard's stdin): a Readable, or the descriptor of
-   * a pipe or socket, which the guard reads into its own reused buffers (input.ts).
+   * a pipe, socket or regular file, which the guard reads into its own reused buffers
+   * (input.ts).
    */
   input: Readable | number;
   /** Back to the sender (xl's pipe on the guard's stdout). */
@@ -178,7 +180,7 @@ export class Guard {
     const childIn = child.stdin;
     const hold = this.hold;
     const given = this.opts.input;
-    const input = (this.input = typeof given === 'number' ? new PipeInput(given) : new ReadableInput(given));
+    const input = (this.input = typeof given !== 'number' ? new ReadableInput(given) : fstatSync(given).isFile() ? new FileInput(given) : new PipeInput(given));
     for (;;) {
       const batch = await input.next(() => this.stopInfo !== undefined || this.childGone);
       if (batch === null || this.stopInfo || this.childGone) break;
