@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { UsageError } from '../format/errors.js';
+import { HVM_MAX_VCPUS } from '../format/hvm/context.js';
 import { openSink, writeWhole } from '../io/sink.js';
 import { SimulatedDomain } from '../domain/simulated/simulated-domain.js';
 import type { DirtyPattern } from '../domain/simulated/workload.js';
@@ -55,13 +56,22 @@ export async function openDomainFromOptions(o: DomainOptions): Promise<Simulated
       cpuPolicy: sampleGuestPolicy(guest).toData(),
       memoryMiB: intOption('--memory', o.memory, 1),
       seed: intOption('--seed', o.seed, 0),
-      vcpus: intOption('--vcpus', o.vcpus, 1),
+      vcpus: sampleVcpus(guest, o.vcpus),
       workload,
     });
   }
   const dir = o.domain.startsWith('image:') ? o.domain.slice('image:'.length) : o.domain;
   const image: DomainSource = await openImageDomain(dir);
   return SimulatedDomain.fromSource(image, workload);
+}
+
+/** --vcpus: an HVM sample has no more vcpus than Xen can restore (a stream with more is refused by verify and by hvm_load). */
+function sampleVcpus(guest: 'hvm' | 'pv', v: string): number {
+  const n = intOption('--vcpus', v, 1);
+  if (guest === 'hvm' && n > HVM_MAX_VCPUS) {
+    throw new UsageError(`--vcpus ${n}: an HVM guest has at most ${HVM_MAX_VCPUS} vcpus (Xen's HVM_MAX_VCPUS: hvm_load refuses a CPU record of a vcpu above it)`);
+  }
+  return n;
 }
 
 export function policyFromOptions(o: { maxRounds?: string; targetDirty?: string }) {

@@ -42,6 +42,19 @@ test('save --format refuses an unknown layer before it writes anything', () =>
     assert.deepEqual(readdirSync(dir), []);
   }, 'xenmig-options-'));
 
+test('save --vcpus: an HVM sample has at most 128 (Xen would refuse the stream); 128 HVM and 129 PV are saved', () =>
+  withTmp(async (dir) => {
+    const r = xenmig(['save', '--memory', '1', '--vcpus', '129', join(dir, 'out')]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "xenmig: --vcpus 129: an HVM guest has at most 128 vcpus (Xen's HVM_MAX_VCPUS: hvm_load refuses a CPU record of a vcpu above it)\n");
+    assert.deepEqual(readdirSync(dir), []);
+    for (const words of [['--vcpus', '128'], ['--pv', '--vcpus', '129']]) {
+      const ok = xenmig(['save', '--memory', '1', '--quiet', ...words, join(dir, words.join(''))]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(xenmig(['verify', join(dir, words.join(''))]).code, 0, words.join(' '));
+    }
+  }, 'xenmig-options-'));
+
 test('the command modules take exit codes from exit-codes.ts, never from main.ts (which loads them)', () => {
   for (const f of readdirSync(CLI).filter((f) => f.endsWith('.js') && f !== 'main.js')) {
     assert.doesNotMatch(readFileSync(join(CLI, f), 'utf8'), /from '\.\/main\.js'/, f);

@@ -12,10 +12,10 @@ test('ELF header fields: ET_CORE x86-64, program headers after the data, one PT_
   assert.deepEqual([h.getUint16(52, true), h.getUint16(54, true), h.getUint16(56, true)], [64, 56, 2]);
   const t = new DataView(tables.buffer);
   assert.equal(tables.length, 2 * 56);
-  // Second run: pfn 0x100 -> paddr 0x100000, file offset 4096 + 0x100000.
+  // Second run: pfn 0x100 -> paddr 0x100000, file offset 1 MiB (the data's start) + 0x100000.
   assert.deepEqual(
     [t.getUint32(56, true), t.getBigUint64(64, true), t.getBigUint64(72, true), t.getBigUint64(80, true), t.getBigUint64(88, true), t.getBigUint64(104, true)],
-    [1, 0x101000n, 0x100000n, 0x100000n, 4096n, 4096n],
+    [1, 0x200000n, 0x100000n, 0x100000n, 4096n, 4096n],
   );
 });
 

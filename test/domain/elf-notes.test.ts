@@ -91,26 +91,30 @@ function coreWith(regs: VcpuRegisters[]): Uint8Array {
   return core;
 }
 
-test('where the tables go: before the data when they fit in its first page (as QEMU and crash have them), else after it', () => {
-  const regs = hvmVcpuRegisters(sampleHvmContext(8, 1));
-  const few = elfCoreTables([{ start: 0, count: 2 }], 1, vcpuNotes(regs.slice(0, 4)));
+test('where the tables go: before the data when they fit in the megabyte before it (as QEMU and crash have them), else after it', () => {
+  const regs = hvmVcpuRegisters(sampleHvmContext(128, 1));
+  const few = elfCoreTables([{ start: 0, count: 2 }], 1, vcpuNotes(regs.slice(0, 8)));
+  assert.equal(ELF_DATA_BASE, 0x100000);
   assert.equal(few.tablesAt, 64);
   assert.equal(few.end, ELF_DATA_BASE + 2 * 4096);
-  const many = elfCoreTables([{ start: 0, count: 2 }], 1, vcpuNotes(regs));
+  // 1,300 vcpus (a PV guest may have them; 1,284 fit) and two runs: after the data.
+  const manyRegs = Array.from({ length: 1300 }, (_, i) => regs[i % regs.length]!);
+  const many = elfCoreTables([{ start: 0, count: 2 }], 1, vcpuNotes(manyRegs));
   assert.equal(many.tablesAt, ELF_DATA_BASE + 2 * 4096);
-  assert.equal(many.end, many.tablesAt + 2 * 56 + 8 * 816);
+  assert.equal(many.end, many.tablesAt + 2 * 56 + 1300 * 816);
   for (const t of [few, many]) {
     const core = new Uint8Array(t.end);
     core.set(t.header, 0);
     core.set(t.tables, t.tablesAt);
     const { notes, types } = readNotes(core);
     assert.deepEqual(types, [4, 1]);
-    assert.equal(notes.length, 2 * (t === few ? 4 : 8));
+    assert.equal(notes.length, 2 * (t === few ? 8 : 1300));
   }
-  // The page's room: 4 vcpus (816 octets of notes each) and 12 runs fit, 13 do not.
+  // The room: 128 vcpus (816 octets of notes each) and 16,857 runs fit, 16,858 do not
+  // (64 + 56 x (runs + PT_NOTE) + 816 x 128 <= 1 MiB).
   const runs = (n: number) => Array.from({ length: n }, (_, i) => ({ start: 2 * i, count: 1 }));
-  assert.equal(elfCoreTables(runs(12), 23, vcpuNotes(regs.slice(0, 4))).tablesAt, 64);
-  assert.equal(elfCoreTables(runs(13), 25, vcpuNotes(regs.slice(0, 4))).tablesAt, ELF_DATA_BASE + 26 * 4096);
+  assert.equal(elfCoreTables(runs(16857), 2 * 16856, vcpuNotes(regs)).tablesAt, 64);
+  assert.equal(elfCoreTables(runs(16858), 2 * 16857, vcpuNotes(regs)).tablesAt, ELF_DATA_BASE + (2 * 16857 + 1) * 4096);
   // Without notes nothing moves: the tables stay after the data, PT_LOADs only.
   assert.equal(elfCoreTables([{ start: 0, count: 2 }], 1).tablesAt, ELF_DATA_BASE + 2 * 4096);
 });
@@ -162,22 +166,32 @@ test('extract --elf of an HVM stream with 2 vcpus (and of its restored image, th
   assert.ok(c.stdout.includes(`RIP: ${expected[0]!.rip.toString(16).padStart(16, '0')}`), 'crash reads vcpu 0 rip');
 });
 
-test('extract --elf: a 64-bit PV guest\'s vcpus; 8 HVM vcpus put the tables after the data, where gdb still finds them', async (t) => {
+test('extract --elf: a 64-bit PV guest\'s vcpus; 8 HVM vcpus keep the tables before the data, where crash wants them; 1,300 PV vcpus put them after it, where gdb still finds them', async (t) => {
   const d = tmpDirFor(t);
   assert.equal(xenmig(['save', '--pv', '--memory', '4', '--vcpus', '2', '--quiet', join(d, 'pv')]).code, 0);
   assert.equal(xenmig(['extract', join(d, 'pv'), '--elf', join(d, 'pv.core'), '--quiet']).code, 0);
   assert.equal(xenmig(['save', '--memory', '4', '--vcpus', '8', '--quiet', join(d, 'hvm8')]).code, 0);
   assert.equal(xenmig(['extract', join(d, 'hvm8'), '--elf', join(d, 'hvm8.core'), '--quiet']).code, 0);
+  assert.equal(xenmig(['save', '--pv', '--memory', '4', '--vcpus', '1300', '--quiet', join(d, 'pv1300')]).code, 0);
+  assert.equal(xenmig(['extract', join(d, 'pv1300'), '--elf', join(d, 'pv1300.core'), '--quiet']).code, 0);
   const pv = readNotes(await readFile(join(d, 'pv.core')));
   assert.equal(pv.notes.filter((n) => n.name === 'CORE').length, 2);
-  const big = readNotes(await readFile(join(d, 'hvm8.core')));
+  const eight = readNotes(await readFile(join(d, 'hvm8.core')));
+  assert.equal(eight.phoff, 64);
+  assert.equal(eight.notes.length, 16);
+  const big = readNotes(await readFile(join(d, 'pv1300.core')));
   assert.ok(big.phoff > ELF_DATA_BASE);
-  assert.equal(big.notes.length, 16);
+  assert.equal(big.notes.length, 2600);
   if (!existsSync(GDB)) return t.skip(`${GDB} is not installed (apt-get install gdb)`);
   const pvRip = gdbRegisters(join(d, 'pv.core'), 2).get('rip')!;
   const pr = new DataView(pv.notes[1]!.desc.buffer, pv.notes[1]!.desc.byteOffset, PRSTATUS_SIZE);
   assert.equal(pvRip, pr.getBigUint64(112 + 16 * 8, true));
   assert.ok(pvRip >= 0xffffffff80000000n, `a PV kernel rip, got ${hex(pvRip)}`);
-  const rip8 = gdbRegisters(join(d, 'hvm8.core'), 8).get('rip')!;
-  assert.equal(rip8, new DataView(big.notes[7]!.desc.buffer, big.notes[7]!.desc.byteOffset, PRSTATUS_SIZE).getBigUint64(112 + 16 * 8, true));
+  const prRip = (notes: typeof big.notes, i: number): bigint => new DataView(notes[i]!.desc.buffer, notes[i]!.desc.byteOffset, PRSTATUS_SIZE).getBigUint64(112 + 16 * 8, true);
+  assert.equal(gdbRegisters(join(d, 'hvm8.core'), 8).get('rip')!, prRip(eight.notes, 7));
+  assert.equal(gdbRegisters(join(d, 'pv1300.core'), 1300).get('rip')!, prRip(big.notes, 1299));
+  if (!existsSync(CRASH)) return t.skip(`${CRASH} is not installed (apt-get install crash): gdb checked only`);
+  const c = spawnSync(CRASH, ['-d1', '--minimal', join(d, 'hvm8.core')], { encoding: 'utf8', input: '', timeout: 60_000 });
+  assert.match(c.stdout, /num_prstatus_notes: 8/);
+  assert.match(c.stdout, /num_qemu_notes: 8/);
 });

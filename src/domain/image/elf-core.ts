@@ -10,17 +10,20 @@
  * behind a PT_NOTE program header that comes first.
  *
  * Where the tables go: the vcpu contexts arrive at the end of a stream, after the pages,
- * so the data cannot move to make room. When the ELF header, the program headers and the
- * notes fit in the page before the data (ELF_DATA_BASE), they go there, in QEMU's order
- * (header, PT_NOTE, PT_LOADs, notes): a few vcpus and runs (816 octets of notes per vcpu,
- * 56 per run: 4 vcpus and 12 runs fit). Tools that expect the program headers right after
- * the ELF header (crash) need that. Otherwise, and always for a core without notes, they
- * go after the data, where e_phoff points (gdb, readelf and Volatility 3 follow e_phoff).
+ * so the data cannot move to make room. The data starts at 1 MiB (ELF_DATA_BASE), and
+ * when the ELF header, the program headers and the notes fit before it, they go there, in
+ * QEMU's order (header, PT_NOTE, PT_LOADs, notes): 816 octets of notes per vcpu and 56 per
+ * run, so Xen's most vcpus an HVM guest can have (128) with 16,857 runs fit. Tools that
+ * expect the program headers right after the ELF header (crash) need that. Otherwise (a
+ * bigger PV guest, memory in more pieces), and always for a core without notes, they go
+ * after the data, where e_phoff points (gdb, readelf and Volatility 3 follow e_phoff).
+ * The megabyte before the data is a hole: a sparse file spends no disk on it.
  */
 import { PAGE_SIZE } from '../../format/constants.js';
 import type { SegmentRegister, VcpuRegisters } from '../../format/vcpu-registers.js';
 
-export const ELF_DATA_BASE = PAGE_SIZE;
+/** Where page data starts: room before it for the tables of up to 128 vcpus (see above). */
+export const ELF_DATA_BASE = 1 << 20;
 const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
