@@ -55,14 +55,14 @@ export class RoundLog {
       return;
     }
     if (type !== REC_TYPE.PAGE_DATA) return;
-    const before = this.counter.done.length;
+    const before = this.counter.closed;
     const pagesBefore = this.counter.totalPages;
     this.counter.push(item);
     const now = performance.now();
-    const startsRound = this.current === undefined || this.counter.done.length !== before;
+    const startsRound = this.current === undefined || this.counter.closed !== before;
     if (startsRound) {
       this.close();
-      this.current = { round: this.counter.done.length + 1, phase: this.nextIsVerify ? 'verify' : 'live', pages: 0, dirtyAfter: -1, records: 0, bytes: 0, startMs: now - this.t0, durationMs: 0, offset: item.offset };
+      this.current = { round: this.counter.closed + 1, phase: this.nextIsVerify ? 'verify' : 'live', pages: 0, dirtyAfter: -1, records: 0, bytes: 0, startMs: now - this.t0, durationMs: 0, offset: item.offset };
       if (!this.nextIsVerify) this.lastRoundAt = now;
       this.nextIsVerify = false;
     }

@@ -149,7 +149,7 @@ export class Guard {
         senderBytes: this.hold.received,
         records: this.judge.records,
         pages: passes.totalPages,
-        rounds: passes.done.length,
+        rounds: passes.closed,
         receiverBytes: this.receiverBytes,
         seconds: (Date.now() - this.started) / 1000,
         status,

@@ -20,7 +20,12 @@ export class PassCounter {
   private current: Pass | undefined;
   private lastPfn = -1;
   private nextIsVerify = false;
-  readonly done: Pass[] = [];
+  /**
+   * Rounds closed so far: a count, not a list. A hostile stream can start a round with
+   * every 24-octet PAGE_DATA record (descending pfns), and the guard must not keep
+   * anything per round.
+   */
+  closed = 0;
   totalPages = 0;
 
   /** Feed each libxc record; returns the round that this record closed, if any. */
@@ -48,7 +53,7 @@ export class PassCounter {
     let closed: Pass | undefined;
     if (this.current === undefined || this.nextIsVerify || first <= this.lastPfn) {
       closed = this.close();
-      this.current = { number: this.done.length + 1, records: 0, pages: 0, verify: this.nextIsVerify };
+      this.current = { number: this.closed + 1, records: 0, pages: 0, verify: this.nextIsVerify };
       this.nextIsVerify = false;
     }
     this.current.records++;
@@ -63,7 +68,7 @@ export class PassCounter {
     const c = this.current;
     this.current = undefined;
     this.lastPfn = -1;
-    if (c) this.done.push(c);
+    if (c) this.closed++;
     return c;
   }
 }
