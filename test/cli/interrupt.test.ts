@@ -10,17 +10,12 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BufferSink } from '../../src/io/sink.js';
-import { writeSampleStream } from '../../src/stream/sample.js';
+import { sampleBytes as saveSample } from '../support/sample.js';
 import { withTmp } from '../support/tmp.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 
-async function sampleBytes(): Promise<Uint8Array> {
-  const sink = new BufferSink();
-  await writeSampleStream(sink, { memoryMiB: 8, wrap: 'xl' });
-  return sink.bytes();
-}
+const sampleBytes = (): Promise<Uint8Array> => saveSample({ memoryMiB: 8, layer: 'xl' });
 
 interface Ended {
   code: number | null;
