@@ -12,36 +12,28 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SimulatedDomain } from '../src/domain/simulated/simulated-domain.js';
 import { migrateDomain, type MigrateResult } from '../src/migrate/sender.js';
 import { connectChannel } from '../src/migrate/transport.js';
 import { scratchBase, spawnReceiver } from '../src/cli/demo.js';
-import { ioBuffer } from '../src/io/io-buffer.js';
+import { DISCARDING_READER, loopbackPump } from './storing-pump.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const PUMP_READER = `
-const net = require('node:net');
-const server = net.createServer((s) => {
-  s.on('data', () => {});
-  s.on('end', () => { s.end(); server.close(); });
-});
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
-
 /**
- * The same reader, but it keeps what it reads: each chunk written in order to a file on
+ * A reader that keeps what it reads: each chunk written in order to a file on
  * the scratch filesystem the memory image goes to, gathered into 2 MiB vectored writes
  * by the thread pool (two in flight, so reading goes on meanwhile; the socket pauses
  * past 8 MiB queued), as xenmig's receiver writes. No
  * parsing, no page placement: about the most any receiver that stores a guest's memory
- * can do on this machine.
+ * can do on this machine. Not issue 15's storing pump (socket.pipe, then fsync;
+ * bench/storing-pump.ts, which bench/receive sets beside `receive --into`): this one
+ * is the ceiling, that one the plain way.
  */
-const PUMP_STORER = (file: string): string => `
+const VECTORED_STORER = (file: string): string => `
 const net = require('node:net');
 const fs = require('node:fs');
 const fd = fs.openSync(${JSON.stringify(file)}, 'w');
@@ -81,22 +73,8 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
  * discards (or, with `storeIn`, writes what it reads to a file there).
  */
 async function bytePump(total: number, storeIn?: string): Promise<number> {
-  const reader = storeIn === undefined ? PUMP_READER : PUMP_STORER(join(storeIn, `xenmig-pump-${process.pid}`));
-  const child = spawn(process.execPath, ['-e', reader], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => createInterface({ input: child.stdout! }).once('line', (l) => resolve(Number(l))));
-  const chunk = ioBuffer(4 * MiB).fill(0x5a);
-  const sock = connect(port, '127.0.0.1');
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  const t0 = performance.now();
-  for (let sent = 0; sent < total; sent += chunk.length) {
-    if (!sock.write(chunk)) await new Promise<void>((r) => sock.once('drain', () => r()));
-  }
-  sock.end();
-  // The reader ends its side once it has read everything.
-  await new Promise<void>((r) => sock.once('close', () => r()));
-  const secs = (performance.now() - t0) / 1000;
-  await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
-  return total / secs;
+  const reader = storeIn === undefined ? DISCARDING_READER : VECTORED_STORER(join(storeIn, `xenmig-pump-${process.pid}`));
+  return total / (await loopbackPump(total, reader));
 }
 
 async function migrateOnce(memoryMiB: number, dirtyRate: number): Promise<MigrateResult> {

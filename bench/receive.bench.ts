@@ -21,51 +21,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ioBuffer } from '../src/io/io-buffer.js';
+import { storingPump } from './storing-pump.js';
 
 const MiB = 1024 * 1024;
 const XENMIG = fileURLToPath(new URL('../../bin/xenmig', import.meta.url));
-
-/** The issue's storing pump, word for word: socket.pipe(fs.createWriteStream(file)), then fsync. */
-const PIPE_STORER = (file: string): string => `
-const net = require('node:net');
-const fs = require('node:fs');
-const server = net.createServer((s) => {
-  server.close();
-  const out = fs.createWriteStream(${JSON.stringify(file)});
-  s.pipe(out);
-  out.on('finish', () => {
-    fs.fsyncSync(out.fd);
-    fs.unlinkSync(${JSON.stringify(file)});
-    s.end();
-  });
-});
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
-
-/** Seconds from the sender's first write until the storing pump has fsynced `total` octets and closed. */
-async function storingPump(total: number, dir: string): Promise<number> {
-  const child = spawn(process.execPath, ['-e', PIPE_STORER(join(dir, `xenmig-pump-${process.pid}`))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => createInterface({ input: child.stdout! }).once('line', (l) => resolve(Number(l))));
-  const chunk = ioBuffer(4 * MiB).fill(0x5a);
-  const sock = connect(port, '127.0.0.1');
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  sock.resume();
-  const t0 = performance.now();
-  for (let sent = 0; sent < total; sent += chunk.length) {
-    if (!sock.write(chunk)) await new Promise<void>((r) => sock.once('drain', () => r()));
-  }
-  sock.end();
-  await new Promise<void>((r) => sock.once('close', () => r()));
-  const secs = (performance.now() - t0) / 1000;
-  await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
-  return secs;
-}
 
 /** One migration between two processes of `bin`; the sender's own "migrated ... in T ms", in seconds. */
 async function migrateCli(bin: string, mib: number, dir: string): Promise<number> {

@@ -28,14 +28,14 @@ await build({
 // stream: the code every verify, info and dump (and the guard's verifier) runs.
 const { loadCli, CODE_CACHE_PATH } = await import('../dist/src/cli/launch.cjs');
 const { AtomicFileSink } = await import('../dist/src/io/sink.js');
-const { writeSampleStream } = await import('../dist/src/stream/sample.js');
+const { saveSampleStream } = await import('../dist/src/save/sample.js');
 const { main, script } = await loadCli({ codeCache: false });
 if (!script) throw new Error('bundle-cli: the bundle just built was not loaded');
 const dir = await mkdtemp(join(tmpdir(), 'xenmig-build-'));
 try {
   const stream = join(dir, 'sample.xl');
   const sink = await AtomicFileSink.create(stream);
-  await writeSampleStream(sink, { memoryMiB: 4 });
+  await saveSampleStream(sink, { memoryMiB: 4 });
   await sink.commit();
   const write = process.stdout.write;
   process.stdout.write = () => true;

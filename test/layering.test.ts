@@ -1,8 +1,9 @@
 /**
  * DESIGN.md's rule, checked: a layer imports only from layers before it in the
  * pipeline order (cli may import everything; format imports nothing of ours and no
- * Node module), the two engines never import each other, and no module reaches itself
- * through its imports (a circle of any length, inside a layer too).
+ * Node module), the two engines never import each other, the legacy framing reader keeps
+ * to its corner of stream, and no module reaches itself through its imports (a circle of
+ * any length, inside a layer too).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// The legacy (Xen <= 4.5) framing reader is part of stream (src/stream/legacy): it yields
+// stream's items, and stream/any.ts hands it legacy inputs.
 const ORDER = ['format', 'io', 'stream', 'verify', 'domain', 'inspect', 'restore', 'save', 'policy', 'diff', 'migrate', 'report', 'cli'];
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -94,6 +97,24 @@ function cycles(graph: Map<string, string[]>): string[] {
   for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
   return [...found].sort();
 }
+
+test('legacy framing stays beside the v2 framing: it takes only the item types from stream, and only any.ts dispatches to it', () => {
+  const graph = importGraph();
+  const stream = join(SRC, 'stream');
+  const legacy = join(stream, 'legacy');
+  const inside = (f: string, dir: string): boolean => f.startsWith(dir + '/');
+  const wrong: string[] = [];
+  let legacyFiles = 0;
+  for (const [file, tos] of graph) {
+    if (inside(file, legacy)) legacyFiles++;
+    for (const to of tos) {
+      if (inside(file, legacy) && inside(to, stream) && !inside(to, legacy) && to !== join(stream, 'items.ts')) wrong.push(`${relative(SRC, file)} imports ${relative(SRC, to)}`);
+      if (inside(file, stream) && !inside(file, legacy) && inside(to, legacy) && file !== join(stream, 'any.ts')) wrong.push(`${relative(SRC, file)} imports ${relative(SRC, to)}`);
+    }
+  }
+  assert.ok(legacyFiles >= 5, `only ${legacyFiles} files seen in src/stream/legacy`);
+  assert.deepEqual(wrong, []);
+});
 
 test('no module imports itself through others (the import graph has no circle)', () => {
   const graph = importGraph();

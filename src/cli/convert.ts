@@ -1,7 +1,7 @@
 /**
  * `xenmig convert --to 2|3 IN OUT`: move a stream between libxc v2 and v3; `--unwrap`
  * writes the bare libxc stream of an xl or libxl one. A legacy (Xen <= 4.5) image is
- * converted as Xen's convert-legacy-stream does (src/legacy).
+ * converted as Xen's convert-legacy-stream does (src/stream/legacy).
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -10,7 +10,7 @@ import { openSink, writeWhole } from '../io/sink.js';
 import { convertStream } from '../stream/convert.js';
 import { ByteReader } from '../io/byte-reader.js';
 import { openRawSource } from '../io/raw-source.js';
-import { convertLegacy, type LegacyConvertResult } from '../legacy/index.js';
+import { convertLegacy, type LegacyConvertResult } from '../stream/legacy/index.js';
 import { isLegacyInput, readAnyStream } from '../stream/any.js';
 import { addLegacyOptions, legacyOptions, type LegacyFlags } from './legacy-flags.js';
 import { progressBar } from './progress.js';

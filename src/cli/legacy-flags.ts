@@ -1,6 +1,6 @@
 /** The flags that force what xenmig otherwise detects in a legacy (Xen <= 4.5) image. */
 import { Option, type Command } from 'commander';
-import type { LegacyOptions } from '../legacy/reader.js';
+import type { LegacyOptions } from '../stream/legacy/reader.js';
 
 export interface LegacyFlags {
   legacyWidth?: '32' | '64';

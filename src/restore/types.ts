@@ -3,7 +3,7 @@ import type { GuestType } from '../format/constants.js';
 import type { StreamLocation } from '../format/errors.js';
 import type { StaticData } from '../stream/static-data.js';
 import type { CheckpointedKind } from '../stream/reader.js';
-import type { LegacyOptions } from '../legacy/reader.js';
+import type { LegacyOptions } from '../stream/legacy/reader.js';
 
 /** What a `staticDataDone` callback may answer: nothing (go on) or a refusal with its reason. */
 export type StaticDataAnswer = void | { refuse: string };

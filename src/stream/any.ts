@@ -1,10 +1,10 @@
 /**
  * Whatever the input is: a legacy image (bare, or behind an xl header without the
- * stream-v2 flag) goes to the legacy framing reader (src/legacy), anything else to the
+ * stream-v2 flag) goes to the legacy framing reader (src/stream/legacy), anything else to the
  * v2/v3 one, so every command takes both and its consumer never knows the difference.
  */
 import type { ByteReader } from '../io/byte-reader.js';
-import { readLegacyStream, xlHeaderIsLegacy, type LegacyOptions } from '../legacy/reader.js';
+import { readLegacyStream, xlHeaderIsLegacy, type LegacyOptions } from './legacy/reader.js';
 import { detectLayer } from './detect.js';
 import type { StreamItem } from './items.js';
 import { readStream, type ReadOptions } from './reader.js';

@@ -4,5 +4,4 @@ export * from './reader.js';
 export * from './writer.js';
 export * from './open.js';
 export * from './static-data.js';
-export * from './sample.js';
 export * from './convert.js';

@@ -115,7 +115,7 @@ export const DIAGNOSTIC_CODES = {
   'checkpoint-state-length': { severity: 'warning', meaning: 'CHECKPOINT_STATE body longer than its 4-octet control_id' },
   'colo-stream-hint': { severity: 'info', meaning: 'a Remus-verified stream holds what looks like COLO\'s CHECKPOINT_STATE after CHECKPOINT_END' },
   'checkpointed-after-libxc-end': { severity: 'warning', meaning: 'emulator records after the libxc END of a checkpointed stream (the receiver never reads them)' },
-  // ---- legacy (Xen <= 4.5) images, read by src/legacy and checked as what they convert to ----
+  // ---- legacy (Xen <= 4.5) images, read by src/stream/legacy and checked as what they convert to ----
   'legacy-p2m-size': { severity: 'error', meaning: 'legacy p2m_size 0, over 2^32, or a P2M frame list over 128 MiB' },
   'legacy-extended-info': { severity: 'error', meaning: 'legacy PV extended info: no all-ones marker, an unknown block, a "vcpu" block of an unknown size, or blocks that overrun its length' },
   'legacy-batch-too-big': { severity: 'error', meaning: 'a legacy page batch of more than 1024 pfns' },

@@ -9,7 +9,7 @@ import { FdRawSource, openRawSource, type RawSource } from '../io/raw-source.js'
 import type { StreamLayer } from '../stream/detect.js';
 import { checkpointedKind } from '../stream/reader.js';
 import { readAnyStream } from '../stream/any.js';
-import type { LegacyOptions } from '../legacy/reader.js';
+import type { LegacyOptions } from '../stream/legacy/reader.js';
 import { SummaryBuilder, type StreamSummary } from './summary.js';
 import { Verifier, framingDiagnostic } from './verifier.js';
 import type { CheckpointCounts } from './checkpoint-rules.js';

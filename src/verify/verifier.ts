@@ -144,7 +144,7 @@ export class Verifier implements StreamVerifier {
 
 /** Which code a framing error from the reader gets, so scripts can tell them apart. */
 export function framingCode(err: StreamFormatError): DiagnosticCode {
-  // The legacy reader names its own findings (src/legacy/errors.ts).
+  // The legacy reader names its own findings (src/stream/legacy/errors.ts).
   const own = (err as { code?: unknown }).code;
   if (typeof own === 'string' && own in DIAGNOSTIC_CODES) return own as DiagnosticCode;
   if (err instanceof TruncatedStreamError) return 'truncated';

@@ -10,17 +10,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BufferSink } from '../../src/io/sink.js';
-import { writeSampleStream } from '../../src/stream/sample.js';
+import { sampleBytes } from '../support/sample.js';
 import { withTmp } from '../support/tmp.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
-
-async function sampleBytes(): Promise<Uint8Array> {
-  const sink = new BufferSink();
-  await writeSampleStream(sink, { memoryMiB: 8, wrap: 'xl' });
-  return sink.bytes();
-}
 
 interface Ended {
   code: number | null;
@@ -58,7 +51,7 @@ const commands: [string, (d: string) => string[]][] = [
 
 for (const [name, args] of commands) {
   test(`${name}: SIGINT and SIGTERM remove the temporary output and say so; a SIGKILLed run's leftover goes with the next run`, { timeout: 90_000 }, async () => {
-    const bytes = await sampleBytes();
+    const bytes = await sampleBytes({ memoryMiB: 8, layer: 'xl' });
     await withTmp(async (d) => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         const { child, ended } = await startHalfway(args(d), bytes, d);

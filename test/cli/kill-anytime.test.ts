@@ -6,14 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { BufferSink } from '../../src/io/sink.js';
-import { writeSampleStream } from '../../src/stream/sample.js';
 import { rng } from '../support/rng.js';
 import { tmpDirFor } from '../support/tmp.js';
+import { sampleFile } from '../support/sample.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/xenmig');
 const ROUNDS = 4;
@@ -39,10 +38,8 @@ const verifies = (file: string): boolean => spawnSync(process.execPath, [BIN, 'v
 
 test('restore, extract, convert and save killed at random moments leave nothing or the whole output, never a temporary', { timeout: 120_000 }, async (t) => {
   const dir = tmpDirFor(t);
-  const sink = new BufferSink();
-  await writeSampleStream(sink, { memoryMiB: 32, wrap: 'xl' });
   const input = join(dir, 'in.xl');
-  writeFileSync(input, sink.bytes());
+  await sampleFile(input, { memoryMiB: 32, layer: 'xl' });
   const next = rng(0x6b111);
   const cases: { name: string; args: (o: string) => string[]; complete: (o: string) => boolean }[] = [
     { name: 'restore', args: (o) => ['restore', input, '--into', o, '--quiet'], complete: (o) => existsSync(join(o, 'domain.json')) },

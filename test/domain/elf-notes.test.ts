@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ELF_DATA_BASE, PRSTATUS_SIZE, QEMU_CPU_STATE_SIZE, elfCoreTables, qemuSegmentFlags, vcpuNotes } from '../../src/domain/image/elf-core.js';
 import { MemoryFilesSink } from '../../src/domain/image/memory-files.js';
 import { hvmVcpuRegisters } from '../../src/domain/image/vcpu-state.js';
-import { sampleHvmContext } from '../../src/stream/sample.js';
+import { sampleHvmContext } from '../../src/domain/simulated/sample.js';
 import { restoreStream } from '../../src/restore/index.js';
 import type { VcpuRegisters } from '../../src/format/vcpu-registers.js';
 import { tmpDirFor } from '../support/tmp.js';

@@ -22,7 +22,7 @@ import {
   hvmContextVcpus,
 } from '../../src/format/index.js';
 import { libxcHeaders } from '../support/builder.js';
-import { sampleHvmContext } from '../../src/stream/sample.js';
+import { sampleHvmContext } from '../../src/domain/simulated/sample.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u16 = fc.integer({ min: 0, max: 0xffff });

@@ -29,7 +29,7 @@ import {
   VCPU_GUEST_CONTEXT_X86_32_LAYOUT,
   VCPU_GUEST_CONTEXT_X86_64_LAYOUT,
 } from '../../src/format/pv/index.js';
-import { sampleHvmContext } from '../../src/stream/sample.js';
+import { sampleHvmContext } from '../../src/domain/simulated/sample.js';
 import { pvVcpuContexts } from '../../src/domain/simulated/pv-guest.js';
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });

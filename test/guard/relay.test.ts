@@ -4,10 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { samplePolicyPath } from '../../src/policy/samples.js';
 import { migrate, scene, xlRune } from './harness.js';
-import { assertHeldAt, testStream } from './streams.js';
+import { assertHeldAt, testStream, TEST_STREAM_CONFIG } from './streams.js';
 import { makeXlHeader } from '../../src/format/headers.js';
 import { BufferSink } from '../../src/io/sink.js';
-import { SAMPLE_CONFIG } from '../../src/stream/sample.js';
 import { StreamWriter } from '../../src/stream/writer.js';
 import { assemble, checkpointedParts } from '../support/checkpointed.js';
 
@@ -146,7 +145,7 @@ test('usage mistakes exit 2 before anything runs', async (t) => {
 test('xl remus (-r): the libxl records after each CHECKPOINT are read as libxl, and the stream passes whole', async (t) => {
   const s = scene(t);
   const sink = new BufferSink();
-  await new StreamWriter(sink).xlHeader(makeXlHeader(SAMPLE_CONFIG));
+  await new StreamWriter(sink).xlHeader(makeXlHeader(TEST_STREAM_CONFIG));
   const libxl = assemble(checkpointedParts({ checkpoints: 2, xenstore: true })).bytes;
   const stream = new Uint8Array(sink.bytes().length + libxl.length);
   stream.set(sink.bytes());

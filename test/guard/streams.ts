@@ -8,7 +8,7 @@ import { makeImageHeader, makeLibxlHeader, makeXlHeader } from '../../src/format
 import type { PfnEntry } from '../../src/format/records.js';
 import { BufferSink } from '../../src/io/sink.js';
 import { sampleGuestPolicy } from '../../src/policy/samples.js';
-import { SAMPLE_CONFIG, fillSamplePage, sampleHvmContext } from '../../src/stream/sample.js';
+import { sampleConfig, sampleHvmContext } from '../../src/domain/simulated/sample.js';
 import { StreamWriter } from '../../src/stream/writer.js';
 import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
@@ -23,11 +23,14 @@ export interface TestStreamOptions {
   badTscInfo?: boolean;
 }
 
+/** The xl config the test streams carry (the sample domain's, for their one vcpu). */
+export const TEST_STREAM_CONFIG = sampleConfig({ guest: 'hvm', name: 'sample', memoryMiB: 1, vcpus: 1 });
+
 export async function testStream(opts: TestStreamOptions = {}): Promise<Uint8Array> {
   const version = opts.version ?? 3;
   const sink = new BufferSink();
   const w = new StreamWriter(sink);
-  await w.xlHeader(makeXlHeader(SAMPLE_CONFIG));
+  await w.xlHeader(makeXlHeader(TEST_STREAM_CONFIG));
   await w.libxlHeader(makeLibxlHeader());
   await w.record(LIBXL_REC_TYPE.LIBXC_CONTEXT);
   await w.libxcHeader(makeImageHeader(version), { type: DHDR_TYPE_X86_HVM, pageShift: 12, reserved: 0, xenMajor: 4, xenMinor: 19 });
@@ -40,13 +43,15 @@ export async function testStream(opts: TestStreamOptions = {}): Promise<Uint8Arr
   const rounds = opts.rounds ?? [64];
   const memoryPages = rounds[0]!;
   const pages = new Uint8Array(1024 * 4096);
+  const pageWords = new DataView(pages.buffer);
   for (const count of rounds) {
     for (let first = 0; first < count; first += 1024) {
       const n = Math.min(1024, count - first);
       const entries: PfnEntry[] = [];
       for (let i = 0; i < n; i++) {
         entries.push({ pfn: first + i, pageType: 0, reservedBits: 0 });
-        fillSamplePage(pages.subarray(i * 4096), first + i);
+        // Each page starts with its pfn: one delivered to the wrong place shows.
+        pageWords.setUint32(i * 4096, first + i, true);
       }
       await w.pageData(entries, pages.subarray(0, n * 4096));
     }

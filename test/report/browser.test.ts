@@ -13,7 +13,7 @@ import { ByteReader } from '../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../src/io/raw-source.js';
 import { BufferSink } from '../../src/io/sink.js';
 import { readStream } from '../../src/stream/reader.js';
-import { writeSampleStream } from '../../src/stream/sample.js';
+import { sampleBytes } from '../support/sample.js';
 import { verifyStream } from '../../src/verify/index.js';
 import { SimulatedDomain } from '../../src/domain/simulated/simulated-domain.js';
 import { saveDomain } from '../../src/save/save.js';
@@ -93,9 +93,7 @@ test('report page in headless Chromium: no console errors, every section, the li
 
 test('report page of a broken stream in headless Chromium: no console errors, the finding pinned', { skip: gate.skip }, async (t) => {
   const dir = tmpDirFor(t, 'xenmig-report-');
-  const sink = new BufferSink();
-  await writeSampleStream(sink, { memoryMiB: 4 });
-  const cut = sink.bytes().subarray(0, 1_000_000);
+  const cut = (await sampleBytes({ memoryMiB: 4 })).subarray(0, 1_000_000);
   const model = await buildReportModel(reader(cut), { name: 'cut.xl' });
   const path = join(dir, 'broken.html');
   await writeReportPage(model, path);

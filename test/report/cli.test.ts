@@ -9,19 +9,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { AtomicFileSink } from '../../src/io/sink.js';
-import { writeSampleStream } from '../../src/stream/sample.js';
 import { verifyStream } from '../../src/verify/index.js';
 import { openStream } from '../../src/stream/open.js';
 import { tmpDirFor } from '../support/tmp.js';
+import { sampleFile } from '../support/sample.js';
 import { BIN, run } from '../support/cli-run.js';
-
-
-async function sampleFile(path: string, memoryMiB = 8): Promise<void> {
-  const sink = await AtomicFileSink.create(path);
-  await writeSampleStream(sink, { memoryMiB });
-  await sink.commit();
-}
 
 async function recordCount(path: string): Promise<number> {
   const s = await openStream(path, { pageContents: 'skip' });
@@ -37,7 +29,7 @@ async function recordCount(path: string): Promise<number> {
 test('xenmig report: writes the page, prints one line; --json the numbers; an existing page needs --force', async (t) => {
   const dir = tmpDirFor(t, 'xenmig-report-cli-');
   const stream = join(dir, 'sample.xl');
-  await sampleFile(stream);
+  await sampleFile(stream, { memoryMiB: 8 });
   const out = join(dir, 'r.html');
   const r = await run(['report', stream, '-o', out]);
   assert.equal(r.code, 0, r.stderr);
@@ -63,7 +55,7 @@ test('xenmig report: writes the page, prints one line; --json the numbers; an ex
 test('xenmig report of a broken stream: the page is written (exit 0); bad flags and files exit 2 with one line', async (t) => {
   const dir = tmpDirFor(t, 'xenmig-report-cli-');
   const stream = join(dir, 'sample.xl');
-  await sampleFile(stream, 4);
+  await sampleFile(stream, { memoryMiB: 4 });
   const cut = join(dir, 'cut.xl');
   writeFileSync(cut, readFileSync(stream).subarray(0, 2_000_000));
   const r = await run(['report', cut, '-o', join(dir, 'cut.html')]);

@@ -1,7 +1,7 @@
 /**
  * Test-only writer of legacy (Xen <= 4.5) save images, written from the format as Xen's
  * `xen/migration/legacy.py` and `convert-legacy-stream` read it (and as 4.5's
- * xc_domain_save wrote it), independently of src/legacy so that it catches the reader's
+ * xc_domain_save wrote it), independently of src/stream/legacy so that it catches the reader's
  * mistakes instead of sharing them:
  *
  *   [xl header without the stream-v2 flag]

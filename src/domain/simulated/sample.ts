@@ -5,7 +5,8 @@
  * PV vcpu contexts, and the xl JSON config. Contents are deterministic from a seed.
  */
 import type { GuestType } from '../../format/constants.js';
-import type { CpuidEntry, MsrEntry } from '../../format/records.js';
+import { encodeHvmContext, encodeHvmCpuRecord, HVM_FILE_VERSION, HVM_SAVE_TYPE_CPU } from '../../format/hvm-context.js';
+import type { CpuidEntry, HvmParam, MsrEntry } from '../../format/records.js';
 import type { CpuPolicyData, EmulatorData, P2mFrames, PvInfo, TscInfo, VcpuContext } from '../types.js';
 import { Prng } from './prng.js';
 
@@ -67,6 +68,58 @@ function bytesFrom(prng: Prng, n: number): Uint8Array {
     if (i + 3 < n) out[i + 3] = v >>> 24;
   }
   return out;
+}
+
+/**
+ * An HVM context blob such as Xen 4.17's `hvm_save` writes for a 64-bit guest at work:
+ * HEADER, then one CPU record per vcpu in long mode (paging on, EFER.LMA, flat 64-bit
+ * segments), END. The other devices' records are left out: `hvm_load` keeps a device's
+ * state as the new domain has it when its record is absent. GPRs and rip vary with the
+ * seed so that vcpus differ.
+ */
+export function sampleHvmContext(vcpus: number, seed = 0): Uint8Array {
+  const flat = (sel: number, arbytes: number) => ({ sel, limit: 0xffffffff, base: 0n, arbytes });
+  const records = Array.from({ length: vcpus }, (_, id) => {
+    const mix = BigInt(Math.imul(seed + 1, 0x9e3779b1) >>> 0) << 8n;
+    const gprs = Array.from({ length: 16 }, (_, i) => (mix ^ BigInt(i * 0x1111 + id)) & 0xffffffffffffn);
+    const body = encodeHvmCpuRecord({
+      gprs,
+      rip: 0xffffffff81000000n + mix + BigInt(id * 0x40),
+      rflags: 0x246n,
+      cr0: 0x80050033n, // PG AM WP NE ET MP PE
+      cr3: 0x1000n,
+      cr4: 0x6f0n, // PSE PAE MCE PGE OSFXSR OSXMMEXCPT
+      efer: 0xd01n, // SCE LME LMA NXE
+      // cs (long mode code), ds, es, fs, gs, ss (flat data), tr (busy 64-bit TSS), ldtr (unusable).
+      segments: [flat(0x10, 0xa9b), flat(0x18, 0xc93), flat(0x18, 0xc93), flat(0, 0x1c000), flat(0, 0x1c000), flat(0x18, 0xc93), { sel: 0x40, limit: 0x67, base: 0x2000n + BigInt(id * 0x80), arbytes: 0x8b }, { sel: 0, limit: 0, base: 0n, arbytes: 0x1c000 }],
+      gdtr: { base: 0x3000n, limit: 0x7f },
+      idtr: { base: 0x4000n, limit: 0xfff },
+      tsc: 1_000_000_000n + BigInt(id),
+      tscAux: id,
+    });
+    return { typecode: HVM_SAVE_TYPE_CPU, instance: id, body };
+  });
+  return encodeHvmContext({ version: HVM_FILE_VERSION, changeset: 0n, cpuid: 0x000906ea, gtscKhz: 2_400_000 }, records);
+}
+
+/**
+ * The HVM params libxc's saver sends for a guest xl built (`write_hvm_params`, only the
+ * non-zero ones, in its order): the special pages libxl's HVM build puts just below the
+ * top of memory here (xenstore, ioreq, bufioreq, console; ioreq-server pages beside them),
+ * the PM timer at its new ports, the 64-bit x87 FIP width.
+ */
+export function sampleHvmParams(memoryPages: number): HvmParam[] {
+  const top = BigInt(memoryPages);
+  return [
+    { index: 1n, value: top - 2n }, // STORE_PFN
+    { index: 5n, value: top - 4n }, // IOREQ_PFN
+    { index: 6n, value: top - 3n }, // BUFIOREQ_PFN
+    { index: 17n, value: top - 1n }, // CONSOLE_PFN
+    { index: 19n, value: 1n }, // ACPI_IOPORTS_LOCATION
+    { index: 32n, value: top - 8n }, // IOREQ_SERVER_PFN
+    { index: 33n, value: 4n }, // NR_IOREQ_SERVER_PAGES
+    { index: 36n, value: 8n }, // X87_FIP_WIDTH
+  ];
 }
 
 export function sampleTscInfo(): TscInfo {

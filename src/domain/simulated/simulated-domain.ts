@@ -27,10 +27,11 @@ import {
   sampleConfig,
   sampleCpuPolicy,
   sampleEmulatorData,
+  sampleHvmContext,
+  sampleHvmParams,
   sampleTscInfo,
 } from './sample.js';
 import { Workload, type WorkloadOptions } from './workload.js';
-import { sampleHvmContext, sampleHvmParams } from '../../stream/sample.js';
 import { layOutPvGuestPages, PV_PAGE_TABLES, pvReservedPfns, pvSharedInfo, pvVcpuContexts } from './pv-guest.js';
 
 export interface SimulatedDomainOptions {

@@ -12,17 +12,17 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ByteReader } from '../../src/io/byte-reader.js';
-import { BufferRawSource } from '../../src/io/raw-source.js';
-import { BufferSink } from '../../src/io/sink.js';
-import { convertLegacy, type LegacyOptions } from '../../src/legacy/index.js';
-import { convertStream } from '../../src/stream/convert.js';
-import { readStream } from '../../src/stream/reader.js';
-import { legacyImage, type LegacyImageSpec } from '../support/legacy-writer.js';
-import { converterGate, runConverter } from '../support/xen-converter.js';
-import { buildXenDouble, runXenDouble, xenDoubleGate } from '../support/xen-double.js';
-import { double, imageMemory, xenmig, xenmigOk, type Memory } from '../support/xen-tools.js';
-import { tmpDirFor } from '../support/tmp.js';
+import { ByteReader } from '../../../src/io/byte-reader.js';
+import { BufferRawSource } from '../../../src/io/raw-source.js';
+import { BufferSink } from '../../../src/io/sink.js';
+import { convertLegacy, type LegacyOptions } from '../../../src/stream/legacy/index.js';
+import { convertStream } from '../../../src/stream/convert.js';
+import { readStream } from '../../../src/stream/reader.js';
+import { legacyImage, type LegacyImageSpec } from '../../support/legacy-writer.js';
+import { converterGate, runConverter } from '../../support/xen-converter.js';
+import { buildXenDouble, runXenDouble, xenDoubleGate } from '../../support/xen-double.js';
+import { double, imageMemory, xenmig, xenmigOk, type Memory } from '../../support/xen-tools.js';
+import { tmpDirFor } from '../../support/tmp.js';
 
 const PAGE = 4096;
 

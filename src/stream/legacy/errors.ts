@@ -1,5 +1,5 @@
 /** A legacy image that cannot be read or converted: the finding's code travels with it. */
-import { StreamFormatError, type StreamLocation } from '../format/errors.js';
+import { StreamFormatError, type StreamLocation } from '../../format/errors.js';
 
 export class LegacyFormatError extends StreamFormatError {
   constructor(

@@ -1,7 +1,8 @@
 /**
- * The legacy (Xen <= 4.5) layer: a framing reader for the old image format that yields
- * the stream Xen's convert-legacy-stream makes of it, and the converter that writes that
- * stream. It sits below src/stream, which hands it legacy inputs (src/stream/any.ts).
+ * Legacy (Xen <= 4.5) images: a framing reader for the old image format that yields the
+ * stream Xen's convert-legacy-stream makes of it (the stream layer's own items), and the
+ * converter that writes that stream. Framing is the stream layer's job, so it lives in
+ * it, beside the v2 reader: stream/any.ts hands it legacy inputs.
  */
 export { LegacyReader, readLegacyStream, xlHeaderIsLegacy, type LegacyOptions, type LegacyLayout, type LegacyItem } from './reader.js';
 export { convertLegacy, type LegacyConvertOptions, type LegacyConvertResult } from './convert.js';

@@ -5,11 +5,11 @@
  * stream without STATIC_DATA_END, with version 2 in the image header, as xenmig's
  * v3 -> v2 conversion makes of the converter's output.
  */
-import { REC_TYPE } from '../format/constants.js';
-import { StreamFormatError } from '../format/errors.js';
-import { encodeDomainHeader, encodeImageHeader, encodeLibxlHeader } from '../format/headers.js';
-import type { ByteReader } from '../io/byte-reader.js';
-import type { ByteSink } from '../io/sink.js';
+import { REC_TYPE } from '../../format/constants.js';
+import { StreamFormatError } from '../../format/errors.js';
+import { encodeDomainHeader, encodeImageHeader, encodeLibxlHeader } from '../../format/headers.js';
+import type { ByteReader } from '../../io/byte-reader.js';
+import type { ByteSink } from '../../io/sink.js';
 import { LegacyReader, type LegacyLayout, type LegacyOptions } from './reader.js';
 
 export interface LegacyConvertOptions {

@@ -1,22 +1,22 @@
 /**
  * Legacy (Xen <= 4.5) images without Xen: detection, what they convert to, verify's
  * findings at offsets and chunk indexes, forced flags, the CLI's exit codes. Images come
- * from test/support/legacy-writer.ts, written independently of src/legacy.
+ * from test/support/legacy-writer.ts, written independently of src/stream/legacy.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ByteReader } from '../../src/io/byte-reader.js';
-import { BufferRawSource } from '../../src/io/raw-source.js';
-import { BufferSink } from '../../src/io/sink.js';
-import { convertLegacy, detectLegacyKind, type LegacyOptions } from '../../src/legacy/index.js';
-import { convertStream } from '../../src/stream/convert.js';
-import { readStream } from '../../src/stream/reader.js';
-import { verifyStream } from '../../src/verify/index.js';
-import { legacyImage, LEGACY_CHUNK, type LegacyImageSpec } from '../support/legacy-writer.js';
-import { xenmig } from '../support/xen-tools.js';
-import { tmpDirFor } from '../support/tmp.js';
+import { ByteReader } from '../../../src/io/byte-reader.js';
+import { BufferRawSource } from '../../../src/io/raw-source.js';
+import { BufferSink } from '../../../src/io/sink.js';
+import { convertLegacy, detectLegacyKind, type LegacyOptions } from '../../../src/stream/legacy/index.js';
+import { convertStream } from '../../../src/stream/convert.js';
+import { readStream } from '../../../src/stream/reader.js';
+import { verifyStream } from '../../../src/verify/index.js';
+import { legacyImage, LEGACY_CHUNK, type LegacyImageSpec } from '../../support/legacy-writer.js';
+import { xenmig } from '../../support/xen-tools.js';
+import { tmpDirFor } from '../../support/tmp.js';
 
 const reader = (b: Uint8Array) => new ByteReader(new BufferRawSource(b));
 
