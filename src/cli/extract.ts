@@ -1,11 +1,12 @@
 /** `xenmig extract <stream|-> --raw FILE --elf FILE`: guest memory out of a stream. */
 import type { Command } from 'commander';
 import { extractImage, isMemoryImageDir, MemoryFilesSink } from '../domain/image/memory-files.js';
+import { addLegacyOptions } from './legacy-flags.js';
 import { jsonOption, minVersionOption, quietOption } from './options.js';
 import { failOnVerifyMismatch, restoreWithFlags, summary, type EngineFlags } from './restore.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('extract')
     .description('write the guest memory a stream carries to a sparse raw file (pfn N at N*4096) and/or an ELF64 core')
     .argument('<stream>', 'stream file, - for standard input, or a memory image directory (restore\'s output)')
@@ -16,8 +17,9 @@ export function register(program: Command): void {
     .option('--colo', 'a COLO stream: as --checkpointed, with CHECKPOINT_STATE after each CHECKPOINT_END')
     .option('--force', 'replace existing output files')
     .addOption(jsonOption('print the result as JSON'))
-    .addOption(quietOption('no progress bar'))
-    .action(async (input: string, flags: EngineFlags & { raw?: string; elf?: string }) => {
+    .addOption(quietOption('no progress bar'));
+  // A legacy image's bitness, guest type and wrapping, forced as restore takes them.
+  addLegacyOptions(cmd).action(async (input: string, flags: EngineFlags & { raw?: string; elf?: string }) => {
       const opts: { raw?: string; elf?: string; force: boolean; blocking: boolean } = { force: flags.force ?? false, blocking: true };
       if (flags.raw !== undefined) opts.raw = flags.raw;
       if (flags.elf !== undefined) opts.elf = flags.elf;

@@ -44,7 +44,8 @@ const MISSING_TEXT = ['none', 'CPUID policy', 'MSR policy', 'CPUID and MSR polic
 
 export function summary(r: RestoreResult): string[] {
   const lines = [
-    `  stream: ${r.layers.join(' > ')}, libxc v${r.streamVersion} from Xen ${r.xenMajor}.${r.xenMinor}, ${r.bytes} octets`,
+    // Xen 0.x is what a converted legacy image says (convert-legacy-stream writes xen_major 0), as dump reads it too.
+    `  stream: ${r.layers.join(' > ')}, libxc v${r.streamVersion} ${r.xenMajor === 0 ? 'converted from a legacy image' : `from Xen ${r.xenMajor}.${r.xenMinor}`}, ${r.bytes} octets`,
     `  records: ${r.records} libxc${r.layers.includes('libxl') ? `, ${r.libxlRecords} libxl` : ''}; ${r.pageRecords} PAGE_DATA, ${r.pagesWritten} pages written, ${r.pfnsPopulated} pfns populated`,
   ];
   const s = r.staticDataEnd;

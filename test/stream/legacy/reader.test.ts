@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ByteReader } from '../../../src/io/byte-reader.js';
 import { BufferRawSource } from '../../../src/io/raw-source.js';
@@ -198,6 +198,13 @@ test('CLI: verify, info, dump and restore take legacy images; findings are one l
   const r = xenmig(['restore', good, '--into', join(dir, 'img'), '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /restored PV domain/);
+  assert.match(r.stdout, /\n  stream: libxc, libxc v3 converted from a legacy image, \d+ octets\n/);
+  // extract takes the same forcing flags: the right width reads, the wrong one is a finding, a bad value usage.
+  const raw = join(dir, 'pv.raw');
+  assert.equal(xenmig(['extract', good, '--legacy-width', '64', '--raw', raw, '--quiet']).code, 0);
+  assert.equal(readFileSync(raw).length, 12 * 4096);
+  assert.equal(xenmig(['extract', good, '--legacy-width', '32', '--raw', raw, '--force', '--quiet']).code, 1);
+  assert.equal(xenmig(['extract', good, '--legacy-width', '48', '--raw', raw, '--force', '--quiet']).code, 2);
   const c = xenmig(['convert', '--to', '3', '--json', good, join(dir, 'v3')]);
   assert.equal(c.code, 0, c.stderr);
   assert.equal((JSON.parse(c.stdout) as { layout: { width: number } }).layout.width, 64);
