@@ -42,3 +42,17 @@ for (const how of ['a pipe', 'a regular file', 'a regular file at an offset'] as
       assert.ok(Buffer.from(stream).equals(readFileSync(tee)), 'the tee holds the stream as it was sent');
     }, 'xenmig-guard-input-'));
 }
+
+test('a stream with more rounds than the guard lists (one page per round, 1,003 rounds): 1,000 lines, one line for the rest, all counted', () =>
+  withTmp(async (dir) => {
+    const stream = await testStream({ rounds: Array.from({ length: 1003 }, () => 1) });
+    const file = join(dir, 'stream.xl');
+    writeFileSync(file, stream);
+    const r = spawnSync('sh', ['-c', `${q(process.execPath)} ${q(XENMIG)} guard -- sh -c 'cat >/dev/null' < ${q(file)}`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const listed = r.stderr.split('\n').filter((l) => /round \d+: 1 page\(s\)/.test(l));
+    assert.equal(listed.length, 1000);
+    assert.match(listed[999]!, /round 1000: /);
+    assert.match(r.stderr, /round 1001 and later: not listed one by one \(more than 1000 rounds\); the totals count them\n/);
+    assert.match(r.stderr, /1003 page\(s\) in 1003 round\(s\)/);
+  }, 'xenmig-guard-rounds-'));

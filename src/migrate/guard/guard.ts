@@ -40,7 +40,6 @@ import { HoldBuffer, streamPart } from './hold.js';
 import { FileInput, PipeInput, ReadableInput, type SenderInput } from './input.js';
 import { Judge, type JudgeOptions } from './judge.js';
 import { describeStop, exitLine, handshakeLine, reportStop, totalsLine, type GuardLog, type GuardStop } from './log.js';
-import { describePass } from './passes.js';
 import { GuardTee } from './tee.js';
 
 export { DEFAULT_EXIT_GRACE_MS, DEFAULT_KILL_GRACE_MS } from './child.js';
@@ -143,7 +142,7 @@ export class Guard {
     const status = this.receiverWatcher.status;
     const passes = this.judge.passes;
     const last = passes.close();
-    if (last && this.streamEnd === undefined) opts.log(describePass(last));
+    if (last && this.streamEnd === undefined) this.judge.logPass(last);
     opts.log(
       totalsLine({
         senderBytes: this.hold.received,

@@ -12,7 +12,10 @@ import { StaticDataTracker, infersStaticDataEnd, type StaticDataEnd } from '../.
 import type { Diagnostic, StreamVerifier } from '../../verify/types.js';
 import type { NextRecord } from './hold.js';
 import { describeStop, headerLine, type GuardLog, type GuardStop } from './log.js';
-import { PassCounter, describePass } from './passes.js';
+import { PassCounter, describePass, type Pass } from './passes.js';
+
+/** Rounds the guard logs one by one. */
+export const LOGGED_ROUNDS = 1000;
 import type { Verdict } from './preflight.js';
 
 export interface JudgeOptions {
@@ -93,13 +96,22 @@ export class Judge implements NextRecord {
     }
     if (item.kind === 'record' && item.layer === 'libxc') {
       const closed = this.passes.push(item);
-      if (closed) out.log(describePass(closed));
+      if (closed) this.logPass(closed);
       if (item.type === REC_TYPE.END) {
         const last = this.passes.close();
-        if (last) out.log(describePass(last));
+        if (last) this.logPass(last);
       }
     }
     return undefined;
+  }
+
+  /**
+   * One line per round, up to LOGGED_ROUNDS: xl's pre-copy makes a handful, but a stream
+   * of descending pfns makes one per 24-octet record, and the log must not grow with it.
+   */
+  logPass(p: Pass): void {
+    if (p.number <= LOGGED_ROUNDS) this.out.log(describePass(p));
+    else if (p.number === LOGGED_ROUNDS + 1) this.out.log(`round ${p.number} and later: not listed one by one (more than ${LOGGED_ROUNDS} rounds); the totals count them`);
   }
 
   /** Keeps what the hold needs to know about the next item, and logs the headers. */
