@@ -4,10 +4,10 @@
  * describe() says; PAGE_DATA as counts by page type and a pfn range, from its pfn array
  * alone (dump jumps over page contents).
  */
-import { LIBXL_REC_TYPE, REC_TYPE, emulatorName, isOptionalRecordType } from '../format/constants.js';
+import { REC_TYPE, isOptionalRecordType } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
-import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
+import { LIBXL_MODULE_BY_TYPE, decodeLibxlRecord } from '../format/libxl/table.js';
 import { LIBXC_MODULE_BY_TYPE, VCPU_RECORDS, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
 import { describeHvmContext } from '../format/hvm/context.js';
@@ -104,26 +104,13 @@ function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields
   if (item.type === REC_TYPE.HVM_CONTEXT) return describeHvmContext(item.body, le);
   const m = LIBXC_MODULE_BY_TYPE.get(item.type);
   if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
-  return m.describe(decodeRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0]);
+  return m.describe(decodeRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0], { littleEndian: le });
 }
 
 function describeLibxl(item: RecordItem): { fields: Fields; text: string } {
-  const rec = decodeLibxlRecord(item.type, item.body, item.littleEndian);
-  if ('unknown' in rec) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
-  if ('emulatorId' in rec) {
-    const base = { emulator: emulatorName(rec.emulatorId), emulatorId: rec.emulatorId, index: rec.index };
-    if (rec.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA) {
-      const parsed = parseXenstoreData(rec.data);
-      if ('error' in parsed) return { fields: { ...base, error: parsed.error }, text: `${base.emulator} #${rec.index}: ${parsed.error}` };
-      return {
-        fields: { ...base, pairs: Object.fromEntries(parsed.pairs) },
-        text: `${base.emulator} #${rec.index}: ${parsed.pairs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`,
-      };
-    }
-    return { fields: { ...base, bytes: rec.data.length }, text: `${base.emulator} #${rec.index}, ${rec.data.length} octet(s) of device model state` };
-  }
-  if ('controlId' in rec) return { fields: { controlId: rec.controlId }, text: `control id ${rec.controlId}` };
-  return { fields: {}, text: '' };
+  const m = LIBXL_MODULE_BY_TYPE.get(item.type);
+  if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
+  return m.describe(decodeLibxlRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0], { littleEndian: item.littleEndian });
 }
 
 const off = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;

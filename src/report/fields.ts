@@ -7,7 +7,7 @@ import { LIBXL_REC_TYPE, REC_TYPE, emulatorName } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { hvmParamName } from '../format/hvm-params.js';
 import { hvmContextVcpus } from '../format/hvm-context.js';
-import { decodeLibxlRecord } from '../format/libxl-records.js';
+import { decodeLibxlRecord } from '../format/libxl/table.js';
 import { decodeRecord, isKnownRecord } from '../format/records.js';
 import type { RecordItem, StreamItem } from '../stream/items.js';
 

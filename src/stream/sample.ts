@@ -5,7 +5,7 @@
  */
 import { LIBXC_VERSION_3, MAX_BATCH_PFNS, PAGE_SIZE, REC_TYPE, DHDR_TYPE_X86_HVM, LIBXL_REC_TYPE, EMULATOR_ID } from '../format/constants.js';
 import { makeImageHeader, makeLibxlHeader, makeXlHeader } from '../format/headers.js';
-import { encodeXenstoreData } from '../format/libxl-records.js';
+import { encodeXenstoreData } from '../format/libxl/xenstore-data.js';
 import type { PfnEntry } from '../format/records.js';
 import { encodeHvmContext, encodeHvmCpuRecord, HVM_FILE_VERSION, HVM_SAVE_TYPE_CPU } from '../format/hvm-context.js';
 import type { HvmParam } from '../format/records.js';

@@ -1,5 +1,5 @@
 /**
- * What several libxc record modules share: the empty record, the opaque blob, and the
+ * What several libxc record modules share: the opaque blob and the
  * PV vcpu records (vcpu_id, reserved, then the context libxc hands to Xen as it is).
  */
 import { ByteCursor, ByteWriter } from '../bytes.js';
@@ -7,26 +7,6 @@ import { struct } from '../layout.js';
 import { defineRecord, type LengthRule, type RecordFlags, type RecordModule, type BodyCheckContext } from '../record-module.js';
 
 export const hex = (v: number | bigint, width = 0): string => `0x${v.toString(16).padStart(width, '0')}`;
-
-/** A record without a body (END, VERIFY, CHECKPOINT, STATIC_DATA_END). */
-export function emptyRecord<T extends number>(
-  type: T,
-  name: string,
-  flags: RecordFlags = {},
-  check?: (ctx: BodyCheckContext<{ type: T }>) => void,
-): RecordModule<T, { type: T }> {
-  const empty = new Uint8Array(0);
-  return defineRecord<{ type: T }>({
-    type,
-    name,
-    flags,
-    length: { kind: 'exact', length: 0 },
-    decode: () => ({ type }),
-    encode: () => empty,
-    describe: () => ({ fields: {}, text: '' }),
-    ...(check ? { check } : {}),
-  });
-}
 
 /** A body xenmig keeps as octets (SHARED_INFO, HVM_CONTEXT, TOOLSTACK). */
 export interface BlobRecord<T extends number> {
