@@ -5,7 +5,7 @@
  * PAGE_DATA as counts by page type and a pfn range, from its pfn array alone (dump jumps
  * over page contents).
  */
-import { REC_TYPE, isOptionalRecordType } from '../format/constants.js';
+import { DHDR_TYPE_X86_HVM, DHDR_TYPE_X86_PV, REC_TYPE, isOptionalRecordType } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
 import { LIBXL_MODULE_BY_TYPE, decodeLibxlRecord } from '../format/libxl/table.js';
@@ -39,6 +39,11 @@ export function mergeStats(into: PageDataStats, s: PageDataStats): void {
 
 export { pageStatsText };
 
+/** The domain header's type as people name it; undefined for a type libxc does not write. */
+export function domainTypeLabel(type: number): string | undefined {
+  return type === DHDR_TYPE_X86_PV ? 'x86 PV' : type === DHDR_TYPE_X86_HVM ? 'x86 HVM' : undefined;
+}
+
 /** Fields of a header item or of a non-PAGE_DATA record. */
 export function describeItem(item: StreamItem, state: DescribeState = {}): { fields: Fields; text: string } {
   switch (item.kind) {
@@ -64,7 +69,7 @@ export function describeItem(item: StreamItem, state: DescribeState = {}): { fie
     }
     case 'libxc-header': {
       const { image, domain } = item;
-      const guest = domain.type === 1 ? 'x86 PV' : domain.type === 2 ? 'x86 HVM' : `type ${domain.type}`;
+      const guest = domainTypeLabel(domain.type) ?? `type ${domain.type}`;
       const xen = domain.xenMajor === 0 ? `converted from legacy (converter ${domain.xenMinor})` : `Xen ${domain.xenMajor}.${domain.xenMinor}`;
       const fields = {
         version: image.version,
