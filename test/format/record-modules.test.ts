@@ -25,28 +25,26 @@ import {
 } from '../../src/format/records.js';
 import { DIAGNOSTIC_CODES } from '../../src/verify/codes.js';
 
-test('every REC_TYPE has a module of that number and name, and no module is extra', () => {
-  for (const [name, type] of Object.entries(REC_TYPE)) {
-    const m = LIBXC_MODULE_BY_TYPE.get(type);
-    assert.ok(m, `${name} has no module`);
-    assert.equal(m.name, name);
-    assert.equal(recordTypeName(type), name);
-    assert.ok(isKnownRecordType(type));
-    assert.equal(LIBXC_RECORDS[name as keyof typeof REC_TYPE], m);
-  }
-  assert.equal(LIBXC_MODULES.length, Object.keys(REC_TYPE).length);
-});
+const LAYERS = [
+  { layer: 'libxc', types: REC_TYPE, byType: LIBXC_MODULE_BY_TYPE, records: LIBXC_RECORDS as Record<string, unknown>, count: LIBXC_MODULES.length, nameOf: recordTypeName, known: isKnownRecordType },
+  { layer: 'libxl', types: LIBXL_REC_TYPE, byType: LIBXL_MODULE_BY_TYPE, records: LIBXL_RECORDS as Record<string, unknown>, count: LIBXL_MODULES.length, nameOf: libxlRecordTypeName, known: isKnownLibxlRecordType },
+];
 
-test('every LIBXL_REC_TYPE has a module of that number and name, and the names derive from them', () => {
-  for (const [name, type] of Object.entries(LIBXL_REC_TYPE)) {
-    const m = LIBXL_MODULE_BY_TYPE.get(type);
-    assert.ok(m, `${name} has no module`);
-    assert.equal(m.name, name);
-    assert.equal(libxlRecordTypeName(type), name);
-    assert.ok(isKnownLibxlRecordType(type));
-    assert.equal(LIBXL_RECORDS[name as keyof typeof LIBXL_REC_TYPE], m);
-  }
-  assert.equal(LIBXL_MODULES.length, Object.keys(LIBXL_REC_TYPE).length);
+for (const L of LAYERS) {
+  test(`every ${L.layer} record type has a module of that number and name, and no module is extra`, () => {
+    for (const [name, type] of Object.entries(L.types)) {
+      const m = L.byType.get(type);
+      assert.ok(m, `${name} has no module`);
+      assert.equal(m.name, name);
+      assert.equal(L.nameOf(type), name);
+      assert.ok(L.known(type));
+      assert.equal(L.records[name], m);
+    }
+    assert.equal(L.count, Object.keys(L.types).length);
+  });
+}
+
+test('libxl names of unknown types, from the table', () => {
   assert.equal(libxlRecordTypeName(9), 'UNKNOWN(0x00000009)');
   assert.equal(libxlRecordTypeName(0x80000009), 'UNKNOWN_OPTIONAL(0x80000009)');
   assert.ok(!isKnownLibxlRecordType(6));

@@ -5,8 +5,8 @@
  * from it.
  */
 import { LIBXL_REC_TYPE, recordNamer, type LibxlRecTypeName } from '../constants.js';
-import { StreamFormatError } from '../errors.js';
-import { checkLength, type RecordModule, type RecordOf } from '../record-module.js';
+import type { RecordModule, RecordOf } from '../record-module.js';
+import { decodeByType, encodeByType, indexModules, type UnknownRecord } from '../record-table.js';
 import { checkpointEnd } from './checkpoint-end.js';
 import { checkpointState } from './checkpoint-state.js';
 import type { EmulatorRecord, EmulatorRecordOf } from './emulator.js';
@@ -35,21 +35,19 @@ type OneEmulatorShape<R> = R extends EmulatorRecordOf<number> ? EmulatorRecord :
 export type KnownLibxlRecord = OneEmulatorShape<RecordOf<(typeof LIBXL_RECORDS)[LibxlRecTypeName]>>;
 
 /** A libxl record of a type this table does not know: the body as it came. */
-export interface UnknownLibxlRecord {
-  type: number;
-  unknown: true;
-  body: Uint8Array;
-}
+export type UnknownLibxlRecord = UnknownRecord;
 
 export type LibxlRecord = KnownLibxlRecord | UnknownLibxlRecord;
 
 export type AnyLibxlModule = RecordModule<number, KnownLibxlRecord>;
 
+const INDEX = indexModules<AnyLibxlModule>(LIBXL_RECORDS);
+
 /** The modules in type order. */
-export const LIBXL_MODULES: readonly AnyLibxlModule[] = (Object.values(LIBXL_RECORDS) as AnyLibxlModule[]).sort((a, b) => a.type - b.type);
+export const LIBXL_MODULES: readonly AnyLibxlModule[] = INDEX.modules;
 
 /** Record type -> module. */
-export const LIBXL_MODULE_BY_TYPE: ReadonlyMap<number, AnyLibxlModule> = new Map(LIBXL_MODULES.map((m) => [m.type, m]));
+export const LIBXL_MODULE_BY_TYPE: ReadonlyMap<number, AnyLibxlModule> = INDEX.byType;
 
 const NAMES = recordNamer(Object.fromEntries(LIBXL_MODULES.map((m) => [m.name, m.type])));
 
@@ -61,19 +59,12 @@ export const isKnownLibxlRecordType = NAMES.known;
 /**
  * Decode a body by its type; unknown types come back as they came. A body its type's
  * length rule refuses throws StreamFormatError without the record's name: every caller
- * adds a location that names it.
+ * adds a location that names it (and dump has always shown it so).
  */
 export function decodeLibxlRecord(type: number, body: Uint8Array, littleEndian: boolean): LibxlRecord {
-  const m = LIBXL_MODULE_BY_TYPE.get(type);
-  if (m === undefined) return { type, unknown: true, body };
-  const bad = checkLength(m.length, body.length);
-  if (bad !== undefined) throw new StreamFormatError(bad);
-  return m.decode(body, littleEndian);
+  return decodeByType(LIBXL_MODULE_BY_TYPE, type, body, littleEndian, false);
 }
 
 export function encodeLibxlRecordBody(rec: LibxlRecord, littleEndian: boolean): Uint8Array {
-  if ('unknown' in rec) return rec.body;
-  const m = LIBXL_MODULE_BY_TYPE.get(rec.type);
-  if (m === undefined) throw new Error(`no codec for libxl record type ${rec.type}`);
-  return m.encode(rec, littleEndian);
+  return encodeByType(LIBXL_MODULE_BY_TYPE, rec, littleEndian);
 }

@@ -50,14 +50,5 @@ export function scanXenstoreData(
 }
 
 export function encodeXenstoreData(pairs: [string, string][]): Uint8Array {
-  const enc = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  for (const [k, v] of pairs) parts.push(enc.encode(k + '\0' + v + '\0'));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
+  return new TextEncoder().encode(pairs.map(([k, v]) => `${k}\0${v}\0`).join(''));
 }
