@@ -7,7 +7,7 @@
 import { pageTypeName, PAGE_TYPE } from '../format/constants.js';
 import { HVM_SAVE_TYPES, HVM_SAVE_TYPE_END } from '../format/hvm-context.js';
 import { hvmParamName } from '../format/hvm-params.js';
-import { parseXenstoreData } from '../format/libxl-records.js';
+import { parseXenstoreData } from '../format/libxl/xenstore-data.js';
 import type { VcpuRegisters } from '../format/vcpu-registers.js';
 import { pageTypeIsPopulated } from '../domain/image/domain-json.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';

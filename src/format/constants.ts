@@ -93,7 +93,7 @@ export type RecTypeName = keyof typeof REC_TYPE;
  * Names for one layer's record types: a known type by its name, an unknown one in hex,
  * marked optional when bit 31 says a reader may skip it.
  */
-function recordNamer(table: Readonly<Record<string, number>>): { name(type: number): string; known(type: number): boolean } {
+export function recordNamer(table: Readonly<Record<string, number>>): { name(type: number): string; known(type: number): boolean } {
   const byType = new Map<number, string>(Object.entries(table).map(([name, type]) => [type, name]));
   return {
     name(type) {
@@ -182,11 +182,8 @@ export const LIBXL_REC_TYPE = {
 
 export type LibxlRecTypeName = keyof typeof LIBXL_REC_TYPE;
 
-const LIBXL_NAMES = recordNamer(LIBXL_REC_TYPE);
-
-export const libxlRecordTypeName = LIBXL_NAMES.name;
-
-export const isKnownLibxlRecordType = LIBXL_NAMES.known;
+// libxlRecordTypeName and isKnownLibxlRecordType derive from the libxl record modules:
+// src/format/libxl/table.ts.
 
 export const EMULATOR_ID = {
   UNKNOWN: 0,

@@ -57,6 +57,16 @@ export interface Described {
   text: string;
 }
 
+/**
+ * What describing a record may know beyond its body: the stream's byte order (Xen's HVM
+ * save records are little-endian whatever the stream says) and, in a PV stream, the guest
+ * width X86_PV_INFO gave (SHARED_INFO and X86_PV_VCPU_BASIC are laid out by it).
+ */
+export interface DescribeContext {
+  readonly littleEndian: boolean;
+  readonly pvGuestWidth?: 4 | 8;
+}
+
 /** What a body check may know of the stream before this record (the verifier keeps it). */
 export interface StreamFacts {
   readonly version: number;
@@ -73,7 +83,8 @@ export interface StreamFacts {
 export interface BodyCheckContext<R> {
   /**
    * The body as read: whole, except for PAGE_DATA read without its page contents (verify
-   * jumps over them), where it holds the fixed part and the pfn array.
+   * jumps over them), where it holds the fixed part and the pfn array, and for libxl's
+   * EMULATOR_CONTEXT, read as its 8-octet head only (device model state is opaque).
    */
   readonly body: Uint8Array;
   /** The body's length in the stream (more than `body.length` when page contents were skipped). */
@@ -95,7 +106,7 @@ export interface RecordModule<T extends number = number, R extends { type: T } =
   readonly length: LengthRule;
   decode(body: Uint8Array, littleEndian: boolean): R;
   encode(record: R, littleEndian: boolean): Uint8Array;
-  describe(record: R): Described;
+  describe(record: R, ctx: DescribeContext): Described;
   /** Checks of a body whose length rule holds; absent when the layout says it all. */
   check?(ctx: BodyCheckContext<R>): void;
 }
@@ -103,6 +114,26 @@ export interface RecordModule<T extends number = number, R extends { type: T } =
 /** Identity, for inference: `defineRecord<TscInfoRecord>({...})` checks the module against its record type. */
 export function defineRecord<R extends { type: number }>(module: RecordModule<R['type'], R>): RecordModule<R['type'], R> {
   return module;
+}
+
+/** A record without a body (libxc END, VERIFY, CHECKPOINT, STATIC_DATA_END; libxl END, LIBXC_CONTEXT, CHECKPOINT_END). */
+export function emptyRecord<T extends number>(
+  type: T,
+  name: string,
+  flags: RecordFlags = {},
+  check?: (ctx: BodyCheckContext<{ type: T }>) => void,
+): RecordModule<T, { type: T }> {
+  const empty = new Uint8Array(0);
+  return defineRecord<{ type: T }>({
+    type,
+    name,
+    flags,
+    length: { kind: 'exact', length: 0 },
+    decode: () => ({ type }),
+    encode: () => empty,
+    describe: () => ({ fields: {}, text: '' }),
+    ...(check ? { check } : {}),
+  });
 }
 
 /** The record type a module decodes to. */

@@ -55,7 +55,16 @@ export { HVM_PARAMS_HEADER_LAYOUT, HVM_PARAM_LAYOUT, type HvmParam, type HvmPara
 export { CPUID_LEAF_LAYOUT, type CpuidEntry, type CpuidPolicyRecord } from './libxc/x86-cpuid-policy.js';
 export { MSR_ENTRY_LAYOUT, type MsrEntry, type MsrPolicyRecord } from './libxc/x86-msr-policy.js';
 
-import { LIBXC_MODULE_BY_TYPE } from './libxc/table.js';
+import { LIBXC_MODULE_BY_TYPE, VCPU_RECORDS } from './libxc/table.js';
+import type { Described } from './record-module.js';
+import type { PvGuestWidth } from './pv/vcpu-context.js';
 
 /** The table by type number; the name predates the record modules. */
 export const RECORD_SPECS = LIBXC_MODULE_BY_TYPE;
+
+/** A PV vcpu record described from its parts by its module; the name predates the modules' describe. */
+export function describePvVcpuRecord(type: number, vcpuId: number, context: Uint8Array, le: boolean, width?: PvGuestWidth): Described {
+  const m = VCPU_RECORDS.has(type) ? LIBXC_MODULE_BY_TYPE.get(type) : undefined;
+  if (m === undefined) throw new Error(`record type ${type} is not a PV vcpu record`);
+  return m.describe({ type, vcpuId, reserved: 0, context } as VcpuRecord, { littleEndian: le, pvGuestWidth: width });
+}

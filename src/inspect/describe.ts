@@ -1,17 +1,18 @@
 /**
  * Decoded fields of each header and record for `dump` (and any library user): one object
- * per item (for JSON Lines) and its one-line text. A libxc record reads as its module's
- * describe() says; PAGE_DATA as counts by page type and a pfn range, from its pfn array
- * alone (dump jumps over page contents).
+ * per item (for JSON Lines) and its one-line text. A record reads as its module's
+ * describe() says, given the stream's byte order and the PV guest width seen so far;
+ * PAGE_DATA as counts by page type and a pfn range, from its pfn array alone (dump jumps
+ * over page contents).
  */
-import { LIBXL_REC_TYPE, REC_TYPE, emulatorName, isOptionalRecordType } from '../format/constants.js';
+import { DHDR_TYPE_X86_HVM, DHDR_TYPE_X86_PV, REC_TYPE, isOptionalRecordType } from '../format/constants.js';
 import { StreamFormatError } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
-import { decodeLibxlRecord, parseXenstoreData } from '../format/libxl-records.js';
-import { LIBXC_MODULE_BY_TYPE, VCPU_RECORDS, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
+import { LIBXL_MODULE_BY_TYPE, decodeLibxlRecord } from '../format/libxl/table.js';
+import { LIBXC_MODULE_BY_TYPE, PV_INFO_LAYOUT, decodeRecord, pageStatsText, pfnEntryStats, type PageDataStats } from '../format/records.js';
 import { itemLabel, type RecordItem, type StreamItem } from '../stream/items.js';
-import { describeHvmContext } from '../format/hvm/context.js';
-import { describePvVcpuRecord, describeSharedInfoPage, type PvGuestWidth } from '../format/pv/index.js';
+import type { PvGuestWidth } from '../format/pv/index.js';
+import type { DescribeContext, RecordModule } from '../format/record-module.js';
 
 /** What describing a record needs from earlier ones: the PV guest width once X86_PV_INFO said it. */
 export interface DescribeState {
@@ -38,6 +39,11 @@ export function mergeStats(into: PageDataStats, s: PageDataStats): void {
 
 export { pageStatsText };
 
+/** The domain header's type as people name it; undefined for a type libxc does not write. */
+export function domainTypeLabel(type: number): string | undefined {
+  return type === DHDR_TYPE_X86_PV ? 'x86 PV' : type === DHDR_TYPE_X86_HVM ? 'x86 HVM' : undefined;
+}
+
 /** Fields of a header item or of a non-PAGE_DATA record. */
 export function describeItem(item: StreamItem, state: DescribeState = {}): { fields: Fields; text: string } {
   switch (item.kind) {
@@ -63,7 +69,7 @@ export function describeItem(item: StreamItem, state: DescribeState = {}): { fie
     }
     case 'libxc-header': {
       const { image, domain } = item;
-      const guest = domain.type === 1 ? 'x86 PV' : domain.type === 2 ? 'x86 HVM' : `type ${domain.type}`;
+      const guest = domainTypeLabel(domain.type) ?? `type ${domain.type}`;
       const xen = domain.xenMajor === 0 ? `converted from legacy (converter ${domain.xenMinor})` : `Xen ${domain.xenMajor}.${domain.xenMinor}`;
       const fields = {
         version: image.version,
@@ -79,7 +85,7 @@ export function describeItem(item: StreamItem, state: DescribeState = {}): { fie
       return { fields: { length: item.length }, text: `${item.length} octet(s) after the outermost END` };
     case 'record':
       try {
-        return item.layer === 'libxc' ? describeLibxc(item, state) : describeLibxl(item);
+        return item.layer === 'libxc' ? describeLibxc(item, state) : byModule(item, LIBXL_MODULE_BY_TYPE, decodeLibxlRecord, { littleEndian: item.littleEndian });
       } catch (err) {
         if (!(err instanceof StreamFormatError)) throw err;
         return { fields: { undecodable: err.detail }, text: `undecodable: ${err.detail}` };
@@ -88,42 +94,31 @@ export function describeItem(item: StreamItem, state: DescribeState = {}): { fie
 }
 
 function describeLibxc(item: RecordItem, state: DescribeState): { fields: Fields; text: string } {
+  // PAGE_DATA stays here: dump reads it without its page contents (a body the module's
+  // length rule and decoder refuse), and what dump shows of it is the pfn array's
+  // statistics, which runs of records merge (mergeStats); a module describes one record.
   if (item.type === REC_TYPE.PAGE_DATA) {
     const s = pageDataStats(item, false);
     return { fields: { ...s }, text: pageStatsText(s) };
   }
-  // Records whose reading depends on earlier ones (the PV guest width) or on the stream's
-  // byte order; every other record reads as its module says.
-  const le = item.littleEndian;
-  if (item.type === REC_TYPE.X86_PV_INFO && item.body.length >= 1 && (item.body[0] === 4 || item.body[0] === 8)) state.pvGuestWidth = item.body[0];
-  if (VCPU_RECORDS.has(item.type) && item.body.length >= 8) {
-    const view = new DataView(item.body.buffer, item.body.byteOffset, 8);
-    return describePvVcpuRecord(item.type, view.getUint32(0, le), item.body.subarray(8), le, state.pvGuestWidth);
+  // Dump's memory of the stream: the guest width later PV records are laid out in.
+  if (item.type === REC_TYPE.X86_PV_INFO && PV_INFO_LAYOUT.has(item.body, 'guestWidth')) {
+    const width = PV_INFO_LAYOUT.get(item.body, 'guestWidth', item.littleEndian);
+    if (width === 4 || width === 8) state.pvGuestWidth = width;
   }
-  if (item.type === REC_TYPE.SHARED_INFO) return describeSharedInfoPage(item.body, state.pvGuestWidth, le);
-  if (item.type === REC_TYPE.HVM_CONTEXT) return describeHvmContext(item.body, le);
-  const m = LIBXC_MODULE_BY_TYPE.get(item.type);
-  if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
-  return m.describe(decodeRecord(item.type, item.body, item.littleEndian) as Parameters<typeof m.describe>[0]);
+  return byModule(item, LIBXC_MODULE_BY_TYPE, decodeRecord, { littleEndian: item.littleEndian, pvGuestWidth: state.pvGuestWidth });
 }
 
-function describeLibxl(item: RecordItem): { fields: Fields; text: string } {
-  const rec = decodeLibxlRecord(item.type, item.body, item.littleEndian);
-  if ('unknown' in rec) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
-  if ('emulatorId' in rec) {
-    const base = { emulator: emulatorName(rec.emulatorId), emulatorId: rec.emulatorId, index: rec.index };
-    if (rec.type === LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA) {
-      const parsed = parseXenstoreData(rec.data);
-      if ('error' in parsed) return { fields: { ...base, error: parsed.error }, text: `${base.emulator} #${rec.index}: ${parsed.error}` };
-      return {
-        fields: { ...base, pairs: Object.fromEntries(parsed.pairs) },
-        text: `${base.emulator} #${rec.index}: ${parsed.pairs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`,
-      };
-    }
-    return { fields: { ...base, bytes: rec.data.length }, text: `${base.emulator} #${rec.index}, ${rec.data.length} octet(s) of device model state` };
-  }
-  if ('controlId' in rec) return { fields: { controlId: rec.controlId }, text: `control id ${rec.controlId}` };
-  return { fields: {}, text: '' };
+/** A record as its layer's table describes it: decoded by type (length rule included), then its module's describe. */
+function byModule<R extends { type: number }>(
+  item: RecordItem,
+  modules: ReadonlyMap<number, RecordModule<number, R>>,
+  decode: (type: number, body: Uint8Array, littleEndian: boolean) => R | { unknown: true },
+  ctx: DescribeContext,
+): { fields: Fields; text: string } {
+  const m = modules.get(item.type);
+  if (m === undefined) return { fields: { optional: isOptionalRecordType(item.type) }, text: 'unknown record' };
+  return m.describe(decode(item.type, item.body, item.littleEndian) as R, ctx);
 }
 
 const off = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;

@@ -6,7 +6,7 @@
  * stream of a million alternating records.
  */
 import { LIBXL_REC_TYPE, PAGE_TYPE_SHIFT_HI, PFN_HI_MASK, REC_TYPE, pageTypeHasData, pageTypeName } from '../format/constants.js';
-import { isPfnRun, pfnArrayWords } from '../format/records.js';
+import { PAGE_DATA_HEADER_LAYOUT, isPfnRun, pfnArrayWords } from '../format/records.js';
 import { itemLabel as labelOf, type RecordItem, type StreamItem } from '../stream/items.js';
 import { itemFields, type MarkFields } from './fields.js';
 
@@ -133,9 +133,9 @@ export class Timeline {
   private addPages(item: RecordItem, mark: Mark): void {
     const t = (this.pages ??= { pfns: 0, withData: 0, min: Infinity, max: -1, byType: new Map() });
     const body = item.body;
-    if (body.length >= 8) {
-      const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      const count = Math.min(view.getUint32(0, item.littleEndian), Math.floor((body.length - 8) / 8));
+    const H = PAGE_DATA_HEADER_LAYOUT;
+    if (body.length >= H.size) {
+      const count = Math.min(H.get(body, 'count', item.littleEndian), Math.floor((body.length - H.size) / 8));
       const words = pfnArrayWords(body, count, item.littleEndian);
       if (isPfnRun(words, count)) {
         // Nearly every record: one type, pfns ascending by one.

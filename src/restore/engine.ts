@@ -20,7 +20,8 @@ import {
 } from '../format/constants.js';
 import { RefusedError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { xlConfigText } from '../format/headers.js';
-import { decodeLibxlRecord, scanXenstoreData } from '../format/libxl-records.js';
+import { decodeLibxlRecord } from '../format/libxl/table.js';
+import { scanXenstoreData } from '../format/libxl/xenstore-data.js';
 import { PAGE_DATA_HEADER_LAYOUT, decodeRecord, isKnownRecord, pfnArrayWords, wordsPageType, wordsPfn, type KnownLibxcRecord } from '../format/records.js';
 import type { DomainSink, EmulatorData } from '../domain/types.js';
 import { SparsePfnBytes } from '../domain/image/pfn-map.js';

@@ -19,11 +19,10 @@ import {
   REC_TYPE,
   XL_HEADER_FIXED_SIZE,
   XL_MANDATORY_FLAG_STREAMV2,
-  isKnownLibxlRecordType,
   isKnownRecordType,
-  libxlRecordTypeName,
   recordTypeName,
 } from '../format/constants.js';
+import { isKnownLibxlRecordType, libxlRecordTypeName } from '../format/libxl/table.js';
 import { LimitExceededError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
 import {

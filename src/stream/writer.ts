@@ -16,7 +16,7 @@ import {
   type XlHeader,
 } from '../format/headers.js';
 import { encodePfnEntry, encodeRecordBody, type LibxcRecord, type PfnEntry } from '../format/records.js';
-import { encodeLibxlRecordBody, type LibxlRecord } from '../format/libxl-records.js';
+import { encodeLibxlRecordBody, type LibxlRecord } from '../format/libxl/table.js';
 import type { ByteSink } from '../io/sink.js';
 
 const ZEROS = new Uint8Array(8);

@@ -18,6 +18,7 @@
  *   libxl__xc_domain_restore_done): libxl records after it are never read.
  */
 import { CHECKPOINT_STATE_ID, LIBXL_REC_TYPE, REC_TYPE, type GuestType } from '../format/constants.js';
+import { CHECKPOINT_STATE_LAYOUT } from '../format/libxl/checkpoint-state.js';
 import type { CheckpointedKind } from '../stream/reader.js';
 import type { RecordItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
@@ -153,11 +154,12 @@ export class CheckpointRules {
   }
 
   private stateBody(item: RecordItem, r: Reporter): void {
-    if (item.length < 4) return;
-    const id = new DataView(item.body.buffer, item.body.byteOffset, 4).getUint32(0, item.littleEndian);
+    const L = CHECKPOINT_STATE_LAYOUT;
+    if (item.length < L.size) return;
+    const id = L.get(item.body, 'controlId', item.littleEndian);
     if (id >= CHECKPOINT_STATE_ID.SVM_SUSPENDED && id <= CHECKPOINT_STATE_ID.SVM_RESUMED) {
       r.report('checkpoint-state-direction', `control_id ${id} (${STATE_NAMES[id]}) travels from the COLO secondary to the primary on the back channel; the forward stream carries only 0 (CHECKPOINT_NEW)`);
     }
-    if (item.length > 4) r.report('checkpoint-state-length', `CHECKPOINT_STATE body length ${item.length}; libxl writes exactly 4 (control_id) and reads no more`);
+    if (item.length > L.size) r.report('checkpoint-state-length', `CHECKPOINT_STATE body length ${item.length}; libxl writes exactly 4 (control_id) and reads no more`);
   }
 }

@@ -15,7 +15,7 @@ import {
   isOptionalRecordType,
   type GuestType,
 } from '../format/constants.js';
-import { checkLength, type StreamFacts } from '../format/record-module.js';
+import type { StreamFacts } from '../format/record-module.js';
 import {
   DYNAMIC_RECORDS,
   HVM_ONLY_RECORDS,
@@ -27,12 +27,10 @@ import {
   STATIC_RECORDS,
   VCPU_HEADER_LAYOUT,
   VCPU_RECORDS,
-  type AnyLibxcModule,
-  type KnownLibxcRecord,
 } from '../format/records.js';
 import type { LibxcHeaderItem, RecordItem } from '../stream/items.js';
 import type { Reporter } from './report.js';
-import { DIAGNOSTIC_CODES, type DiagnosticCode } from './codes.js';
+import { bodyChecks, checkWithModule } from './module-check.js';
 import type { VerifyOptions } from './types.js';
 
 /** What the sequence rules remember about one libxc stream; record modules see it as StreamFacts. */
@@ -112,33 +110,8 @@ function hex(v: number, width: number): string {
 
 // ---- record bodies --------------------------------------------------------------------
 
-/** A code a record module reported, as the table knows it; a code missing there is a bug of ours. */
-function knownCode(code: string, typeName: string): DiagnosticCode {
-  if (!Object.hasOwn(DIAGNOSTIC_CODES, code)) throw new Error(`${typeName} module reported ${code}, which src/verify/codes.ts does not define`);
-  return code as DiagnosticCode;
-}
-
-/** Runs one record module's body check with this stream's facts. */
-function moduleCheck(m: AnyLibxcModule): RecordCheck {
-  const check = m.check!;
-  return ({ item, state, r }) => {
-    let decoded: KnownLibxcRecord | undefined;
-    check({
-      body: item.body,
-      length: item.length,
-      littleEndian: item.littleEndian,
-      typeName: item.typeName,
-      facts: state,
-      record: () => (decoded ??= m.decode(item.body, item.littleEndian)),
-      report: (code, message) => r.report(knownCode(code, m.name), message),
-    });
-  };
-}
-
 /** The one table: record type -> check of its body (run only when its length rule holds), from the record modules. */
-export const BODY_CHECKS: ReadonlyMap<number, RecordCheck> = new Map(
-  LIBXC_MODULES.filter((m) => m.check !== undefined).map((m) => [m.type, moduleCheck(m)] as const),
-);
+export const BODY_CHECKS: ReadonlyMap<number, RecordCheck> = bodyChecks(LIBXC_MODULES);
 
 /** Length rule, then the body check; unknown types by their optional bit. */
 export function checkRecordBody(ctx: RecordContext): void {
@@ -149,12 +122,7 @@ export function checkRecordBody(ctx: RecordContext): void {
     else r.report('unknown-mandatory-record', `${item.typeName}: unknown mandatory record; a restorer must fail here`);
     return;
   }
-  const bad = checkLength(m.length, item.length);
-  if (bad !== undefined) {
-    r.report('length-invalid', `${m.name} ${bad}`);
-    return;
-  }
-  BODY_CHECKS.get(item.type)?.(ctx);
+  checkWithModule(m, BODY_CHECKS, ctx);
 }
 
 // ---- sequence rules --------------------------------------------------------------------

@@ -1,23 +1,24 @@
 /**
- * The rules of the outer layers: the xl save-file header and the libxl stream (header,
- * records, emulator ids, xenstore data), one check per libxl record type.
+ * The rules of the outer layers: the xl save-file header, the libxl header, and the libxl
+ * records' place in the stream. Each record's own body checks (emulator ids, xenstore
+ * data, checkpoint states) are its module's (src/format/libxl/).
  */
 import {
-  CHECKPOINT_STATE_ID,
   LIBXL_OPT_LEGACY,
   LIBXL_OPT_RESERVED_MASK,
   LIBXL_REC_TYPE,
   LIBXL_VERSION,
   XL_MANDATORY_FLAG_JSON,
   XL_MANDATORY_KNOWN,
-  isKnownLibxlRecordType,
   isOptionalRecordType,
+  type GuestType,
 } from '../format/constants.js';
 import { xlConfigText } from '../format/headers.js';
-import { scanXenstoreData } from '../format/libxl-records.js';
+import { LIBXL_MODULES, LIBXL_MODULE_BY_TYPE } from '../format/libxl/table.js';
+import type { StreamFacts } from '../format/record-module.js';
 import type { LibxlHeaderItem, RecordItem, XlHeaderItem } from '../stream/items.js';
+import { bodyChecks, checkWithModule } from './module-check.js';
 import type { Reporter } from './report.js';
-import type { VerifyOptions } from './types.js';
 
 export function checkXlHeader(item: XlHeaderItem, r: Reporter): void {
   const h = item.header;
@@ -53,108 +54,59 @@ export function checkLibxlHeader(item: LibxlHeaderItem, r: Reporter): void {
   if ((h.options & LIBXL_OPT_LEGACY) !== 0) r.report('libxl-converted-legacy', 'libxl stream converted from a legacy stream');
 }
 
-const XENSTORE_KEY_OCTETS = new Uint8Array(256);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/_@') XENSTORE_KEY_OCTETS[c.charCodeAt(0)] = 1;
-const isXenstoreKeyOctet = (b: number): boolean => XENSTORE_KEY_OCTETS[b] === 1;
-
-export class LibxlState {
+/**
+ * What the libxl rules remember; record modules see it as StreamFacts: the libxl header's
+ * version, and what the libxc stream inside has said so far (nothing before its header).
+ */
+export class LibxlState implements StreamFacts {
   libxcContexts = 0;
   ended = false;
-  constructor(readonly header: LibxlHeaderItem) {}
+  constructor(
+    readonly header: LibxlHeaderItem,
+    readonly checkpointed = false,
+    private readonly libxc: () => StreamFacts | undefined = () => undefined,
+  ) {}
+
+  get version(): number {
+    return this.header.header.version;
+  }
+  get guestType(): GuestType | undefined {
+    return this.libxc()?.guestType;
+  }
+  get staticDataEndSeen(): boolean {
+    return this.libxc()?.staticDataEndSeen ?? false;
+  }
+  get pvGuestWidth(): number | undefined {
+    return this.libxc()?.pvGuestWidth;
+  }
+  get p2mEndPfn(): number | undefined {
+    return this.libxc()?.p2mEndPfn;
+  }
 }
 
 export interface LibxlRecordContext {
   item: RecordItem;
   state: LibxlState;
-  opts: VerifyOptions;
   r: Reporter;
-  view: DataView;
 }
 
-type LibxlCheck = (ctx: LibxlRecordContext) => void;
+/** Record type -> check of its body (run only when its length rule holds), from the libxl record modules. */
+export const LIBXL_CHECKS: ReadonlyMap<number, (ctx: LibxlRecordContext) => void> = bodyChecks(LIBXL_MODULES);
 
-function exactlyEmpty({ item, r }: LibxlRecordContext): boolean {
-  if (item.length === 0) return true;
-  r.report('length-invalid', `${item.typeName} body length ${item.length}, expected exactly 0`);
-  return false;
-}
-
-/** Checks emulator_id and index; true when the body is long enough to go on. */
-function emulatorHeader({ item, r, view }: LibxlRecordContext): boolean {
-  if (item.length < 8) {
-    r.report('length-invalid', `${item.typeName} body length ${item.length}, expected at least 8`);
-    return false;
-  }
-  const id = view.getUint32(0, item.littleEndian);
-  if (id > 2) r.report('emulator-id-invalid', `emulator_id ${id}, expected 0 (unknown), 1 (qemu-traditional) or 2 (qemu-upstream)`);
-  return true;
-}
-
-function checkCheckpointAllowed({ item, r, opts }: LibxlRecordContext): void {
-  if (!opts.checkpointed) r.report('checkpoint-not-allowed', `${item.typeName} in a stream that is not checkpointed (use --checkpointed for Remus/COLO streams)`);
-}
-
-export const LIBXL_CHECKS: ReadonlyMap<number, LibxlCheck> = new Map<number, LibxlCheck>([
-  [LIBXL_REC_TYPE.END, (ctx) => void exactlyEmpty(ctx)],
-  [
-    LIBXL_REC_TYPE.LIBXC_CONTEXT,
-    (ctx) => {
-      exactlyEmpty(ctx);
-      if (ctx.state.libxcContexts > 0) ctx.r.report('libxl-libxc-context-repeated', 'a second LIBXC_CONTEXT record; a libxl stream carries one libxc stream');
-    },
-  ],
-  [
-    LIBXL_REC_TYPE.EMULATOR_XENSTORE_DATA,
-    (ctx) => {
-      if (!emulatorHeader(ctx)) return;
-      // The libxl spec: keys strictly alphanumeric ASCII and -/_@.
-      let bad: { index: number; key: string } | undefined;
-      const parsed = scanXenstoreData(ctx.item.body.subarray(8), (key, _value, index) => {
-        if (key.every(isXenstoreKeyOctet)) return true;
-        bad = { index, key: new TextDecoder().decode(key) };
-        return false;
-      });
-      if ('error' in parsed) {
-        ctx.r.report('xenstore-malformed', parsed.error);
-        return;
-      }
-      if (bad) {
-        ctx.r.report('xenstore-malformed', `xenstore key #${bad.index} ${JSON.stringify(bad.key)} has characters outside alphanumeric ASCII and -/_@`);
-      }
-    },
-  ],
-  [LIBXL_REC_TYPE.EMULATOR_CONTEXT, (ctx) => void emulatorHeader(ctx)],
-  [
-    LIBXL_REC_TYPE.CHECKPOINT_END,
-    (ctx) => {
-      checkCheckpointAllowed(ctx);
-      exactlyEmpty(ctx);
-    },
-  ],
-  [
-    LIBXL_REC_TYPE.CHECKPOINT_STATE,
-    (ctx) => {
-      checkCheckpointAllowed(ctx);
-      const { item, r, view } = ctx;
-      if (item.length < 4) {
-        r.report('length-invalid', `CHECKPOINT_STATE body length ${item.length}, expected at least 4`);
-        return;
-      }
-      const id = view.getUint32(0, item.littleEndian);
-      if (id > CHECKPOINT_STATE_ID.SVM_RESUMED) r.report('checkpoint-state-invalid', `control_id ${id}, expected 0-3`);
-    },
-  ],
-]);
-
+/** Unknown types by their optional bit; a known one by its module; then the rules of the sequence. */
 export function checkLibxlRecord(ctx: LibxlRecordContext): void {
   const { item, r, state } = ctx;
-  if (!isKnownLibxlRecordType(item.type)) {
+  const m = LIBXL_MODULE_BY_TYPE.get(item.type);
+  if (m === undefined) {
     if (isOptionalRecordType(item.type)) r.report('unknown-optional-record', `${item.typeName}: unknown optional libxl record, ignored`);
     else r.report('unknown-mandatory-record', `${item.typeName}: unknown mandatory libxl record; a restorer must fail here`);
     return;
   }
-  LIBXL_CHECKS.get(item.type)?.(ctx);
-  if (item.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) state.libxcContexts++;
+  checkWithModule(m, LIBXL_CHECKS, ctx);
+  if (item.type === LIBXL_REC_TYPE.LIBXC_CONTEXT) {
+    if (state.libxcContexts > 0) r.report('libxl-libxc-context-repeated', 'a second LIBXC_CONTEXT record; a libxl stream carries one libxc stream');
+    state.libxcContexts++;
+  }
   if (item.type === LIBXL_REC_TYPE.END) {
     state.ended = true;
     if (state.libxcContexts === 0) r.report('libxl-no-libxc-context', 'END of the libxl stream without a LIBXC_CONTEXT record; there is no domain in it');

@@ -19,7 +19,7 @@ import { VCPU_RECORDS } from '../format/records.js';
 import { hvmContextRegisters, hvmContextVcpus } from '../format/hvm-context.js';
 import { decodePvVcpuContext, pvVcpuRegisters, widthOfContextLength, type PvGuestWidth } from '../format/pv/vcpu-context.js';
 import type { VcpuRegisters } from '../format/vcpu-registers.js';
-import { EMULATOR_HEADER_LAYOUT } from '../format/libxl-records.js';
+import { EMULATOR_HEADER_LAYOUT } from '../format/libxl/emulator.js';
 import {
   CPUID_LEAF_LAYOUT,
   HVM_PARAMS_HEADER_LAYOUT,

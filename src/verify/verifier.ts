@@ -60,7 +60,7 @@ export class Verifier implements StreamVerifier {
       }
       case 'libxl-header': {
         const r = new Reporter(headerLocation(item, 'libxl', 'libxl header'));
-        this.libxl = new LibxlState(item);
+        this.libxl = new LibxlState(item, Boolean(this.opts.checkpointed), () => this.libxc);
         const kind = checkpointedKind(this.opts.checkpointed);
         if (kind) this.checkpoints = new CheckpointRules(kind, () => this.libxc?.guestType);
         checkLibxlHeader(item, r);
@@ -124,8 +124,7 @@ export class Verifier implements StreamVerifier {
     const r = new Reporter(recordLocation(item));
     if (this.libxl === undefined) return r.out;
     this.padding(item, r);
-    const view = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
-    checkLibxlRecord({ item, state: this.libxl, opts: this.opts, r, view });
+    checkLibxlRecord({ item, state: this.libxl, r });
     this.checkpoints?.libxlRecord(item, r);
     return r.out;
   }

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { REC_TYPE, recordTypeName, isKnownRecordType } from '../../src/format/constants.js';
+import { LIBXL_REC_TYPE, REC_TYPE, recordTypeName, isKnownRecordType } from '../../src/format/constants.js';
+import { LIBXL_MODULES, LIBXL_MODULE_BY_TYPE, LIBXL_RECORDS, isKnownLibxlRecordType, libxlRecordTypeName } from '../../src/format/libxl/table.js';
 import { checkLength, type StreamFacts } from '../../src/format/record-module.js';
 import {
   DYNAMIC_RECORDS,
@@ -24,16 +25,29 @@ import {
 } from '../../src/format/records.js';
 import { DIAGNOSTIC_CODES } from '../../src/verify/codes.js';
 
-test('every REC_TYPE has a module of that number and name, and no module is extra', () => {
-  for (const [name, type] of Object.entries(REC_TYPE)) {
-    const m = LIBXC_MODULE_BY_TYPE.get(type);
-    assert.ok(m, `${name} has no module`);
-    assert.equal(m.name, name);
-    assert.equal(recordTypeName(type), name);
-    assert.ok(isKnownRecordType(type));
-    assert.equal(LIBXC_RECORDS[name as keyof typeof REC_TYPE], m);
-  }
-  assert.equal(LIBXC_MODULES.length, Object.keys(REC_TYPE).length);
+const LAYERS = [
+  { layer: 'libxc', types: REC_TYPE, byType: LIBXC_MODULE_BY_TYPE, records: LIBXC_RECORDS as Record<string, unknown>, count: LIBXC_MODULES.length, nameOf: recordTypeName, known: isKnownRecordType },
+  { layer: 'libxl', types: LIBXL_REC_TYPE, byType: LIBXL_MODULE_BY_TYPE, records: LIBXL_RECORDS as Record<string, unknown>, count: LIBXL_MODULES.length, nameOf: libxlRecordTypeName, known: isKnownLibxlRecordType },
+];
+
+for (const L of LAYERS) {
+  test(`every ${L.layer} record type has a module of that number and name, and no module is extra`, () => {
+    for (const [name, type] of Object.entries(L.types)) {
+      const m = L.byType.get(type);
+      assert.ok(m, `${name} has no module`);
+      assert.equal(m.name, name);
+      assert.equal(L.nameOf(type), name);
+      assert.ok(L.known(type));
+      assert.equal(L.records[name], m);
+    }
+    assert.equal(L.count, Object.keys(L.types).length);
+  });
+}
+
+test('libxl names of unknown types, from the table', () => {
+  assert.equal(libxlRecordTypeName(9), 'UNKNOWN(0x00000009)');
+  assert.equal(libxlRecordTypeName(0x80000009), 'UNKNOWN_OPTIONAL(0x80000009)');
+  assert.ok(!isKnownLibxlRecordType(6));
 });
 
 test('the type sets are the ones the spec names (derived from the modules\' flags)', () => {
@@ -50,13 +64,16 @@ test('the type sets are the ones the spec names (derived from the modules\' flag
   same(VCPU_RECORDS, [T.X86_PV_VCPU_BASIC, T.X86_PV_VCPU_EXTENDED, T.X86_PV_VCPU_XSAVE, T.X86_PV_VCPU_MSRS]);
 });
 
-const LIBXC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src/format/libxc');
+const FORMAT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src/format');
 
 test('every code a module names in its source is in the verifier\'s table', () => {
   const codes = new Set<string>();
-  for (const f of readdirSync(LIBXC_DIR).filter((n) => n.endsWith('.ts'))) {
-    for (const m of readFileSync(join(LIBXC_DIR, f), 'utf8').matchAll(/report\(\s*'([a-z0-9-]+)'/g)) codes.add(m[1]!);
+  for (const dir of ['libxc', 'libxl'].map((d) => join(FORMAT_DIR, d))) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/report\(\s*'([a-z0-9-]+)'/g)) codes.add(m[1]!);
+    }
   }
+  for (const c of ['emulator-id-invalid', 'xenstore-malformed', 'checkpoint-not-allowed', 'checkpoint-state-invalid']) assert.ok(codes.has(c), `no libxl module reports ${c}`);
   assert.ok(codes.size >= 20, `only ${codes.size} codes found: the pattern no longer matches the modules`);
   for (const c of codes) assert.ok(Object.hasOwn(DIAGNOSTIC_CODES, c), `${c} is not in src/verify/codes.ts`);
 });
@@ -72,7 +89,7 @@ const facts = fc.record({
 
 test('property: every code a module reports over random bodies is in the verifier\'s table', () => {
   const seen = new Set<string>();
-  const withCheck = LIBXC_MODULES.filter((m) => m.check);
+  const withCheck = [...LIBXC_MODULES, ...LIBXL_MODULES].filter((m) => m.check) as (typeof LIBXC_MODULES)[number][];
   fc.assert(
     fc.property(fc.constantFrom(...withCheck), fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.boolean(), facts, (m, body, le, f) => {
       if (checkLength(m.length, body.length) !== undefined) return;

@@ -21,7 +21,7 @@
 import { MAX_XENSTORE_PAIRS_SHOWN, PAGE_SHIFT, PAGE_TYPE, emulatorName, pageTypeName, type GuestType } from '../../format/constants.js';
 import { IoError } from '../../format/errors.js';
 import { hvmParamIndexByName, hvmParamName } from '../../format/hvm-params.js';
-import { parseXenstoreData, scanXenstoreData } from '../../format/libxl-records.js';
+import { parseXenstoreData, scanXenstoreData } from '../../format/libxl/xenstore-data.js';
 import { DomainState } from '../state.js';
 import type { EmulatorData, PvInfo, VcpuContextKind } from '../types.js';
 import { SparsePfnBytes } from './pfn-map.js';

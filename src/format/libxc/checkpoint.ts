@@ -1,6 +1,6 @@
 /** CHECKPOINT: the end of one Remus/COLO checkpoint's batch. */
 import { REC_TYPE } from '../constants.js';
-import { emptyRecord } from './common.js';
+import { emptyRecord } from '../record-module.js';
 
 export const checkpoint = emptyRecord(REC_TYPE.CHECKPOINT, 'CHECKPOINT', {}, (ctx) => {
   if (!ctx.facts.checkpointed) {

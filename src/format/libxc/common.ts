@@ -1,32 +1,14 @@
 /**
- * What several libxc record modules share: the empty record, the opaque blob, and the
+ * What several libxc record modules share: the opaque blob and the
  * PV vcpu records (vcpu_id, reserved, then the context libxc hands to Xen as it is).
  */
 import { ByteCursor, ByteWriter } from '../bytes.js';
+import { StreamFormatError } from '../errors.js';
 import { struct } from '../layout.js';
+import type { PvContextDescriber } from '../pv/describe.js';
 import { defineRecord, type LengthRule, type RecordFlags, type RecordModule, type BodyCheckContext } from '../record-module.js';
 
 export const hex = (v: number | bigint, width = 0): string => `0x${v.toString(16).padStart(width, '0')}`;
-
-/** A record without a body (END, VERIFY, CHECKPOINT, STATIC_DATA_END). */
-export function emptyRecord<T extends number>(
-  type: T,
-  name: string,
-  flags: RecordFlags = {},
-  check?: (ctx: BodyCheckContext<{ type: T }>) => void,
-): RecordModule<T, { type: T }> {
-  const empty = new Uint8Array(0);
-  return defineRecord<{ type: T }>({
-    type,
-    name,
-    flags,
-    length: { kind: 'exact', length: 0 },
-    decode: () => ({ type }),
-    encode: () => empty,
-    describe: () => ({ fields: {}, text: '' }),
-    ...(check ? { check } : {}),
-  });
-}
 
 /** A body xenmig keeps as octets (SHARED_INFO, HVM_CONTEXT, TOOLSTACK). */
 export interface BlobRecord<T extends number> {
@@ -65,12 +47,14 @@ export interface VcpuRecord<T extends number = number> {
 
 /**
  * One PV vcpu record type. `contextRule` is the context size libxc's restorer refuses
- * (BASIC's depends on the guest's ABI, so it has none here).
+ * (BASIC's depends on the guest's ABI, so it has none here). `describeContext` reads the
+ * context for dump; a context it cannot read shows as its size.
  */
 export function vcpuRecord<T extends number>(
   type: T,
   name: string,
-  contextRule?: { ok: (n: number) => boolean; expected: string },
+  contextRule: { ok: (n: number) => boolean; expected: string } | undefined,
+  describeContext: PvContextDescriber,
 ): RecordModule<T, VcpuRecord<T>> {
   const H = VCPU_HEADER_LAYOUT;
   return defineRecord<VcpuRecord<T>>({
@@ -83,7 +67,18 @@ export function vcpuRecord<T extends number>(
       return { type, vcpuId: c.u32('vcpu_id'), reserved: c.u32('reserved'), context: c.rest() };
     },
     encode: (r, le) => new ByteWriter(le, H.size + r.context.length).u32(r.vcpuId).u32(r.reserved).bytes(r.context).finish(),
-    describe: (r) => ({ fields: { vcpuId: r.vcpuId, contextBytes: r.context.length }, text: `vcpu ${r.vcpuId}, ${r.context.length} octet(s) of context` }),
+    describe(r, ctx) {
+      const base = { vcpuId: r.vcpuId, contextBytes: r.context.length };
+      if (r.context.length > 0) {
+        try {
+          const d = describeContext(r.vcpuId, r.context, ctx);
+          if (d !== undefined) return { fields: { ...base, ...d.fields }, text: d.text };
+        } catch (err) {
+          if (!(err instanceof StreamFormatError)) throw err;
+        }
+      }
+      return { fields: base, text: `vcpu ${r.vcpuId}, ${r.context.length} octet(s) of context` };
+    },
     check(ctx) {
       const reserved = H.get(ctx.body, 'reserved', ctx.littleEndian);
       if (reserved !== 0) ctx.report('reserved-nonzero', `${ctx.typeName} reserved field ${hex(reserved, 8)}, expected zero`);

@@ -1,5 +1,5 @@
 /** END: the last record of a libxc stream. */
 import { REC_TYPE } from '../constants.js';
-import { emptyRecord } from './common.js';
+import { emptyRecord } from '../record-module.js';
 
 export const end = emptyRecord(REC_TYPE.END, 'END');

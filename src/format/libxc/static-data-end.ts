@@ -1,6 +1,6 @@
 /** STATIC_DATA_END (v3): everything before it is invariant of guest execution. */
 import { LIBXC_VERSION_3, REC_TYPE } from '../constants.js';
-import { emptyRecord } from './common.js';
+import { emptyRecord } from '../record-module.js';
 
 export const staticDataEnd = emptyRecord(REC_TYPE.STATIC_DATA_END, 'STATIC_DATA_END', { v3Only: true }, (ctx) => {
   if (ctx.facts.version < LIBXC_VERSION_3) {

@@ -5,8 +5,8 @@
  * sets the sequence rules use, the record union, decode and encode by type.
  */
 import { REC_TYPE, type RecTypeName } from '../constants.js';
-import { StreamFormatError } from '../errors.js';
-import { checkLength, type RecordFlags, type RecordModule, type RecordOf } from '../record-module.js';
+import type { RecordFlags, RecordModule, RecordOf } from '../record-module.js';
+import { decodeByType, encodeByType, indexModules, type UnknownRecord } from '../record-table.js';
 import { checkpoint } from './checkpoint.js';
 import type { VcpuRecord } from './common.js';
 import { checkpointDirtyPfnList } from './checkpoint-dirty-pfn-list.js';
@@ -66,12 +66,7 @@ type OneVcpuShape<R> = R extends VcpuRecord ? VcpuRecord<PvVcpuRecordType> : R;
 /** Every known libxc record, as its module decodes it. */
 export type KnownLibxcRecord = OneVcpuShape<RecordOf<(typeof LIBXC_RECORDS)[RecTypeName]>>;
 
-/** A type this table does not know: the body is kept as it came. */
-export interface UnknownRecord {
-  type: number;
-  unknown: true;
-  body: Uint8Array;
-}
+export type { UnknownRecord };
 
 export type LibxcRecord = KnownLibxcRecord | UnknownRecord;
 
@@ -81,11 +76,13 @@ export function isKnownRecord(r: LibxcRecord): r is KnownLibxcRecord {
 
 export type AnyLibxcModule = RecordModule<number, KnownLibxcRecord>;
 
+const INDEX = indexModules<AnyLibxcModule>(LIBXC_RECORDS);
+
 /** The modules in type order. */
-export const LIBXC_MODULES: readonly AnyLibxcModule[] = (Object.values(LIBXC_RECORDS) as AnyLibxcModule[]).sort((a, b) => a.type - b.type);
+export const LIBXC_MODULES: readonly AnyLibxcModule[] = INDEX.modules;
 
 /** Record type -> module. */
-export const LIBXC_MODULE_BY_TYPE: ReadonlyMap<number, AnyLibxcModule> = new Map(LIBXC_MODULES.map((m) => [m.type, m]));
+export const LIBXC_MODULE_BY_TYPE: ReadonlyMap<number, AnyLibxcModule> = INDEX.byType;
 
 function typesWhere(pick: (f: RecordFlags) => boolean): ReadonlySet<number> {
   return new Set(LIBXC_MODULES.filter((m) => pick(m.flags)).map((m) => m.type));
@@ -106,16 +103,9 @@ export const VCPU_RECORDS = typesWhere((f) => f.vcpu === true);
  * not fit its type's layout throws StreamFormatError (the caller adds the location).
  */
 export function decodeRecord(type: number, body: Uint8Array, littleEndian: boolean): LibxcRecord {
-  const m = LIBXC_MODULE_BY_TYPE.get(type);
-  if (m === undefined) return { type, unknown: true, body };
-  const bad = checkLength(m.length, body.length);
-  if (bad !== undefined) throw new StreamFormatError(`${m.name}: ${bad}`);
-  return m.decode(body, littleEndian);
+  return decodeByType(LIBXC_MODULE_BY_TYPE, type, body, littleEndian, true);
 }
 
 export function encodeRecordBody(rec: LibxcRecord, littleEndian: boolean): Uint8Array {
-  if ('unknown' in rec) return rec.body;
-  const m = LIBXC_MODULE_BY_TYPE.get(rec.type);
-  if (m === undefined) throw new Error(`no codec for record type ${rec.type}`);
-  return m.encode(rec, littleEndian);
+  return encodeByType(LIBXC_MODULE_BY_TYPE, rec, littleEndian);
 }

@@ -8,7 +8,8 @@
  * restore and convert work on it as on any stream. Memory stays bounded: one page
  * batch (1024 pages) at a time, in a reused buffer.
  */
-import { MAX_RECORD_BODY, MAX_XENSTORE_DATA, MAX_XL_OPTIONAL_DATA, LIBXL_REC_TYPE, REC_TYPE, XL_HEADER_FIXED_SIZE, XL_MANDATORY_FLAG_STREAMV2, libxlRecordTypeName, recordTypeName, DHDR_TYPE_X86_HVM, DHDR_TYPE_X86_PV, LIBXL_IDENT, LIBXL_OPT_LEGACY, IHDR_MARKER, IHDR_ID, LIBXL_VERSION, LIBXC_VERSION_3 } from '../../format/constants.js';
+import { MAX_RECORD_BODY, MAX_XENSTORE_DATA, MAX_XL_OPTIONAL_DATA, LIBXL_REC_TYPE, REC_TYPE, XL_HEADER_FIXED_SIZE, XL_MANDATORY_FLAG_STREAMV2, recordTypeName, DHDR_TYPE_X86_HVM, DHDR_TYPE_X86_PV, LIBXL_IDENT, LIBXL_OPT_LEGACY, IHDR_MARKER, IHDR_ID, LIBXL_VERSION, LIBXC_VERSION_3 } from '../../format/constants.js';
+import { libxlRecordTypeName } from '../../format/libxl/table.js';
 import { StreamFormatError, TruncatedStreamError, type StreamLocation } from '../../format/errors.js';
 import { decodeXlHeader, hasXlMagic, xlHeaderFixed } from '../../format/headers.js';
 import { paddingFor } from '../../format/bytes.js';
