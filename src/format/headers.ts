@@ -4,6 +4,7 @@
  * a verifier can report them and an encoder can reproduce the input exactly.
  */
 import { ByteCursor, ByteWriter } from './bytes.js';
+import { struct } from './layout.js';
 import {
   DHDR_SIZE,
   IHDR_ID,
@@ -215,3 +216,6 @@ export function makeXlHeader(configText: string | undefined, opts: { json?: bool
     config,
   };
 }
+
+/** Every record's head, libxc's and libxl's alike: type, then body length (padding not counted). */
+export const RECORD_HEADER_LAYOUT = struct('rhdr', { type: 'u32', length: 'u32' });

@@ -10,8 +10,8 @@
  * the map says its counts are approximate. Ranges of populated
  * pfns are read back from the same bitmap, capped at MAX_RANGES.
  */
-import { PAGE_TYPE, PAGE_TYPE_SHIFT_HI, PFN_HI_MASK, pageTypeHasData, pageTypeName } from '../format/constants.js';
-import { isPfnRun, pfnArrayWords } from '../format/records.js';
+import { PAGE_TYPE, pageTypeHasData, pageTypeName } from '../format/constants.js';
+import { isPfnRun, pfnEntriesOf, wordsPageType, wordsPfn } from '../format/records.js';
 
 /** Cells of the picture (a 128 x 32 grid on the page). */
 export const CELLS = 4096;
@@ -80,10 +80,8 @@ export class MemoryMap {
 
   /** One PAGE_DATA body (at least its pfn array), sent in `round` (1-based). */
   pageData(body: Uint8Array, littleEndian: boolean, round: number): void {
-    if (body.length < 8) return;
-    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    const count = Math.min(view.getUint32(0, littleEndian), Math.floor((body.length - 8) / 8));
-    const words = pfnArrayWords(body, count, littleEndian);
+    const { words } = pfnEntriesOf(body, littleEndian);
+    const count = words.length / 2;
     let row: Float64Array | undefined;
     if (round > 0) {
       const r = Math.min(round, MAX_ROUND_ROWS) - 1;
@@ -92,17 +90,14 @@ export class MemoryMap {
     }
     if (isPfnRun(words, count)) {
       // Nearly every record: one type, pfns ascending by one; grow once for the last.
-      const type = words[1]! >>> PAGE_TYPE_SHIFT_HI;
-      const first = (words[1]! & PFN_HI_MASK) * 2 ** 32 + words[0]!;
+      const type = wordsPageType(words, 0);
+      const first = wordsPfn(words, 0);
       this.grow(first + count - 1);
       for (let pfn = first; pfn < first + count; pfn++) this.entry(pfn, type, row);
       return;
     }
     for (let i = 0; i < count; i++) {
-      const hi = words[2 * i + 1]!;
-      const type = hi >>> PAGE_TYPE_SHIFT_HI;
-      const pfn = (hi & PFN_HI_MASK) * 2 ** 32 + words[2 * i]!;
-      this.entry(pfn, type, row);
+      this.entry(wordsPfn(words, i), wordsPageType(words, i), row);
     }
   }
 

@@ -4,7 +4,7 @@
  * PV, the vcpu context records and their sizes.
  */
 import { REC_TYPE, recordTypeName } from '../format/constants.js';
-import { VCPU_RECORDS } from '../format/records.js';
+import { VCPU_HEADER_LAYOUT, VCPU_RECORDS } from '../format/records.js';
 import { decodeCpu } from '../format/hvm/cpu.js';
 import { HVM_SAVE_TYPE_CPU, HVM_SAVE_TYPE_END } from '../format/hvm-context.js';
 import type { RecordItem } from '../stream/items.js';
@@ -60,7 +60,7 @@ export class VcpuCollector {
     if (item.layer !== 'libxc' || !item.bodyComplete) return;
     if (item.type === REC_TYPE.HVM_CONTEXT) this.hvmContext(item.body);
     else if (VCPU_RECORDS.has(item.type) && item.body.length >= 8) {
-      const id = new DataView(item.body.buffer, item.body.byteOffset, 8).getUint32(0, item.littleEndian);
+      const id = VCPU_HEADER_LAYOUT.get(item.body, 'vcpuId', item.littleEndian);
       const vcpu = this.vcpu(id, 'pv');
       vcpu?.records.push({ type: recordTypeName(item.type), bytes: item.body.length - 8 });
     }

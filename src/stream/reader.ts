@@ -25,7 +25,9 @@ import {
 import { isKnownLibxlRecordType, libxlRecordTypeName } from '../format/libxl/table.js';
 import { LimitExceededError, StreamFormatError, TruncatedStreamError, type StreamLocation } from '../format/errors.js';
 import { paddingFor } from '../format/bytes.js';
+import { PAGE_DATA_HEADER_LAYOUT } from '../format/libxc/page-data.js';
 import {
+  RECORD_HEADER_LAYOUT,
   decodeDomainHeader,
   decodeImageHeader,
   decodeLibxlHeader,
@@ -246,9 +248,8 @@ async function readRecord(
   let typeName = 'record header';
   try {
     const hdr = await reader.read(RECORD_HEADER_SIZE, 'record header');
-    const view = new DataView(hdr.buffer, hdr.byteOffset, RECORD_HEADER_SIZE);
-    type = view.getUint32(0, littleEndian);
-    const length = view.getUint32(4, littleEndian);
+    type = RECORD_HEADER_LAYOUT.get(hdr, 'type', littleEndian);
+    const length = RECORD_HEADER_LAYOUT.get(hdr, 'length', littleEndian);
     typeName = layer === 'libxc' ? recordTypeName(type) : libxlRecordTypeName(type);
     loc.recordType = typeName;
     if (length > MAX_RECORD_BODY) {
@@ -268,7 +269,7 @@ async function readRecord(
       const first = (await reader.peek(4)).slice();
       // Fewer than 4 octets left: let read() report the truncation.
       if (first.length < 4) await reader.read(length + pad, `${typeName} body and padding`);
-      const count = new DataView(first.buffer).getUint32(0, littleEndian);
+      const count = PAGE_DATA_HEADER_LAYOUT.get(first, 'count', littleEndian);
       const head = Math.min(length, 8 + 8 * count);
       // Skipping reuses the read buffer, so the pfn array must be a copy.
       body = (await reader.read(head, 'PAGE_DATA pfn array')).slice();

@@ -6,6 +6,7 @@
 import { ByteWriter, paddingFor } from '../format/bytes.js';
 import { MAX_RECORD_BODY, RECORD_HEADER_SIZE } from '../format/constants.js';
 import {
+  RECORD_HEADER_LAYOUT,
   encodeDomainHeader,
   encodeImageHeader,
   encodeLibxlHeader,
@@ -23,7 +24,6 @@ const ZEROS = new Uint8Array(8);
 
 export class StreamWriter {
   private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
-  private readonly headerView = new DataView(this.header.buffer);
   private pfnScratch = new Uint8Array(8 + 8 * 1024);
 
   constructor(
@@ -60,8 +60,7 @@ export class StreamWriter {
     let length = 0;
     for (const p of parts) length += p.length;
     if (length > MAX_RECORD_BODY) throw new RangeError(`record body of ${length} octets exceeds the 128 MiB limit`);
-    this.headerView.setUint32(0, type >>> 0, this.littleEndian);
-    this.headerView.setUint32(4, length, this.littleEndian);
+    RECORD_HEADER_LAYOUT.write(this.header, { type: type >>> 0, length }, this.littleEndian);
     await this.sink.write(this.header);
     for (const p of parts) if (p.length > 0) await this.sink.write(p);
     const pad = paddingFor(length);

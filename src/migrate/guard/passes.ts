@@ -5,6 +5,7 @@
  * round that resends every page for checking.
  */
 import { REC_TYPE, pageTypeHasData } from '../../format/constants.js';
+import { pfnEntriesOf, wordsPageType, wordsPfn } from '../../format/libxc/page-data.js';
 import type { RecordItem } from '../../stream/items.js';
 
 export interface Pass {
@@ -17,7 +18,7 @@ export interface Pass {
 }
 
 export class PassCounter {
-  private current: Pass | undefined;
+  private open: Pass | undefined;
   private lastPfn = -1;
   private nextIsVerify = false;
   /**
@@ -28,36 +29,33 @@ export class PassCounter {
   closed = 0;
   totalPages = 0;
 
+  /** The round the last PAGE_DATA record belongs to, until the next one starts or END/VERIFY closes it. */
+  get current(): Readonly<Pass> | undefined {
+    return this.open;
+  }
+
   /** Feed each libxc record; returns the round that this record closed, if any. */
   push(item: RecordItem): Pass | undefined {
     if (item.type === REC_TYPE.VERIFY) {
       this.nextIsVerify = true;
       return this.close();
     }
-    if (item.type !== REC_TYPE.PAGE_DATA || item.body.length < 8) return undefined;
-    const v = new DataView(item.body.buffer, item.body.byteOffset, item.body.byteLength);
-    const le = item.littleEndian;
-    const count = Math.min(v.getUint32(0, le), Math.floor((item.body.length - 8) / 8));
+    if (item.type !== REC_TYPE.PAGE_DATA) return undefined;
+    const { words } = pfnEntriesOf(item.body, item.littleEndian);
+    const count = words.length / 2;
     if (count === 0) return undefined;
     let pages = 0;
-    let first = -1;
-    let last = -1;
-    for (let i = 0; i < count; i++) {
-      const at = 8 + 8 * i;
-      const hi = v.getUint32(le ? at + 4 : at, le);
-      const lo = v.getUint32(le ? at : at + 4, le);
-      if (pageTypeHasData(hi >>> 28)) pages++;
-      last = (hi & 0xfffff) * 2 ** 32 + lo;
-      if (i === 0) first = last;
-    }
+    for (let i = 0; i < count; i++) if (pageTypeHasData(wordsPageType(words, i))) pages++;
+    const first = wordsPfn(words, 0);
+    const last = wordsPfn(words, count - 1);
     let closed: Pass | undefined;
-    if (this.current === undefined || this.nextIsVerify || first <= this.lastPfn) {
+    if (this.open === undefined || this.nextIsVerify || first <= this.lastPfn) {
       closed = this.close();
-      this.current = { number: this.closed + 1, records: 0, pages: 0, verify: this.nextIsVerify };
+      this.open = { number: this.closed + 1, records: 0, pages: 0, verify: this.nextIsVerify };
       this.nextIsVerify = false;
     }
-    this.current.records++;
-    this.current.pages += pages;
+    this.open.records++;
+    this.open.pages += pages;
     this.totalPages += pages;
     this.lastPfn = last;
     return closed;
@@ -65,8 +63,8 @@ export class PassCounter {
 
   /** Ends the round in progress (at END); returns it. */
   close(): Pass | undefined {
-    const c = this.current;
-    this.current = undefined;
+    const c = this.open;
+    this.open = undefined;
     this.lastPfn = -1;
     if (c) this.closed++;
     return c;
