@@ -4,13 +4,14 @@
  * migration through the real command and stop it before memory moves when the stream
  * breaks a rule or the destination cannot run the guest.
  */
-import { closeSync, fstatSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError } from '../format/errors.js';
 import { AtomicFileSink } from '../io/sink.js';
 import { planRealCommand } from '../migrate/guard/command.js';
 import { Guard } from '../migrate/guard/guard.js';
+import { descriptorKind } from '../migrate/guard/input.js';
 import { openGuardLog } from '../migrate/guard/log.js';
 import { hostPolicyFromCommand, hostPolicyFromFile, judgeStaticData, type HostPolicySource } from '../migrate/guard/preflight.js';
 import { createVerifier } from '../verify/index.js';
@@ -132,11 +133,5 @@ async function runGuard(words: string[], flags: GuardFlags): Promise<number> {
  * process.stdin. Never both: two readers of one descriptor would steal each other's bytes.
  */
 function senderInput(): Readable | number {
-  try {
-    const st = fstatSync(0);
-    if (st.isFIFO() || st.isSocket() || st.isFile()) return 0;
-  } catch {
-    // No stdin at all: process.stdin says so in its own way.
-  }
-  return process.stdin;
+  return descriptorKind(0) === undefined ? process.stdin : 0;
 }

@@ -25,7 +25,6 @@
  * destroys the half-made domain; the sending xl's next write fails and it resumes the
  * guest.
  */
-import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { StreamFormatError, TruncatedStreamError } from '../../format/errors.js';
 import { ByteReader } from '../../io/byte-reader.js';
@@ -37,7 +36,7 @@ import { ChildRelay, exitStatus, type Graces } from './child.js';
 import type { RealCommand } from './command.js';
 import { HandshakeWatcher } from './handshake.js';
 import { HoldBuffer, streamPart } from './hold.js';
-import { FileInput, PipeInput, ReadableInput, type SenderInput } from './input.js';
+import { senderInputFor, type SenderInput } from './input.js';
 import { Judge, type JudgeOptions } from './judge.js';
 import { describeStop, exitLine, handshakeLine, reportStop, totalsLine, type GuardLog, type GuardStop } from './log.js';
 import { GuardTee } from './tee.js';
@@ -178,8 +177,7 @@ export class Guard {
   private async relaySender(child: ChildRelay): Promise<void> {
     const childIn = child.stdin;
     const hold = this.hold;
-    const given = this.opts.input;
-    const input = (this.input = typeof given !== 'number' ? new ReadableInput(given) : fstatSync(given).isFile() ? new FileInput(given) : new PipeInput(given));
+    const input = (this.input = senderInputFor(this.opts.input));
     for (;;) {
       const batch = await input.next(() => this.stopInfo !== undefined || this.childGone);
       if (batch === null || this.stopInfo || this.childGone) break;

@@ -14,7 +14,7 @@
  *  - ReadableInput: any Readable (terminals, tests), each chunk as node made it.
  */
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { read } from 'node:fs';
+import { fstatSync, read } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 export abstract class SenderInput {
@@ -84,6 +84,28 @@ export abstract class SenderInput {
     this.taken();
     return batch;
   }
+}
+
+/**
+ * How the guard reads a descriptor itself: 'pipe' (a pipe or socket, xl's case) or 'file'
+ * (a regular file, `guard ... < saved.xl`); undefined for anything else (a terminal, or
+ * no descriptor), which a Readable such as process.stdin reads instead.
+ */
+export function descriptorKind(fd: number): 'pipe' | 'file' | undefined {
+  try {
+    const st = fstatSync(fd);
+    if (st.isFIFO() || st.isSocket()) return 'pipe';
+    if (st.isFile()) return 'file';
+  } catch {
+    // No such descriptor: whoever reads it otherwise says so in its own way.
+  }
+  return undefined;
+}
+
+/** The guard's reader of `given`: its own slabs for a pipe, socket or file descriptor. */
+export function senderInputFor(given: Readable | number): SenderInput {
+  if (typeof given !== 'number') return new ReadableInput(given);
+  return descriptorKind(given) === 'file' ? new FileInput(given) : new PipeInput(given);
 }
 
 /** Any Readable: chunks as node allocates them; nothing to release. */
