@@ -31,7 +31,6 @@ export class RoundLog {
   private readonly counter = new PassCounter();
   private current: (ReceivedRound & { offset: number }) | undefined;
   private t0 = 0;
-  private nextIsVerify = false;
   /** performance.now() when the last round's first record arrived: the final round runs while the guest is suspended. */
   lastRoundAt: number | undefined;
 
@@ -44,31 +43,29 @@ export class RoundLog {
     }
   }
 
+  /** The counter tells the rounds apart (number, verify, records, pages); this adds where and when. */
   private push(item: RecordItem): void {
     const type = item.type;
     // A round lasts until whatever follows it arrives: the next round, or the context records.
     if (this.current !== undefined) this.current.durationMs = performance.now() - this.t0 - this.current.startMs;
-    if (type === REC_TYPE.END || type === REC_TYPE.VERIFY) {
-      this.counter.push(item);
+    this.counter.push(item);
+    if (type === REC_TYPE.END) this.counter.close();
+    const p = this.counter.current;
+    if (p === undefined) {
+      // END or VERIFY closed the round.
       this.close();
-      if (type === REC_TYPE.VERIFY) this.nextIsVerify = true;
       return;
     }
     if (type !== REC_TYPE.PAGE_DATA) return;
-    const before = this.counter.closed;
-    const pagesBefore = this.counter.totalPages;
-    this.counter.push(item);
-    const now = performance.now();
-    const startsRound = this.current === undefined || this.counter.closed !== before;
-    if (startsRound) {
+    if (this.current?.round !== p.number) {
       this.close();
-      this.current = { round: this.counter.closed + 1, phase: this.nextIsVerify ? 'verify' : 'live', pages: 0, dirtyAfter: -1, records: 0, bytes: 0, startMs: now - this.t0, durationMs: 0, offset: item.offset };
-      if (!this.nextIsVerify) this.lastRoundAt = now;
-      this.nextIsVerify = false;
+      const now = performance.now();
+      this.current = { round: p.number, phase: p.verify ? 'verify' : 'live', pages: 0, dirtyAfter: -1, records: 0, bytes: 0, startMs: now - this.t0, durationMs: 0, offset: item.offset };
+      if (!p.verify) this.lastRoundAt = now;
     }
-    const c = this.current!;
-    c.records++;
-    c.pages += this.counter.totalPages - pagesBefore;
+    const c = this.current;
+    c.records = p.records;
+    c.pages = p.pages;
     c.bytes = item.end - c.offset;
   }
 
