@@ -10,13 +10,8 @@ import type { PvGuestWidth } from './vcpu-context.js';
 
 export const XEN_LEGACY_MAX_VCPUS = 32;
 
-const VCPU_INFO_64 = struct('vcpu_info_x86_64', {
-  evtchn_upcall_pending: 'u8',
-  evtchn_upcall_mask: 'u8',
-  pad_align: { bytes: 6 },
-  evtchn_pending_sel: 'u64',
-  cr2: 'u64',
-  arch_pad: 'u64',
+/** struct vcpu_time_info, the same in both widths: the tail of each vcpu_info. */
+const VCPU_TIME_INFO = {
   time_version: 'u32',
   time_pad0: 'u32',
   tsc_timestamp: 'u64',
@@ -25,6 +20,16 @@ const VCPU_INFO_64 = struct('vcpu_info_x86_64', {
   tsc_shift: 'u8',
   time_flags: 'u8',
   time_pad1: 'u16',
+} as const satisfies Record<string, FieldKind>;
+
+const VCPU_INFO_64 = struct('vcpu_info_x86_64', {
+  evtchn_upcall_pending: 'u8',
+  evtchn_upcall_mask: 'u8',
+  pad_align: { bytes: 6 },
+  evtchn_pending_sel: 'u64',
+  cr2: 'u64',
+  arch_pad: 'u64',
+  ...VCPU_TIME_INFO,
 });
 const VCPU_INFO_32 = struct('vcpu_info_x86_32', {
   evtchn_upcall_pending: 'u8',
@@ -33,14 +38,7 @@ const VCPU_INFO_32 = struct('vcpu_info_x86_32', {
   evtchn_pending_sel: 'u32',
   cr2: 'u32',
   arch_pad: { bytes: 20 },
-  time_version: 'u32',
-  time_pad0: 'u32',
-  tsc_timestamp: 'u64',
-  system_time: 'u64',
-  tsc_to_system_mul: 'u32',
-  tsc_shift: 'u8',
-  time_flags: 'u8',
-  time_pad1: 'u16',
+  ...VCPU_TIME_INFO,
 });
 const vcpuInfoMembers = {
   pad_align: null,
