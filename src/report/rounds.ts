@@ -35,12 +35,14 @@ export class StreamRounds {
   push(item: RecordItem): number {
     if (item.layer !== 'libxc') return 0;
     this.passes.push(item);
-    if (item.type === REC_TYPE.VERIFY || item.type === REC_TYPE.END) {
-      this.close();
+    if (item.type === REC_TYPE.END) this.passes.close();
+    const p = this.passes.current;
+    if (p === undefined) {
+      // END or VERIFY closed the round (or none has started).
+      this.keep();
       return 0;
     }
-    const p = this.passes.current;
-    if (item.type !== REC_TYPE.PAGE_DATA || p === undefined) return 0;
+    if (item.type !== REC_TYPE.PAGE_DATA) return 0;
     if (this.current?.round !== p.number) {
       this.keep();
       this.current = { round: p.number, verify: p.verify, records: 0, pages: 0, offset: item.offset, end: item.end };
